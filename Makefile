@@ -1,0 +1,39 @@
+# Entry points: `make demo` runs the product end to end, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-$(shell cat pyproject.toml package.json lambdas/requirements.txt 2>/dev/null | sha1sum | cut -c1-12)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup test unit lint synth bench demo clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml package.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[cdk,dev]'
+	npm install --no-audit --no-fund --loglevel=error
+	rm -f $(VENV)/.setup-* && touch $@
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy novacpt lambdas stacks app.py
+
+synth: setup
+	rm -rf cdk.out
+	cdk synth --quiet --app '$(BIN)/python app.py' --output cdk.out
+	@ls cdk.out/*.template.json
+
+bench: setup
+	$(BIN)/python -m bench.dataset_bench
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: they print numbers and ratios measured in the same run."""

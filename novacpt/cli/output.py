@@ -1,0 +1,55 @@
+"""Compiler-style text output for the cpt command (colour only on a terminal)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from novacpt.dataset import DatasetReport
+from novacpt.recipe import RecipeReport
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print one JSON object on stdout."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+def _line(text: str, colour: str | None = None) -> None:
+    typer.secho(text, fg=colour)
+
+
+def print_dataset_report(path: str, report: DatasetReport) -> None:
+    """One line per error (`file:line: code: message`), then warnings and a summary."""
+    for error in report.errors:
+        where = f"{path}:{error.line}" if error.line is not None else path
+        _line(f"{where}: {error.code}: {error.message}", "red")
+    total = sum(report.error_counts.values())
+    if total > len(report.errors):
+        _line(f"{path}: ... {total - len(report.errors)} more errors not shown", "red")
+    for warning in report.warnings:
+        _line(f"{path}: warning: {warning.code}: {warning.message}", "yellow")
+    stats = report.stats
+    counts = ", ".join(f"{code} {n}" for code, n in sorted(report.error_counts.items()))
+    verdict = "valid" if report.valid else f"INVALID ({total} errors: {counts})"
+    lengths = stats.get("length_tokens") or {}
+    _line(
+        f"{path}: {verdict}; {stats['lines']} lines, {stats['records']} records, "
+        f"~{stats['estimated_tokens']} tokens (p50 {lengths.get('p50', 0)}, max {lengths.get('max', 0)}), "
+        f"{stats['exact_duplicates']['count']} exact duplicates",
+        "green" if report.valid else "red",
+    )
+
+
+def print_recipe_report(path: str, report: RecipeReport) -> None:
+    """One line per error (`file: field: message`), then warnings and a verdict."""
+    for issue in report.errors:
+        _line(f"{path}: {issue.field or '(file)'}: {issue.message}", "red")
+    for issue in report.warnings:
+        _line(f"{path}: warning: {issue.field or '(file)'}: {issue.message}", "yellow")
+    if report.valid:
+        _line(f"{path}: valid", "green")
+    else:
+        _line(f"{path}: INVALID ({len(report.errors)} errors)", "red")

@@ -1,0 +1,60 @@
+"""Record lengths in estimated tokens: an exact, mergeable histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+# Estimated tokens = ceil(UTF-8 bytes of the text / 4): about four characters a token for
+# English with BPE tokenizers, and about one token a character for CJK text (3 bytes).
+BYTES_PER_TOKEN = 4
+
+
+def estimate_tokens(text_bytes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Estimated tokens of each record from its UTF-8 length."""
+    return (text_bytes + (BYTES_PER_TOKEN - 1)) // BYTES_PER_TOKEN
+
+
+class TokenHistogram:
+    """Counts of records by estimated token length; exact percentiles, merges by addition."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def add(self, tokens: npt.NDArray[np.int64]) -> None:
+        """Count a batch of record lengths."""
+        if tokens.size == 0:
+            return
+        self._add_counts(np.bincount(tokens))
+
+    def merge(self, other: TokenHistogram) -> None:
+        """Add another histogram's counts."""
+        self._add_counts(other.counts)
+
+    def _add_counts(self, counts: npt.NDArray[np.int64]) -> None:
+        if counts.size > self.counts.size:
+            grown = np.zeros(counts.size, dtype=np.int64)
+            grown[: self.counts.size] = self.counts
+            self.counts = grown
+        self.counts[: counts.size] += counts
+
+    def total(self) -> int:
+        """Number of records counted."""
+        return int(self.counts.sum())
+
+    def count_over(self, limit: int) -> int:
+        """Records longer than `limit` tokens."""
+        return int(self.counts[limit + 1 :].sum())
+
+    def percentiles(self) -> dict[str, int] | None:
+        """Nearest-rank p50, p90, p99 and the maximum, or None when empty."""
+        n = self.total()
+        if n == 0:
+            return None
+        cumulative = np.cumsum(self.counts)
+        result = {}
+        for name, q in (("p50", 50), ("p90", 90), ("p99", 99)):
+            rank = -(-q * n // 100)  # ceil(q/100 * n)
+            result[name] = int(np.searchsorted(cumulative, rank))
+        result["max"] = int(np.flatnonzero(self.counts)[-1])
+        return result

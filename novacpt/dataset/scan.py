@@ -1,0 +1,188 @@
+"""Streaming scan of a JSONL byte stream into a mergeable partial result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from novacpt.dataset.block import BlockRecords, line_ends, scan_block
+from novacpt.dataset.codes import ErrorCode
+from novacpt.dataset.lengths import TokenHistogram, estimate_tokens
+from novacpt.dataset.line_check import LineError, check_line
+from novacpt.dataset.report import MAX_KEPT_ERRORS, DatasetError
+from novacpt.dataset.text_hash import normalised_hash, text_hash
+
+BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 4 << 20
+SUB_BLOCK_BYTES = 64 << 10
+MAX_LINE_BYTES = 16 << 20
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What one pass over a stream (a whole file or one shard of it) found; line numbers are local."""
+
+    lines: int = 0
+    records: int = 0
+    bytes: int = 0
+    characters: int = 0
+    text_bytes: int = 0
+    errors: list[DatasetError] = field(default_factory=list)
+    error_counts: dict[str, int] = field(default_factory=dict)
+    hashes: list[npt.NDArray[np.uint64]] = field(default_factory=list)
+    norm_hashes: list[npt.NDArray[np.uint64]] | None = None
+    lengths: TokenHistogram = field(default_factory=TokenHistogram)
+
+    def error(self, line: int | None, code: ErrorCode, message: str) -> None:
+        """Count an error and keep it while fewer than MAX_KEPT_ERRORS are kept."""
+        self.error_counts[str(code)] = self.error_counts.get(str(code), 0) + 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(DatasetError(line, code, message))
+
+
+def scan_stream(
+    stream: BinaryIO, *, normalised: bool = False, file_start: bool = True, chunk_bytes: int = CHUNK_BYTES
+) -> ScanResult:
+    """Read `stream` to its end in chunks and check every line; memory stays flat but for 8-16 B a line."""
+    result = ScanResult(norm_hashes=[] if normalised else None)
+    scanner = _Scanner(result, normalised)
+    for block, final in _blocks(stream, result, chunk_bytes, file_start):
+        scanner.block(block, final)
+    return result
+
+
+def _blocks(
+    stream: BinaryIO, result: ScanResult, chunk_bytes: int, file_start: bool
+) -> Iterator[tuple[bytes | memoryview, bool]]:
+    """Yield runs of whole lines; the last may lack its newline (final=True)."""
+    carry = b""
+    skipping = False  # inside a line longer than MAX_LINE_BYTES
+    first = file_start
+    while chunk := stream.read(chunk_bytes):
+        result.bytes += len(chunk)
+        if first:
+            first = False
+            if chunk.startswith(BOM):
+                result.error(1, ErrorCode.BOM, "byte-order mark at the start of the file: save as UTF-8 without BOM")
+                chunk = chunk[len(BOM) :]
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            skipping = False
+            result.lines += 1
+            _no_record(result, 1)
+            chunk = chunk[cut + 1 :]
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            carry += chunk
+            if len(carry) > MAX_LINE_BYTES:
+                result.error(
+                    result.lines + 1,
+                    ErrorCode.LINE_TOO_LONG,
+                    f"line longer than {MAX_LINE_BYTES >> 20} MiB: records must be one line each",
+                )
+                carry, skipping = b"", True
+            continue
+        head = chunk.find(b"\n")
+        if carry:
+            yield carry + chunk[: head + 1], False
+            carry = b""
+            if head != last:
+                yield memoryview(chunk)[head + 1 : last + 1], False
+        else:
+            yield memoryview(chunk)[: last + 1], False
+        carry = chunk[last + 1 :]
+    if skipping:
+        result.lines += 1
+        _no_record(result, 1)
+    elif carry:
+        yield carry, True
+
+
+def _no_record(result: ScanResult, count: int) -> None:
+    empty = np.zeros(count, dtype=np.uint64)
+    result.hashes.append(empty)
+    if result.norm_hashes is not None:
+        result.norm_hashes.append(empty)
+
+
+class _Scanner:
+    def __init__(self, result: ScanResult, normalised: bool) -> None:
+        self.result = result
+        self.normalised = normalised
+
+    def block(self, data: bytes | memoryview, final: bool) -> None:
+        fast = scan_block(data, normalise=self.normalised)
+        if fast is not None:
+            self._add_fast(fast)
+        elif len(data) > SUB_BLOCK_BYTES:
+            for part in _split(data):
+                sub = scan_block(part, normalise=self.normalised)
+                if sub is not None:
+                    self._add_fast(sub)
+                else:
+                    self._per_line(part)
+        else:
+            self._per_line(data)
+
+    def _add_fast(self, fast: BlockRecords) -> None:
+        r = self.result
+        n = fast.hashes.size
+        r.lines += n
+        r.records += n
+        r.characters += fast.characters
+        r.text_bytes += int(fast.text_bytes.sum())
+        r.hashes.append(fast.hashes)
+        if r.norm_hashes is not None and fast.norm_hashes is not None:
+            r.norm_hashes.append(fast.norm_hashes)
+        r.lengths.add(estimate_tokens(fast.text_bytes))
+
+    def _per_line(self, data: bytes | memoryview) -> None:
+        r = self.result
+        lines = bytes(data).split(b"\n")
+        if lines[-1] == b"" and len(lines) > 1:
+            lines.pop()
+        hashes = np.zeros(len(lines), dtype=np.uint64)
+        norm = np.zeros(len(lines), dtype=np.uint64) if r.norm_hashes is not None else None
+        text_bytes = []
+        for i, raw in enumerate(lines):
+            outcome = check_line(raw)
+            if isinstance(outcome, LineError):
+                r.error(r.lines + i + 1, outcome.code, outcome.message)
+                continue
+            encoded = outcome.encode("utf-8")
+            text_bytes.append(len(encoded))
+            r.characters += len(outcome)
+            hashes[i] = text_hash(outcome)
+            if norm is not None:
+                norm[i] = normalised_hash(outcome)
+        r.lines += len(lines)
+        r.records += len(text_bytes)
+        sizes = np.array(text_bytes, dtype=np.int64)
+        r.text_bytes += int(sizes.sum())
+        r.lengths.add(estimate_tokens(sizes))
+        r.hashes.append(hashes)
+        if r.norm_hashes is not None and norm is not None:
+            r.norm_hashes.append(norm)
+
+
+def _split(data: bytes | memoryview) -> Iterator[bytes | memoryview]:
+    """Cut a block into runs of whole lines of about SUB_BLOCK_BYTES."""
+    view = memoryview(data)
+    ends = line_ends(np.frombuffer(view, dtype=np.uint8))
+    marks = np.unique(np.searchsorted(ends, np.arange(SUB_BLOCK_BYTES, len(view), SUB_BLOCK_BYTES)))
+    start = 0
+    for idx in marks.tolist():
+        if idx >= ends.size:
+            break
+        stop = int(ends[idx]) + 1
+        if stop > start:
+            yield view[start:stop]
+            start = stop
+    if start < len(view):
+        yield view[start:]

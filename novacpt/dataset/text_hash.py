@@ -1,0 +1,60 @@
+"""Hashes that identify a record's text, identical whichever path computed them."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import msgspec
+import numpy as np
+import xxhash
+
+# A record's identity is the xxh3-64 of its text's canonical JSON string literal (msgspec's
+# encoding: short escapes for quote, backslash and \b \f \n \r \t, \uXXXX for other control
+# characters, UTF-8 for the rest). 0 is reserved for "no record on this line".
+_encode = msgspec.json.encode
+hash_bytes = xxhash.xxh3_64_intdigest
+
+
+def text_hash(text: str) -> int:
+    """Hash of a decoded text (never 0)."""
+    return hash_bytes(_encode(text)) or 1
+
+
+# Python's whitespace (str.isspace), as UTF-8: ASCII ones map byte to byte, the rest are sequences.
+_ASCII_SPACES = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
+_WIDE_SPACES = tuple(
+    chr(c) for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)
+
+
+_SPACE = 32
+_VECTOR_MIN = 2048  # above this many bytes, collapsing spaces with numpy beats repeated replace()
+
+
+def normalise(text: str) -> str:
+    """The text as compared for near-duplicates: Unicode NFC, whitespace runs collapsed, trimmed.
+
+    Equal to `" ".join(unicodedata.normalize("NFC", text).split())`, computed on bytes because
+    splitting a long text into words is several times slower.
+    """
+    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        for space in _WIDE_SPACES:
+            if space in text:
+                text = text.replace(space, " ")
+    data = text.encode("utf-8").translate(_ASCII_SPACES)
+    if len(data) > _VECTOR_MIN:
+        spaces = np.frombuffer(data, dtype=np.uint8) == _SPACE
+        repeated = np.zeros(spaces.size, dtype=bool)
+        np.logical_and(spaces[1:], spaces[:-1], out=repeated[1:])
+        if repeated.any():
+            data = np.frombuffer(data, dtype=np.uint8)[~repeated].tobytes()
+    else:
+        while b"  " in data:
+            data = data.replace(b"  ", b" ")
+    return data.strip(b" ").decode("utf-8")
+
+
+def normalised_hash(text: str) -> int:
+    """Hash of the normalised text (never 0)."""
+    return text_hash(normalise(text))

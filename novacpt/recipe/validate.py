@@ -1,0 +1,294 @@
+"""Recipe validation entry points: every problem in one report, never an exception for bad input."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from novacpt.recipe.model import (
+    CROSS_FIELD_ERROR,
+    LR_RECOMMENDED,
+    NovaCptRecipe,
+    RecipeIssue,
+    cross_field_problems,
+    describe_value,
+    field_rule,
+    format_path,
+    schema_paths,
+    section_keys,
+)
+from novacpt.recipe.yaml_loader import MAX_BYTES, load_recipe_yaml, parse_scalar
+
+_LR = "training_config.model.optim.lr"
+_MIN_LR = "training_config.model.optim.sched.min_lr"
+
+
+@dataclass
+class RecipeReport:
+    """Outcome of validating one recipe."""
+
+    source: str
+    errors: list[RecipeIssue]
+    warnings: list[RecipeIssue]
+    recipe: dict[str, Any] | None
+    model: NovaCptRecipe | None
+
+    @property
+    def valid(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """{"valid", "errors", "warnings", "recipe"}: JSON-ready (strict JSON: no NaN, text keys)."""
+        return {
+            "valid": self.valid,
+            "errors": [issue.to_dict() for issue in self.errors],
+            "warnings": [issue.to_dict() for issue in self.warnings],
+            "recipe": _json_safe(self.recipe),
+        }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else describe_value(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _close_match(word: str, candidates: list[str]) -> str:
+    """The suffix " (did you mean X?)" when a candidate is close to `word`, else ""."""
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+# --- Overrides ----------------------------------------------------------------------------------
+
+
+def parse_set_option(text: str) -> tuple[str, Any]:
+    """Split "dotted.key=value" and read the value like a YAML value (`1e-5` is a float).
+
+    Raises ValueError when there is no "=" or the key is empty.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep:
+        raise ValueError(f"expected KEY=VALUE (such as training_config.max_length=4096), got {text!r}")
+    if not key:
+        raise ValueError(f"the key before '=' is empty in {text!r}")
+    return key, parse_scalar(raw)
+
+
+def apply_overrides(mapping: dict[Any, Any], overrides: Mapping[str, Any]) -> list[RecipeIssue]:
+    """Set each dotted key of `overrides` in `mapping`, IN PLACE (missing sections are created).
+
+    Values are deep-copied. Returns an error for a key that is not in the recipe schema
+    (with a did-you-mean suggestion) or whose parent in `mapping` is not a mapping.
+    """
+    known = schema_paths()
+    issues: list[RecipeIssue] = []
+    for key, value in overrides.items():
+        if key not in known:
+            hint = _close_match(key, known) or " (keys are dotted paths such as training_config.max_length)"
+            issues.append(RecipeIssue(key, f"override {key!r} is not allowed: not a recipe key{hint}"))
+            continue
+        *parents, leaf = key.split(".")
+        target: Any = mapping
+        for depth, part in enumerate(parents):
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                where = ".".join(parents[: depth + 1])
+                issues.append(RecipeIssue(key, f"cannot set {key}: {where} is {describe_value(target)}, not a mapping"))
+                break
+        else:
+            target[leaf] = copy.deepcopy(value)
+    return issues
+
+
+# --- Schema errors ------------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    kinds: list[tuple[type, str]] = [
+        (bool, "true/false"),
+        (int, "an integer"),
+        (float, "a decimal number"),
+        (str, "text"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ]
+    return next((name for cls, name in kinds if isinstance(value, cls)), type(value).__name__)
+
+
+def _issue_from_error(error: ErrorDetails) -> RecipeIssue:
+    """Rewrite one pydantic error as "<value> is not allowed: must be <rule>" at its dotted path."""
+    loc, kind, value = error["loc"], error["type"], error["input"]
+    if kind == "invalid_key":
+        keys = ", ".join(section_keys(loc[:-1]))
+        return RecipeIssue(
+            format_path((*loc[:-1], describe_value(value))),
+            f"key {describe_value(value)} is not allowed: keys must be text (allowed keys here: {keys})",
+        )
+    path = format_path(loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = section_keys(loc[:-1])
+        elsewhere = [p for p in schema_paths() if p.endswith("." + key)]
+        hint = f" ({key} belongs at {elsewhere[0]})" if elsewhere else _close_match(key, allowed)
+        return RecipeIssue(path, f"unknown key {key!r}{hint}; allowed keys here: {', '.join(allowed)}")
+    rule = field_rule(loc) or "as documented"
+    if kind == "missing":
+        return RecipeIssue(path, f"required key is missing: it must be {rule}")
+    if kind == "value_error":
+        reason = str(error.get("ctx", {}).get("error", rule))
+        return RecipeIssue(path, f"{describe_value(value)} is not allowed: {reason}")
+    shown = describe_value(value)
+    if kind.endswith("_type") and value is not None:
+        shown += f" ({_kind(value)})"
+    return RecipeIssue(path, f"{shown} is not allowed: must be {rule}")
+
+
+def _schema_issues(mapping: dict[Any, Any]) -> tuple[NovaCptRecipe | None, list[RecipeIssue]]:
+    try:
+        return NovaCptRecipe.model_validate(mapping), []
+    except ValidationError as exc:
+        # Cross-field rules are re-checked on the raw mapping, with precise paths.
+        return None, [_issue_from_error(e) for e in exc.errors() if e["type"] != CROSS_FIELD_ERROR]
+
+
+# --- Checks on values that passed the schema ----------------------------------------------------
+
+
+def _touched(path: str, errors: list[RecipeIssue]) -> bool:
+    """Whether an error concerns `path`, one of its parents or something inside it."""
+    for issue in errors:
+        field = issue.field or ""
+        if field == path or path.startswith(field + ".") or field.startswith((path + ".", path + "[")):
+            return True
+    return False
+
+
+def _good_value(mapping: dict[Any, Any], path: str, errors: list[RecipeIssue]) -> Any:
+    """The value at `path` when present and untouched by any error, else None."""
+    if _touched(path, errors):
+        return None
+    value: Any = mapping
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _cross_field_issues(mapping: dict[Any, Any], errors: list[RecipeIssue]) -> list[RecipeIssue]:
+    problems = cross_field_problems(
+        model_type=_good_value(mapping, "run.model_type", errors),
+        model_name_or_path=_good_value(mapping, "run.model_name_or_path", errors),
+        replicas=_good_value(mapping, "run.replicas", errors),
+        lr=_good_value(mapping, _LR, errors),
+        min_lr=_good_value(mapping, _MIN_LR, errors),
+    )
+    return [RecipeIssue(field, message) for field, message in problems]
+
+
+def _deployment_issues(
+    mapping: dict[Any, Any], errors: list[RecipeIssue], require_s3_paths: bool, max_replicas: int | None
+) -> list[RecipeIssue]:
+    issues: list[RecipeIssue] = []
+    run = mapping.get("run")
+    if require_s3_paths and isinstance(run, dict):
+        for key, what in (
+            ("data_s3_path", "the s3://bucket/key.jsonl URI of the training data"),
+            ("output_s3_path", "an s3://bucket/prefix URI for the output"),
+        ):
+            path = f"run.{key}"
+            if not run.get(key) and not _touched(path, errors):
+                problem = "'' is not allowed" if key in run else "required key is missing"
+                issues.append(RecipeIssue(path, f"{problem}: set it to {what}"))
+    replicas = _good_value(mapping, "run.replicas", errors)
+    if max_replicas is not None and isinstance(replicas, int) and replicas > max_replicas:
+        issues.append(
+            RecipeIssue("run.replicas", f"{replicas} is not allowed: exceeds the cluster's maximum of {max_replicas}")
+        )
+    return issues
+
+
+def _warnings(mapping: dict[Any, Any], errors: list[RecipeIssue]) -> list[RecipeIssue]:
+    warnings: list[RecipeIssue] = []
+    uri = _good_value(mapping, "run.mlflow_tracking_uri", errors)
+    if isinstance(uri, str) and uri.strip():
+        warnings.append(
+            RecipeIssue(
+                "run.mlflow_tracking_uri",
+                f"{uri!r} is set but MLflow logging is not supported for CPT; nothing will be logged there",
+            )
+        )
+    lr = _good_value(mapping, _LR, errors)
+    low, high = LR_RECOMMENDED
+    if isinstance(lr, int | float) and not isinstance(lr, bool) and not low <= lr <= high:
+        warnings.append(RecipeIssue(_LR, f"{lr!r} is allowed but outside the recommended range {low:g} to {high:g}"))
+    return warnings
+
+
+# --- Entry points -------------------------------------------------------------------------------
+
+
+def validate_recipe_bytes(
+    data: bytes | str,
+    *,
+    source: str = "recipe.yaml",
+    overrides: Mapping[str, Any] | None = None,
+    require_s3_paths: bool = True,
+    max_replicas: int | None = None,
+) -> RecipeReport:
+    """Validate recipe text, collecting every problem; never raises for any content.
+
+    `overrides` (dotted key -> value) are applied before validation. With
+    `require_s3_paths` an empty data_s3_path/output_s3_path is an error; `max_replicas`
+    caps run.replicas.
+    """
+    loaded = load_recipe_yaml(data, source=source)
+    errors = list(loaded.issues)
+    mapping = loaded.mapping
+    if mapping is None:
+        return RecipeReport(source, errors, [], None, None)
+    if overrides:
+        errors += apply_overrides(mapping, overrides)
+    model, schema_errors = _schema_issues(mapping)
+    errors += schema_errors
+    errors += _cross_field_issues(mapping, errors)
+    errors += _deployment_issues(mapping, errors, require_s3_paths, max_replicas)
+    warnings = _warnings(mapping, errors)
+    if errors or model is None:
+        return RecipeReport(source, errors, warnings, mapping, None)
+    return RecipeReport(source, [], warnings, model.model_dump(mode="json", exclude_unset=True), model)
+
+
+def validate_recipe_file(
+    path: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    require_s3_paths: bool = True,
+    max_replicas: int | None = None,
+) -> RecipeReport:
+    """Validate a recipe file (reads at most 1 MiB + 1 byte); I/O problems raise OSError."""
+    file_path = Path(path)
+    with file_path.open("rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    return validate_recipe_bytes(
+        data,
+        source=file_path.name,
+        overrides=overrides,
+        require_s3_paths=require_s3_paths,
+        max_replicas=max_replicas,
+    )
