@@ -66,6 +66,9 @@ def _blocks(
         result.bytes += len(chunk)
         if first:
             first = False
+            while len(chunk) < len(BOM) and BOM.startswith(chunk) and (more := stream.read(chunk_bytes)):
+                result.bytes += len(more)  # a short first read: see the whole BOM before judging it
+                chunk += more
             if chunk.startswith(BOM):
                 result.error(1, ErrorCode.BOM, "byte-order mark at the start of the file: save as UTF-8 without BOM")
                 chunk = chunk[len(BOM) :]

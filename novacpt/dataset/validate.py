@@ -102,7 +102,7 @@ def _stats(
         "bytes": total.bytes,
         "characters": total.characters,
         "text_bytes": total.text_bytes,
-        "estimated_tokens": -(-total.text_bytes // BYTES_PER_TOKEN),
+        "estimated_tokens": int(np.arange(lengths.counts.size) @ lengths.counts),  # sum of per-record estimates
         "token_estimate": f"ceil(UTF-8 bytes of each text / {BYTES_PER_TOKEN})",
         "length_tokens": lengths.percentiles(),
         "exact_duplicates": _dupes_json(exact, total.records),

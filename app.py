@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""CDK app of the Nova CPT deployment: `cdk synth --app '.venv/bin/python app.py'`.
+
+The only place that reads CDK context and environment variables. Synthesis makes no
+AWS calls: it works without credentials or network. The stacks are environment-agnostic
+unless the CDK CLI supplies CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (from the
+caller's profile).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+from stacks.config import ConfigError, DeploymentConfig
+from stacks.nag import add_nag_checks
+from stacks.storage_stack import STORAGE_STACK_ID, StorageStack
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    """Add every stack to `app` (configured from its context) and the cdk-nag checks."""
+    config = DeploymentConfig.from_context(app.node.try_get_context)
+    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    StorageStack(
+        app,
+        STORAGE_STACK_ID,
+        config=config,
+        env=env,
+        description="Nova CPT on HyperPod: KMS key and S3 buckets for datasets and training outputs",
+    )
+    cdk.Tags.of(app).add("project", "nova-cpt-hyperpod")
+    add_nag_checks(app)
+    return app
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        build_app(app)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

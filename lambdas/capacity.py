@@ -1,0 +1,38 @@
+"""PrepareCapacity and ReleaseCapacity states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from lambdas.runtime import cluster, logger, metrics, tracer
+from novacpt.pipeline.job_step import prepare_capacity_step
+
+
+class CapacityEvent(BaseModel):
+    """The run summary (absent when the run failed before ValidateRecipe finished)."""
+
+    recipe: dict[str, Any] | None = None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=CapacityEvent)
+def prepare(event: CapacityEvent, context: LambdaContext) -> dict[str, Any]:
+    """Scale the cluster to the recipe's replicas."""
+    assert event.recipe is not None, "PrepareCapacity runs after ValidateRecipe"
+    return prepare_capacity_step(cluster(), event.recipe)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=CapacityEvent)
+def release(event: CapacityEvent, context: LambdaContext) -> dict[str, Any]:
+    """Return the cluster to its resting size; safe to call on every path, any number of times."""
+    cluster().release_capacity()
+    return {"released": True}

@@ -1,0 +1,77 @@
+"""SubmitJob, PollJob and CancelJob states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.runtime import cluster, env, logger, metrics, tracer
+from novacpt.pipeline.job_step import poll_step, submit_step
+
+
+class PollEnv(BaseModel):
+    """How often to look at the job, and for how long at most."""
+
+    model_config = ConfigDict(extra="ignore")
+    poll_interval_seconds: int = Field(ge=0)
+    max_poll_seconds: float = Field(gt=0)
+
+
+class SubmitEvent(BaseModel):
+    """The run summary."""
+
+    recipe: dict[str, Any]
+
+
+class PollEvent(BaseModel):
+    """The submitted job and how many polls came before."""
+
+    job: dict[str, Any]
+    attempt: int = 0
+
+
+class CancelEvent(BaseModel):
+    """The job, when one was submitted."""
+
+    job: dict[str, Any] | None = None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=SubmitEvent)
+def submit(event: SubmitEvent, context: LambdaContext) -> dict[str, Any]:
+    """Start the training job."""
+    metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
+    return submit_step(cluster(), event.recipe)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=PollEvent)
+def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
+    """The job's state (JobFailed when it failed)."""
+    settings = env(PollEnv)
+    return poll_step(
+        cluster(),
+        event.job,
+        event.attempt,
+        interval_seconds=settings.poll_interval_seconds,
+        max_seconds=settings.max_poll_seconds,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=CancelEvent)
+def cancel(event: CancelEvent, context: LambdaContext) -> dict[str, Any]:
+    """Stop and delete the job if there is one."""
+    if event.job and event.job.get("job_name"):
+        cluster().cancel(event.job["job_name"])
+        return {"cancelled": event.job["job_name"]}
+    return {"cancelled": None}

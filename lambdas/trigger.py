@@ -1,0 +1,48 @@
+"""S3 Object Created (EventBridge) -> one execution per uploaded recipe version, named deterministically."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from lambdas.runtime import env, logger, metrics, tracer
+from novacpt.pipeline.drop import drop_job
+from novacpt.pipeline.naming import execution_name
+from novacpt.s3uri import s3_uri
+
+
+class TriggerEnv(BaseModel):
+    """The state machine to start."""
+
+    model_config = ConfigDict(extra="ignore")
+    state_machine_arn: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=S3EventNotificationEventBridgeModel)
+def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    """Start the run for `jobs/<job>/recipe.yaml`; a repeated event for the same version starts nothing."""
+    bucket, key, version = event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id
+    if drop_job(key) is None:
+        logger.warning("ignored: not a jobs/<job>/recipe.yaml drop", extra={"key": key})
+        return {"started": False, "reason": "not a recipe drop", "key": key}
+    name = execution_name(bucket, key, version)
+    payload: dict[str, Any] = {"recipe_s3_uri": s3_uri(bucket, key), "overrides": {}, "source_version_id": version}
+    client = boto3.client("stepfunctions")
+    try:
+        answer = client.start_execution(
+            stateMachineArn=env(TriggerEnv).state_machine_arn, name=name, input=json.dumps(payload)
+        )
+    except client.exceptions.ExecutionAlreadyExists:
+        logger.info("execution already exists: repeated event", extra={"execution": name})
+        return {"started": False, "reason": "already started", "execution_name": name}
+    metrics.add_metric(name="RunsTriggered", unit="Count", value=1)
+    return {"started": True, "execution_name": name, "execution_arn": answer["executionArn"]}

@@ -1,0 +1,68 @@
+"""Errors the state machine routes on: their class names become the Step Functions error names.
+
+Validation failures are never retried; TransientError is (throttling, 5xx, timeouts).
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+
+class PipelineError(Exception):
+    """A failure with a message that tells the user what to fix, and where."""
+
+
+class RecipeInvalid(PipelineError):
+    """The recipe breaks a rule; nothing was started."""
+
+
+class DatasetInvalid(PipelineError):
+    """A dataset breaks a rule; nothing was started."""
+
+
+class BudgetExceeded(PipelineError):
+    """The estimate is over the configured instance-hour budget."""
+
+
+class CapacityUnavailable(PipelineError):
+    """The cluster could not get the instances the recipe asks for."""
+
+
+class JobFailed(PipelineError):
+    """The training job ended in failure."""
+
+
+class OutputsMissing(PipelineError):
+    """The job succeeded but its outputs are not where they should be."""
+
+
+class TransientError(PipelineError):
+    """A temporary AWS failure; the state machine retries with backoff and jitter."""
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth retrying: throttling, 5xx answers and network timeouts."""
+    if isinstance(exc, ConnectionError | ReadTimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _TRANSIENT_CODES or status >= 500
+    return False

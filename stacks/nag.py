@@ -1,0 +1,41 @@
+"""cdk-nag 3.x wiring, shared by app.py and the tests.
+
+cdk-nag 3.x is a CDK *policy validation plugin*: it is registered with
+``Validations.of(app).add_plugins(AwsSolutionsChecks(app))`` and runs when the app
+synthesises. Any finding that is not acknowledged (severity error *or* warning) makes
+``app.synth()`` raise ``ValidationFailed`` and writes ``validation-report.json`` into
+the cloud assembly directory; the CDK CLI then exits non-zero.
+
+Findings are acknowledged next to the resource that causes them, with
+``acknowledge(construct, "AwsSolutions-XX", "reason")`` (CDK's
+``Validations.of(construct).acknowledge(...)``); an acknowledgement covers the
+construct and everything below it. The 2.x ``Aspects``/``NagSuppressions`` API no
+longer exists.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Acknowledgment, Stage, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+VALIDATION_REPORT: Final = "validation-report.json"
+"""File the CDK writes into the cloud assembly directory when a validation plugin reports findings."""
+
+
+def add_nag_checks(scope: Stage) -> None:
+    """Run the AWS Solutions rule pack over every stack of `scope` (an App or Stage) at synth.
+
+    Acknowledged rules are also written into each resource's template ``Metadata``
+    (``cdk_nag.rules_to_suppress``) as an audit trail for reviewers of the template.
+    """
+    Validations.of(scope).add_plugins(AwsSolutionsChecks(scope, write_suppressions_to_cloud_formation=True))
+
+
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on `construct` (and its children) with a specific reason."""
+    if not reason.strip():
+        raise ValueError(f"an acknowledgement of {rule_id} needs a reason")
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
