@@ -11,12 +11,13 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml package.json
+$(STAMP): pyproject.toml package.json lambdas/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[cdk,dev]'
 	npm install --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m stacks.lambda_bundle
 	rm -f $(VENV)/.setup-* && touch $@
 
 test: setup

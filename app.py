@@ -16,6 +16,7 @@ import aws_cdk as cdk
 
 from stacks.config import ConfigError, DeploymentConfig
 from stacks.nag import add_nag_checks
+from stacks.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
 from stacks.storage_stack import STORAGE_STACK_ID, StorageStack
 
 
@@ -23,12 +24,23 @@ def build_app(app: cdk.App) -> cdk.App:
     """Add every stack to `app` (configured from its context) and the cdk-nag checks."""
     config = DeploymentConfig.from_context(app.node.try_get_context)
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
-    StorageStack(
+    storage = StorageStack(
         app,
         STORAGE_STACK_ID,
         config=config,
         env=env,
         description="Nova CPT on HyperPod: KMS key and S3 buckets for datasets and training outputs",
+    )
+    PipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        config=config,
+        access=storage.access,
+        data_bucket=storage.data_bucket,
+        output_bucket=storage.output_bucket,
+        archive_bucket=storage.archive_bucket,
+        env=env,
+        description="Nova CPT on HyperPod: validation and training pipeline (Step Functions, Lambda, alarms)",
     )
     cdk.Tags.of(app).add("project", "nova-cpt-hyperpod")
     add_nag_checks(app)

@@ -69,7 +69,8 @@ _ALLOWED: Final[Mapping[str, str]] = {
     "log_retention_days": "one of the CloudWatch Logs retention periods "
     + ", ".join(str(d) for d in LOG_RETENTION_DAYS),
     "notification_email": 'an e-mail address such as "ml-team@example.com", or null for no notifications',
-    "budget_instance_hours": "a number > 0 (instance-hours per month), or null for no budget",
+    "budget_instance_hours": "a number > 0 (most P5 instance-hours a run may be estimated at), or null for none",
+    "price_per_instance_hour": "a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null",
     "max_poll_hours": "a number > 0 and <= 240 (hours to wait for a training job)",
     "poll_interval_seconds": "an integer from 30 to 3600 (seconds between job status polls)",
 }
@@ -89,6 +90,7 @@ class DeploymentConfig(BaseModel):
     log_retention_days: int = 90
     notification_email: str | None = None
     budget_instance_hours: Annotated[float, Field(gt=0)] | None = None
+    price_per_instance_hour: Annotated[float, Field(gt=0)] | None = None
     max_poll_hours: Annotated[float, Field(gt=0, le=240)] = 72.0
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
 
@@ -97,6 +99,7 @@ class DeploymentConfig(BaseModel):
         "noncurrent_version_days",
         "log_retention_days",
         "budget_instance_hours",
+        "price_per_instance_hour",
         "max_poll_hours",
         "poll_interval_seconds",
         mode="before",

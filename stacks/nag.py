@@ -15,9 +15,11 @@ longer exists.
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from collections.abc import Sequence
+from typing import Any, Final
 
-from aws_cdk import Acknowledgment, Stage, Validations
+from aws_cdk import Acknowledgment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -39,3 +41,36 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     if not reason.strip():
         raise ValueError(f"an acknowledgement of {rule_id} needs a reason")
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def _flatten(node: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag writes it in a finding (its flattenCfnReference)."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten(item) for item in items)
+        if "Fn::Sub" in node:
+            return _flatten(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+
+
+def acknowledge_wildcard_resources(construct: IConstruct, resources: Sequence[str], reason: str) -> None:
+    """Acknowledge the AwsSolutions-IAM5 finding of each wildcard resource (ARN or token) granted under `construct`.
+
+    cdk-nag 3.x needs one acknowledgement per finding, named after the resource as it appears
+    in the template; this computes those names the way cdk-nag does.
+    """
+    stack = Stack.of(construct)
+    for resource in resources:
+        acknowledge(construct, f"AwsSolutions-IAM5[Resource::{_flatten(stack.resolve(resource))}]", reason)

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from stacks.config import DeploymentConfig
 from stacks.storage import DatasetStorage
+from stacks.storage_access import BucketAccessPolicies
 
 STORAGE_STACK_ID: Final = "NovaCptStorage"
 """Construct id (and default CloudFormation stack name) of the storage stack."""
@@ -43,6 +44,14 @@ class StorageStack(Stack):
         self.output_bucket: s3.IBucket = storage.output_bucket
         self.archive_bucket: s3.IBucket = storage.archive_bucket
         self.access_log_bucket: s3.IBucket = storage.access_log_bucket
+        self.access = BucketAccessPolicies(
+            self,
+            "BucketAccess",
+            key=storage.key,
+            data_bucket=storage.data_bucket,
+            output_bucket=storage.output_bucket,
+            archive_bucket=storage.archive_bucket,
+        )
 
         CfnOutput(
             self,

@@ -269,9 +269,7 @@ def test_mlflow_tracking_uri_is_a_warning_not_an_error() -> None:
     assert check(VALID).warnings == []
 
 
-@pytest.mark.parametrize(
-    ("lr", "warned"), [(1e-6, False), (1e-4, False), (5e-7, True), (0.5, True), (1, True)]
-)
+@pytest.mark.parametrize(("lr", "warned"), [(1e-6, False), (1e-4, False), (5e-7, True), (0.5, True), (1, True)])
 def test_lr_outside_recommended_range_warns(lr: float, warned: bool) -> None:
     mapping = with_value("training_config.model.optim.lr", lr)
     mapping["training_config"]["model"]["optim"]["sched"]["min_lr"] = 0
@@ -637,15 +635,11 @@ def test_oversized_file_is_an_error(tmp_path: Path) -> None:
 
 # --- Robustness (never raises) -----------------------------------------------------------------
 
-KEYS = st.sampled_from(
-    ["run", "training_config", "model", "optim", "sched", "lr", "betas", "name", "replicas"]
-)
+KEYS = st.sampled_from(["run", "training_config", "model", "optim", "sched", "lr", "betas", "name", "replicas"])
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 TREES = st.recursive(
     SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=8), inner, max_size=5)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=8), inner, max_size=5),
     max_leaves=30,
 )
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

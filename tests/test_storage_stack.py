@@ -87,9 +87,47 @@ def test_one_key_four_buckets_and_nothing_else(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::KMS::Key", 1)
     synth.template.resource_count_is("AWS::S3::Bucket", 4)
     synth.template.resource_count_is("AWS::S3::BucketPolicy", 4)
+    synth.template.resource_count_is("AWS::IAM::ManagedPolicy", 5)
     types = {r["Type"] for r in synth.json["Resources"].values()}
-    # No Lambda-backed custom resources (auto-delete, bucket notifications), no IAM.
-    assert types <= {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::CDK::Metadata"}
+    # No Lambda-backed custom resources (auto-delete, bucket notifications), no roles: only the
+    # managed access policies that the stateless stacks attach.
+    assert types <= {
+        "AWS::KMS::Key",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::CDK::Metadata",
+    }
+
+
+def _policy_statements(synth: Synth, id_prefix: str) -> list[dict[str, object]]:
+    (policy,) = [r for k, r in synth.json["Resources"].items() if k.startswith(id_prefix)]
+    statements: list[dict[str, object]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_access_policies_grant_single_actions_on_one_bucket_each(synth: Synth) -> None:
+    read_data = _policy_statements(synth, "BucketAccessReadData")
+    assert [s["Action"] for s in read_data] == ["s3:GetObject", "s3:ListBucket", "kms:Decrypt"]
+    assert read_data[0]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": ["DatasetStorageDataBucketC3882D93", "Arn"]}, "/*"]]
+    }
+    archive = _policy_statements(synth, "BucketAccessWriteArchive")
+    assert archive[0]["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert archive[0]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": ["DatasetStorageArchiveBucketE681CEC4", "Arn"]}, "/runs/*"]]
+    }
+    for prefix in (
+        "BucketAccessReadData",
+        "BucketAccessReadOutputs",
+        "BucketAccessWriteOutputs",
+        "BucketAccessWriteArchive",
+        "BucketAccessLocateBuckets",
+    ):
+        for statement in _policy_statements(synth, prefix):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in a for a in actions), (prefix, statement)
+            assert statement["Effect"] == "Allow"
 
 
 def test_logical_ids_of_stateful_resources_never_change(synth: Synth) -> None:

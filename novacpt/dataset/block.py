@@ -66,7 +66,7 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
         return None
     try:
         records = _DECODER.decode_lines(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec decodes unknown keys: bad UTF-8 raises
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad UTF-8 in a key, deep nesting
         return None
     if len(records) != n:
         return None

@@ -62,7 +62,7 @@ def _blocks(
     carry = b""
     skipping = False  # inside a line longer than MAX_LINE_BYTES
     first = file_start
-    while chunk := stream.read(chunk_bytes):
+    while chunk := stream.read(min(chunk_bytes, MAX_LINE_BYTES)):  # a long line always ends in `carry`
         result.bytes += len(chunk)
         if first:
             first = False
@@ -84,16 +84,17 @@ def _blocks(
         if last < 0:
             carry += chunk
             if len(carry) > MAX_LINE_BYTES:
-                result.error(
-                    result.lines + 1,
-                    ErrorCode.LINE_TOO_LONG,
-                    f"line longer than {MAX_LINE_BYTES >> 20} MiB: records must be one line each",
-                )
+                result.error(result.lines + 1, ErrorCode.LINE_TOO_LONG, _too_long())
                 carry, skipping = b"", True
             continue
         head = chunk.find(b"\n")
         if carry:
-            yield carry + chunk[: head + 1], False
+            if len(carry) + head > MAX_LINE_BYTES:  # the line ends in this chunk but is too long
+                result.error(result.lines + 1, ErrorCode.LINE_TOO_LONG, _too_long())
+                result.lines += 1
+                _no_record(result, 1)
+            else:
+                yield carry + chunk[: head + 1], False
             carry = b""
             if head != last:
                 yield memoryview(chunk)[head + 1 : last + 1], False
@@ -105,6 +106,10 @@ def _blocks(
         _no_record(result, 1)
     elif carry:
         yield carry, True
+
+
+def _too_long() -> str:
+    return f"line longer than {MAX_LINE_BYTES >> 20} MiB: records must be one line each"
 
 
 def _no_record(result: ScanResult, count: int) -> None:

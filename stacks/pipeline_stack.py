@@ -1,0 +1,80 @@
+"""`PipelineStack`: the stateless part: functions, state machine, trigger, notifications, alarms, dashboard."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+from stacks.drop_trigger import DropTrigger
+from stacks.monitoring import PipelineMonitoring, RunNotifications
+from stacks.pipeline_functions import PipelineFunctions
+from stacks.run_state_machine import RunStateMachine
+from stacks.storage_access import BucketAccessPolicies
+
+PIPELINE_STACK_ID: Final = "NovaCptPipeline"
+OUTPUT_STATE_MACHINE: Final = "StateMachineArn"
+OUTPUT_TOPIC: Final = "NotificationTopicArn"
+
+
+class PipelineStack(Stack):
+    """Everything that runs a CPT job; holds no data (the buckets and key come from StorageStack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        access: BucketAccessPolicies,
+        data_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        archive_bucket: s3.IBucket,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        notifications = RunNotifications(self, "Notifications", email=config.notification_email)
+        functions = PipelineFunctions(
+            self,
+            "Functions",
+            access=access,
+            data_bucket=data_bucket,
+            output_bucket=output_bucket,
+            archive_bucket=archive_bucket,
+            topic=notifications.topic,
+            topic_key=notifications.key,
+            log_retention=config.log_retention,
+            poll_interval_seconds=config.poll_interval_seconds,
+            max_poll_seconds=config.max_poll_hours * 3600,
+            budget_instance_hours=config.budget_instance_hours,
+            price_per_instance_hour=config.price_per_instance_hour,
+        )
+        run = RunStateMachine(
+            self,
+            "Run",
+            functions=dict(functions.functions),
+            log_retention=config.log_retention,
+            max_poll_hours=config.max_poll_hours,
+        )
+        self.state_machine = run.state_machine
+        DropTrigger(
+            self,
+            "DropTrigger",
+            data_bucket=data_bucket,
+            trigger=functions.functions["Trigger"],
+            state_machine=run.state_machine,
+        )
+        PipelineMonitoring(
+            self,
+            "Monitoring",
+            topic=notifications.topic,
+            state_machine=run.state_machine,
+            functions=functions.functions,
+        )
+        CfnOutput(
+            self, OUTPUT_STATE_MACHINE, value=run.state_machine.state_machine_arn, description="Run state machine"
+        )
+        CfnOutput(self, OUTPUT_TOPIC, value=notifications.topic.topic_arn, description="Run notifications (SNS)")

@@ -1,0 +1,186 @@
+"""The run state machine: validate everything, then spend; on any failure clean up and say why."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.nag import acknowledge_wildcard_resources
+
+# Errors worth retrying: our handlers raise TransientError for throttling, 5xx and timeouts of AWS
+# calls; the rest are Lambda service errors. Validation errors (RecipeInvalid, DatasetInvalid, ...)
+# are never retried.
+TRANSIENT_ERRORS: Final = [
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+DATASET_CONCURRENCY: Final = 2  # train and validation side by side
+
+
+class RunStateMachine(Construct):
+    """ValidateRecipe -> ValidateDatasets -> Estimate -> PrepareCapacity -> SubmitJob -> poll -> release,
+    archive, notify; every failure goes through cancel, release, archive and notify before failing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.IFunction],
+        log_retention: logs.RetentionDays,
+        max_poll_hours: float,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._functions = functions
+        state = sfn.JsonPath.entire_payload
+        whole = {"state": state}
+        outcome = {"state": state, "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id")}
+
+        # Failure path: each clean-up step continues even if it fails itself.
+        failed = sfn.Fail(self, "RunFailed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify_failure = self._cleanup("NotifyFailure", "Notify", {**outcome, "succeeded": False}, "$.notification")
+        archive_failure = self._cleanup(
+            "ArchiveOnFailure", "ArchiveOutputs", {**outcome, "succeeded": False}, "$.archive"
+        )
+        release_failure = self._cleanup("ReleaseCapacityOnFailure", "ReleaseCapacity", whole, "$.release")
+        cancel_failure = self._cleanup("CancelJobOnFailure", "CancelJob", whole, "$.cancel")
+        steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
+        for step, following in zip(steps, [*steps[1:], failed], strict=True):
+            step.add_catch(following, errors=["States.ALL"], result_path="$.cleanup_error")
+            step.next(following)
+        self.cleanup = cancel_failure
+
+        validate_recipe = self._task(
+            "ValidateRecipe",
+            "ValidateRecipe",
+            {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
+            "$.recipe",
+        )
+        validate_dataset = self._invoke("ValidateDataset", "ValidateDataset", sfn.TaskInput.from_json_path_at("$"))
+        validate_datasets = sfn.Map(
+            self,
+            "ValidateDatasets",
+            items_path="$.recipe.datasets",
+            item_selector={
+                "run_id.$": "$.recipe.run_id",
+                "role.$": "$$.Map.Item.Value.role",
+                "uri.$": "$$.Map.Item.Value.uri",
+                "max_length.$": "$.recipe.max_length",
+                "global_batch_size.$": "$.recipe.global_batch_size",
+                "max_epochs.$": "$.recipe.max_epochs",
+            },
+            max_concurrency=DATASET_CONCURRENCY,
+            result_path="$.datasets",
+        ).item_processor(validate_dataset)
+        validate_datasets.add_catch(self.cleanup, result_path="$.error")
+        estimate = self._task(
+            "Estimate",
+            "Estimate",
+            {"recipe": sfn.JsonPath.object_at("$.recipe"), "datasets": sfn.JsonPath.list_at("$.datasets")},
+            "$.estimate",
+        )
+        recipe_only = {"recipe": sfn.JsonPath.object_at("$.recipe")}
+        prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
+        submit = self._task("SubmitJob", "SubmitJob", recipe_only, "$.job")
+        start_polling = sfn.Pass(
+            self, "StartPolling", result=sfn.Result.from_object({"attempt": 0}), result_path="$.poll"
+        )
+        poll = self._task(
+            "PollJob",
+            "PollJob",
+            {"job": sfn.JsonPath.object_at("$.job"), "attempt": sfn.JsonPath.number_at("$.poll.attempt")},
+            "$.poll",
+        )
+        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.seconds_path("$.poll.interval_seconds"))
+        timed_out = sfn.Pass(
+            self,
+            "JobTimedOut",
+            result=sfn.Result.from_object(
+                {
+                    "Error": "JobTimedOut",
+                    "Cause": f"the job was still running after max_poll_hours ({max_poll_hours:g} h): it is being "
+                    "cancelled; raise max_poll_hours in cdk.json if runs of this size need longer",
+                }
+            ),
+            result_path="$.error",
+        ).next(self.cleanup)
+        release = self._task("ReleaseCapacity", "ReleaseCapacity", whole, "$.release")
+        archive = self._task("ArchiveOutputs", "ArchiveOutputs", {**outcome, "succeeded": True}, "$.archive")
+        notify = self._task("NotifySuccess", "Notify", {**outcome, "succeeded": True}, "$.notification")
+        succeeded = sfn.Succeed(self, "RunSucceeded")
+        job_finished = (
+            sfn.Choice(self, "JobFinished")
+            .when(sfn.Condition.string_equals("$.poll.state", "SUCCEEDED"), release)
+            .when(sfn.Condition.boolean_equals("$.poll.timed_out", True), timed_out)
+            .otherwise(wait)
+        )
+        wait.next(poll)
+        release.next(archive).next(notify).next(succeeded)
+        definition = (
+            validate_recipe.next(validate_datasets)
+            .next(estimate)
+            .next(prepare)
+            .next(submit)
+            .next(start_polling)
+            .next(poll)
+            .next(job_finished)
+        )
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            comment="Nova CPT run: validate recipe and datasets, estimate, train on HyperPod, archive, notify",
+            timeout=Duration.minutes(int(max_poll_hours * 60) + 180),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        acknowledge_wildcard_resources(
+            self.state_machine,
+            ["*", *(f"{fn.function_arn}:*" for fn in functions.values())],
+            "Resource '*' is required by X-Ray (PutTraceSegments) and by CloudWatch Logs vended-log delivery "
+            "(CreateLogDelivery and friends), which accept no other resource; '<function ARN>:*' is how CDK "
+            "grants invoking the pipeline's own functions' versions, nothing else.",
+        )
+
+    def _invoke(
+        self, id_: str, function: str, payload: sfn.TaskInput, result_path: str | None = None
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            id_,
+            lambda_function=self._functions[function],
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=4,
+            max_delay=Duration.seconds(30),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _task(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+        """A main-path step: retried when transient, and any failure goes to the clean-up path."""
+        task = self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
+        task.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        return task
+
+    def _cleanup(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+        """A clean-up step: retried when transient; when it still fails, the next one runs anyway (caught above)."""
+        return self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
