@@ -12,27 +12,32 @@ from lambdas.runtime import cluster, logger, metrics, tracer
 from novacpt.pipeline.job_step import prepare_capacity_step
 
 
-class CapacityEvent(BaseModel):
-    """The run summary (absent when the run failed before ValidateRecipe finished)."""
+class PrepareEvent(BaseModel):
+    """The run summary."""
 
-    recipe: dict[str, Any] | None = None
+    recipe: dict[str, Any]
+
+
+class ReleaseEvent(BaseModel):
+    """The whole state of the run, at whatever point it ended."""
+
+    state: dict[str, Any]
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=CapacityEvent)
-def prepare(event: CapacityEvent, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=PrepareEvent)
+def prepare(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     """Scale the cluster to the recipe's replicas."""
-    assert event.recipe is not None, "PrepareCapacity runs after ValidateRecipe"
     return prepare_capacity_step(cluster(), event.recipe)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=CapacityEvent)
-def release(event: CapacityEvent, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=ReleaseEvent)
+def release(event: ReleaseEvent, context: LambdaContext) -> dict[str, Any]:
     """Return the cluster to its resting size; safe to call on every path, any number of times."""
     cluster().release_capacity()
     return {"released": True}

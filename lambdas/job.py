@@ -34,9 +34,9 @@ class PollEvent(BaseModel):
 
 
 class CancelEvent(BaseModel):
-    """The job, when one was submitted."""
+    """The whole state of the run; it holds `job` when one was submitted."""
 
-    job: dict[str, Any] | None = None
+    state: dict[str, Any]
 
 
 @logger.inject_lambda_context
@@ -71,7 +71,8 @@ def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
 @event_parser(model=CancelEvent)
 def cancel(event: CancelEvent, context: LambdaContext) -> dict[str, Any]:
     """Stop and delete the job if there is one."""
-    if event.job and event.job.get("job_name"):
-        cluster().cancel(event.job["job_name"])
-        return {"cancelled": event.job["job_name"]}
+    job = event.state.get("job") or {}
+    if job.get("job_name"):
+        cluster().cancel(job["job_name"])
+        return {"cancelled": job["job_name"]}
     return {"cancelled": None}

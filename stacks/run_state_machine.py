@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -39,6 +40,7 @@ class RunStateMachine(Construct):
         functions: dict[str, lambda_.IFunction],
         log_retention: logs.RetentionDays,
         max_poll_hours: float,
+        log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._functions = functions
@@ -66,7 +68,7 @@ class RunStateMachine(Construct):
             {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
             "$.recipe",
         )
-        validate_dataset = self._invoke("ValidateDataset", "ValidateDataset", sfn.TaskInput.from_json_path_at("$"))
+        validate_dataset = self._invoke("ValidateDataset", "ValidateDataset", None)  # the item is the payload
         validate_datasets = sfn.Map(
             self,
             "ValidateDatasets",
@@ -135,7 +137,9 @@ class RunStateMachine(Construct):
             .next(poll)
             .next(job_finished)
         )
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, encryption_key=log_key, removal_policy=RemovalPolicy.DESTROY
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

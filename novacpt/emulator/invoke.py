@@ -1,0 +1,102 @@
+"""Make moto run a Lambda invocation as a call of the function's handler in this process."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from moto.awslambda.models import LambdaFunction
+
+# Handlers read their configuration from os.environ, which is process-wide: one invocation at a time.
+_ONE_AT_A_TIME = threading.RLock()
+
+
+@dataclass(frozen=True)
+class FakeContext:
+    """The parts of the Lambda context object the handlers (Powertools) read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass
+class Invocation:
+    """One handler call: which function, with what, and how it ended."""
+
+    function: str
+    event: Any
+    result: Any = None
+    error: str | None = None
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def clear_handler_caches() -> None:
+    """Forget what handlers cached from a previous call's environment (in Lambda, one container's life)."""
+    runtime = importlib.import_module("lambdas.runtime")
+    runtime.deployment.cache_clear()
+    runtime.s3.cache_clear()
+
+
+@contextmanager
+def handlers_in_process(
+    env: Callable[[str], dict[str, str]] | None = None, before_each: Callable[[], None] = clear_handler_caches
+) -> Iterator[list[Invocation]]:
+    """While active, every moto Lambda invocation calls the handler named by the function's Handler.
+
+    `env(function_name)` adds or overrides environment variables for one call (tests script the
+    fake cluster and shorten the poll interval this way); `before_each` runs before each call.
+    Yields the list of invocations, appended as they happen.
+    """
+    calls: list[Invocation] = []
+
+    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
+        call = Invocation(self.function_name, payload)
+        calls.append(call)
+        variables = {**(self.environment_vars or {}), **(env(self.function_name) if env else {})}
+        with _ONE_AT_A_TIME, _environ({k: str(v) for k, v in variables.items()}):
+            before_each()
+            module_name, _, attribute = str(self.handler).rpartition(".")
+            handler = getattr(importlib.import_module(module_name), attribute)
+            context = FakeContext(self.function_name, int(self.memory_size), self.function_arn)
+            try:
+                call.result = handler(payload, context)
+            except Exception as exc:  # the handler's error becomes the Lambda's error, as in AWS
+                call.error = f"{type(exc).__name__}: {exc}"
+                body = {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-3:],
+                }
+                return json.dumps(body), True, ""
+        return json.dumps(call.result), False, ""
+
+    with mock.patch.object(LambdaFunction, "_invoke_lambda", invoke):
+        yield calls
