@@ -158,7 +158,7 @@ class RunStateMachine(Construct):
         )
 
     def _invoke(
-        self, id_: str, function: str, payload: sfn.TaskInput, result_path: str | None = None
+        self, id_: str, function: str, payload: sfn.TaskInput | None, result_path: str | None = None
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
