@@ -35,6 +35,7 @@ synth: setup
 
 bench: setup
 	$(BIN)/python -m bench.dataset_bench
+	$(BIN)/python -m bench.fanout_bench
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""ValidateDataset state (one per dataset): stream it from S3 through the validator."""
+"""ValidateDatasets states: PlanValidation, ValidateShard (Distributed Map), CountDuplicates, MergeReports."""
 
 from __future__ import annotations
 
@@ -6,36 +6,106 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.runtime import deployment, logger, metrics, s3, tracer
-from novacpt.pipeline.dataset_step import validate_dataset_step
+from lambdas.runtime import deployment, env, logger, metrics, s3, tracer
+from novacpt.pipeline.dataset_step import (
+    LIMIT_KEYS,
+    SHARD_BYTES,
+    count_duplicates_step,
+    merge_reports_step,
+    plan_validation_step,
+    validate_shard_step,
+)
 
 
-class ValidateDatasetEvent(BaseModel):
-    """One dataset of the run and the recipe's limits."""
+class ShardEnv(BaseModel):
+    """The largest byte range one ValidateShard invocation scans."""
 
+    model_config = ConfigDict(extra="ignore")
+    shard_bytes: int = Field(default=SHARD_BYTES, ge=1)
+
+
+class PlanEvent(BaseModel):
+    """The run summary from ValidateRecipe."""
+
+    recipe: dict[str, Any]
+
+
+class ShardEvent(BaseModel):
+    """One shard, as planned."""
+
+    model_config = ConfigDict(extra="allow")
     run_id: str
     role: str
     uri: str
-    max_length: int
-    global_batch_size: int
-    max_epochs: int
+    index: int
+    start: int
+    end: int
+    size: int
+    partitions: int
+
+
+class DuplicatesEvent(BaseModel):
+    """One hash partition of one dataset, and every shard's line count."""
+
+    run_id: str
+    role: str
+    partition: int
+    shards: list[dict[str, Any]]
+
+
+class MergeEvent(BaseModel):
+    """The plan and the results of the two maps."""
+
+    plan: dict[str, Any]
+    shards: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=ValidateDatasetEvent)
-def handler(event: ValidateDatasetEvent, context: LambdaContext) -> dict[str, Any]:
-    """A summary of the dataset (DatasetInvalid with the first bad lines when it breaks a rule)."""
-    summary = validate_dataset_step(
+@event_parser(model=PlanEvent)
+def plan(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
+    """Shards and partitions of the run's datasets."""
+    recipe = event.recipe
+    return plan_validation_step(
         s3(),
         deployment(),
-        run_id=event.run_id,
-        role=event.role,
-        uri=event.uri,
-        limits=event.model_dump(include={"max_length", "global_batch_size", "max_epochs"}),
+        run_id=recipe["run_id"],
+        datasets=recipe["datasets"],
+        limits={k: recipe[k] for k in LIMIT_KEYS},
+        shard_bytes=env(ShardEnv).shard_bytes,
     )
-    metrics.add_metric(name="RecordsValidated", unit="Count", value=summary["records"])
-    return summary
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ShardEvent)
+def shard(event: ShardEvent, context: LambdaContext) -> dict[str, Any]:
+    """Scan one shard."""
+    result = validate_shard_step(s3(), deployment(), event.model_dump())
+    metrics.add_metric(name="LinesValidated", unit="Count", value=result["lines"])
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=DuplicatesEvent)
+def duplicates(event: DuplicatesEvent, context: LambdaContext) -> dict[str, Any]:
+    """Count one hash partition's duplicates."""
+    return count_duplicates_step(
+        s3(), deployment(), run_id=event.run_id, role=event.role, partition=event.partition, shards=event.shards
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=MergeEvent)
+def merge(event: MergeEvent, context: LambdaContext) -> list[dict[str, Any]]:
+    """Every dataset's report (DatasetInvalid with the first bad lines when any is invalid)."""
+    return merge_reports_step(s3(), deployment(), plan=event.plan, shards=event.shards, duplicates=event.duplicates)

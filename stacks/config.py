@@ -72,6 +72,8 @@ _ALLOWED: Final[Mapping[str, str]] = {
     "budget_instance_hours": "a number > 0 (most P5 instance-hours a run may be estimated at), or null for none",
     "price_per_instance_hour": "a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null",
     "max_poll_hours": "a number > 0 and <= 240 (hours to wait for a training job)",
+    "validation_shard_gib": "an integer from 1 to 64 (GiB of a dataset one validation invocation scans)",
+    "validation_concurrency": "an integer from 1 to 1000 (dataset shards validated at once)",
     "poll_interval_seconds": "an integer from 30 to 3600 (seconds between job status polls)",
 }
 
@@ -93,6 +95,8 @@ class DeploymentConfig(BaseModel):
     price_per_instance_hour: Annotated[float, Field(gt=0)] | None = None
     max_poll_hours: Annotated[float, Field(gt=0, le=240)] = 72.0
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    validation_shard_gib: Annotated[int, Field(ge=1, le=64)] = 16
+    validation_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32
 
     @field_validator(
         "archive_transition_days",
@@ -102,6 +106,8 @@ class DeploymentConfig(BaseModel):
         "price_per_instance_hour",
         "max_poll_hours",
         "poll_interval_seconds",
+        "validation_shard_gib",
+        "validation_concurrency",
         mode="before",
     )
     @classmethod

@@ -19,12 +19,15 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from aws_cdk import Acknowledgment, Stack, Stage, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 VALIDATION_REPORT: Final = "validation-report.json"
 """File the CDK writes into the cloud assembly directory when a validation plugin reports findings."""
+
+CHECKOV_METADATA: Final = "checkov"
+"""Template Metadata key where checkov finds the checks skipped on a resource (see `skip_checkov`)."""
 
 
 def add_nag_checks(scope: Stage) -> None:
@@ -74,3 +77,20 @@ def acknowledge_wildcard_resources(construct: IConstruct, resources: Sequence[st
     stack = Stack.of(construct)
     for resource in resources:
         acknowledge(construct, f"AwsSolutions-IAM5[Resource::{_flatten(stack.resolve(resource))}]", reason)
+
+
+def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Skip one checkov check on the CloudFormation resource of `construct`, with a specific reason.
+
+    Checkov reads ``Metadata: {checkov: {skip: [{id, comment}]}}`` of each template resource;
+    skips on the same resource accumulate. `construct` is an L1 resource or an L2 construct
+    whose default child is one.
+    """
+    if not reason.strip():
+        raise ValueError(f"a checkov skip of {check_id} needs a reason")
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource to carry a checkov skip")
+    metadata = resource.get_metadata(CHECKOV_METADATA) or {}
+    skips = [*metadata.get("skip", []), {"id": check_id, "comment": reason}]
+    resource.add_metadata(CHECKOV_METADATA, {**metadata, "skip": skips})

@@ -49,6 +49,7 @@ class PipelineStack(Stack):
             log_retention=config.log_retention,
             poll_interval_seconds=config.poll_interval_seconds,
             max_poll_seconds=config.max_poll_hours * 3600,
+            shard_bytes=config.validation_shard_gib << 30,
             budget_instance_hours=config.budget_instance_hours,
             price_per_instance_hour=config.price_per_instance_hour,
         )
@@ -58,6 +59,8 @@ class PipelineStack(Stack):
             functions=dict(functions.functions),
             log_retention=config.log_retention,
             max_poll_hours=config.max_poll_hours,
+            shard_concurrency=config.validation_concurrency,
+            log_key=functions.log_key,
         )
         self.state_machine = run.state_machine
         DropTrigger(

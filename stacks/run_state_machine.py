@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Arn, ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -25,12 +25,13 @@ TRANSIENT_ERRORS: Final = [
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 ]
-DATASET_CONCURRENCY: Final = 2  # train and validation side by side
+PARTITION_CONCURRENCY: Final = 8  # hash partitions counted at once (a few, unless the data is huge)
 
 
 class RunStateMachine(Construct):
-    """ValidateRecipe -> ValidateDatasets -> Estimate -> PrepareCapacity -> SubmitJob -> poll -> release,
-    archive, notify; every failure goes through cancel, release, archive and notify before failing."""
+    """ValidateRecipe -> PlanValidation -> ValidateShards (Distributed Map) -> CountDuplicates -> MergeReports
+    -> Estimate -> PrepareCapacity -> SubmitJob -> poll -> release, archive, notify; every failure goes through
+    cancel, release, archive and notify before failing."""
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class RunStateMachine(Construct):
         functions: dict[str, lambda_.IFunction],
         log_retention: logs.RetentionDays,
         max_poll_hours: float,
+        shard_concurrency: int,
         log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -68,30 +70,47 @@ class RunStateMachine(Construct):
             {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
             "$.recipe",
         )
-        validate_dataset = self._invoke("ValidateDataset", "ValidateDataset", None)  # the item is the payload
-        validate_datasets = sfn.Map(
+        recipe_only = {"recipe": sfn.JsonPath.object_at("$.recipe")}
+        plan = self._task("PlanValidation", "PlanValidation", recipe_only, "$.plan")
+        validate_shards = sfn.DistributedMap(
             self,
-            "ValidateDatasets",
-            items_path="$.recipe.datasets",
+            "ValidateShards",
+            items_path="$.plan.shards",
+            max_concurrency=shard_concurrency,
+            result_path="$.shards",
+            comment="Scan every byte-range shard of every dataset in parallel (one item each)",
+        ).item_processor(self._invoke("ValidateShard", "ValidateShard", None))
+        validate_shards.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        count_duplicates = sfn.Map(
+            self,
+            "CountDuplicates",
+            items_path="$.plan.partitions",
             item_selector={
-                "run_id.$": "$.recipe.run_id",
+                "run_id.$": "$$.Map.Item.Value.run_id",
                 "role.$": "$$.Map.Item.Value.role",
-                "uri.$": "$$.Map.Item.Value.uri",
-                "max_length.$": "$.recipe.max_length",
-                "global_batch_size.$": "$.recipe.global_batch_size",
-                "max_epochs.$": "$.recipe.max_epochs",
+                "partition.$": "$$.Map.Item.Value.partition",
+                "shards.$": "$.shards",
             },
-            max_concurrency=DATASET_CONCURRENCY,
-            result_path="$.datasets",
-        ).item_processor(validate_dataset)
-        validate_datasets.add_catch(self.cleanup, result_path="$.error")
+            max_concurrency=PARTITION_CONCURRENCY,
+            result_path="$.duplicates",
+        ).item_processor(self._invoke("CountPartition", "CountDuplicates", None))
+        count_duplicates.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        merge = self._task(
+            "MergeReports",
+            "MergeReports",
+            {
+                "plan": sfn.JsonPath.object_at("$.plan"),
+                "shards": sfn.JsonPath.list_at("$.shards"),
+                "duplicates": sfn.JsonPath.list_at("$.duplicates"),
+            },
+            "$.datasets",
+        )
         estimate = self._task(
             "Estimate",
             "Estimate",
             {"recipe": sfn.JsonPath.object_at("$.recipe"), "datasets": sfn.JsonPath.list_at("$.datasets")},
             "$.estimate",
         )
-        recipe_only = {"recipe": sfn.JsonPath.object_at("$.recipe")}
         prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
         submit = self._task("SubmitJob", "SubmitJob", recipe_only, "$.job")
         start_polling = sfn.Pass(
@@ -129,7 +148,10 @@ class RunStateMachine(Construct):
         wait.next(poll)
         release.next(archive).next(notify).next(succeeded)
         definition = (
-            validate_recipe.next(validate_datasets)
+            validate_recipe.next(plan)
+            .next(validate_shards)
+            .next(count_duplicates)
+            .next(merge)
             .next(estimate)
             .next(prepare)
             .next(submit)
@@ -149,12 +171,24 @@ class RunStateMachine(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        stack = Stack.of(self)
+        name = Arn.split(self.state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        children = [
+            stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{name}{suffix}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for suffix in ("/*:*", ":*")
+        ]
         acknowledge_wildcard_resources(
             self.state_machine,
-            ["*", *(f"{fn.function_arn}:*" for fn in functions.values())],
+            ["*", *(f"{fn.function_arn}:*" for fn in functions.values()), *children],
             "Resource '*' is required by X-Ray (PutTraceSegments) and by CloudWatch Logs vended-log delivery "
             "(CreateLogDelivery and friends), which accept no other resource; '<function ARN>:*' is how CDK "
-            "grants invoking the pipeline's own functions' versions, nothing else.",
+            "grants invoking the pipeline's own functions' versions; 'execution:<this state machine>...' are the "
+            "child executions of its own Distributed Map (ValidateShards), which it must describe and stop.",
         )
 
     def _invoke(

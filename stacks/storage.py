@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, skip_checkov
 
 ABORT_INCOMPLETE_MULTIPART_DAYS: Final = 7
 """Days after which an unfinished multipart upload is aborted (its parts cost money)."""
@@ -71,13 +71,15 @@ class DatasetStorage(Construct):
         self.access_log_bucket = self._bucket(
             "AccessLogBucket", encryption_key=None, noncurrent_version_days=noncurrent_version_days
         )
-        acknowledge(
-            self.access_log_bucket.node.default_child or self.access_log_bucket,
-            "AwsSolutions-S1",
+        no_self_logging = (
             "This is the server access log destination of the data, output and archive buckets; "
             "logging it into itself would log every log delivery, and a separate bucket would only "
-            "move the same finding there.",
+            "move the same finding there."
         )
+        acknowledge(
+            self.access_log_bucket.node.default_child or self.access_log_bucket, "AwsSolutions-S1", no_self_logging
+        )
+        skip_checkov(self.access_log_bucket, "CKV_AWS_18", no_self_logging)
 
         self.data_bucket = self._bucket(
             "DataBucket",

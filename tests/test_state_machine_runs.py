@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from app import build_app
+from novacpt.dataset import DatasetOptions, validate_stream
 from novacpt.emulator.deployment import LocalDeployment, deploy
 from novacpt.emulator.invoke import Invocation, handlers_in_process
 from novacpt.emulator.template import Templates
@@ -107,14 +109,16 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
     checkpoint = put_outputs(pipeline, "trial-a", "run-a")
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-a"))
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert result.states[:6] == [
+    assert result.states[:8] == [
         "ValidateRecipe",
-        "ValidateDatasets",
-        "ValidateDataset",
+        "PlanValidation",
+        "ValidateShards",  # a Distributed Map: its ValidateShard steps run as child executions
+        "CountDuplicates",
+        "CountPartition",
+        "MergeReports",
         "Estimate",
         "PrepareCapacity",
-        "SubmitJob",
-    ]
+    ], result.states
     assert result.states[-4:] == ["ReleaseCapacity", "ArchiveOutputs", "NotifySuccess", "RunSucceeded"]
     assert result.output is not None
     assert result.output["archive"]["checkpoint"] == checkpoint
@@ -260,3 +264,23 @@ def test_success_without_manifest_fails_with_a_clear_reason(pipeline: Pipeline) 
     assert result.status == "FAILED" and result.error == "OutputsMissing"
     assert "manifest.json is missing" in (result.cause or "")
     assert len(pipeline.called("FunctionsReleaseCapacity")) == 2  # after success, and again on the failure path
+
+
+def test_sharded_validation_reports_global_lines_and_duplicates(pipeline: Pipeline) -> None:
+    """A dataset split into many shards (Distributed Map) gets the report of a single pass."""
+    pipeline.env["SHARD_BYTES"] = "997"
+    bad = TRAIN + TRAIN[:500] + b"\n" + b'{"text": 7}\n' + TRAIN
+    uri = pipeline.drop("trial-s", lite_recipe(), train=bad)
+    result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-s"))
+    assert result.status == "FAILED" and result.error == "DatasetInvalid"
+    assert len(pipeline.called("FunctionsValidateShard")) == -(-len(bad) // 997)
+    report = json.loads(
+        pipeline.s3.get_object(Bucket=pipeline.local.buckets["archive"], Key="runs/run-s/reports/train.json")[
+            "Body"
+        ].read()
+    )
+    single = validate_stream(
+        io.BytesIO(bad), "train.jsonl", DatasetOptions(max_length=8192, global_batch_size=256, max_epochs=1)
+    ).to_json_dict()
+    assert {k: report[k] for k in single} == single
+    assert single["stats"]["exact_duplicates"]["count"] > 300

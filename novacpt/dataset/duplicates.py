@@ -1,11 +1,15 @@
-"""Exact duplicate detection over per-line text hashes (8 bytes a line)."""
+"""Exact duplicate detection over text hashes (8 bytes a line), whole-file or one hash partition at a time."""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+EXAMPLES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +20,17 @@ class Duplicates:
     examples: list[tuple[int, int]]
 
 
-def find_duplicates(line_hashes: npt.NDArray[np.uint64], *, examples: int = 5) -> Duplicates:
+def find_duplicates(line_hashes: npt.NDArray[np.uint64], *, examples: int = EXAMPLES) -> Duplicates:
     """Duplicates among records; `line_hashes[i]` is line i+1's hash, 0 where the line has no record."""
     valid = np.flatnonzero(line_hashes)
     values = line_hashes if valid.size == line_hashes.size else line_hashes[valid]
+    return duplicates_among(values, valid + 1, examples=examples)
+
+
+def duplicates_among(
+    values: npt.NDArray[np.uint64], lines: npt.NDArray[np.int64], *, examples: int = EXAMPLES
+) -> Duplicates:
+    """Duplicates among records with hashes `values` on ascending 1-based `lines`."""
     ordered = np.sort(values)
     count = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
     del ordered
@@ -32,13 +43,17 @@ def find_duplicates(line_hashes: npt.NDArray[np.uint64], *, examples: int = 5) -
     new_group[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new_group[1:])
     del ordered
-    group_start = np.flatnonzero(new_group)
-    group_first = np.minimum.reduceat(order, group_start)[np.cumsum(new_group) - 1]
+    group_first = np.minimum.reduceat(order, np.flatnonzero(new_group))[np.cumsum(new_group) - 1]
     is_repeat = order != group_first
     repeats = order[is_repeat]
     firsts = group_first[is_repeat]
     pick = np.argsort(repeats, kind="stable")[:examples]
-    lines = valid if valid.size != line_hashes.size else None
-    first_lines = firsts[pick] if lines is None else lines[firsts[pick]]
-    repeat_lines = repeats[pick] if lines is None else lines[repeats[pick]]
-    return Duplicates(count, list(zip((first_lines + 1).tolist(), (repeat_lines + 1).tolist(), strict=True)))
+    pairs = zip(lines[firsts[pick]].tolist(), lines[repeats[pick]].tolist(), strict=True)
+    return Duplicates(count, list(pairs))
+
+
+def combine(parts: Iterable[Duplicates], *, examples: int = EXAMPLES) -> Duplicates:
+    """Duplicates of a file from those of disjoint hash partitions (equal texts share a partition)."""
+    parts = list(parts)
+    earliest = heapq.nsmallest(examples, (pair for part in parts for pair in part.examples), key=lambda p: p[1])
+    return Duplicates(sum(part.count for part in parts), earliest)

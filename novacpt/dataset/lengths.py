@@ -25,13 +25,14 @@ class TokenHistogram:
         """Count a batch of record lengths."""
         if tokens.size == 0:
             return
-        self._add_counts(np.bincount(tokens))
+        self.merge_counts(np.bincount(tokens))
 
     def merge(self, other: TokenHistogram) -> None:
         """Add another histogram's counts."""
-        self._add_counts(other.counts)
+        self.merge_counts(other.counts)
 
-    def _add_counts(self, counts: npt.NDArray[np.int64]) -> None:
+    def merge_counts(self, counts: npt.NDArray[np.int64]) -> None:
+        """Add counts indexed by token length."""
         if counts.size > self.counts.size:
             grown = np.zeros(counts.size, dtype=np.int64)
             grown[: self.counts.size] = self.counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,13 @@ BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 4 << 20
 SUB_BLOCK_BYTES = 64 << 10
 MAX_LINE_BYTES = 16 << 20
+
+
+class Readable(Protocol):
+    """Anything with a binary read(): a file, an S3 body, a shard of either."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` bytes; b"" at the end."""
 
 
 @dataclass(slots=True)
@@ -45,7 +52,7 @@ class ScanResult:
 
 
 def scan_stream(
-    stream: BinaryIO, *, normalised: bool = False, file_start: bool = True, chunk_bytes: int = CHUNK_BYTES
+    stream: Readable, *, normalised: bool = False, file_start: bool = True, chunk_bytes: int = CHUNK_BYTES
 ) -> ScanResult:
     """Read `stream` to its end in chunks and check every line; memory stays flat but for 8-16 B a line."""
     result = ScanResult(norm_hashes=[] if normalised else None)
@@ -56,7 +63,7 @@ def scan_stream(
 
 
 def _blocks(
-    stream: BinaryIO, result: ScanResult, chunk_bytes: int, file_start: bool
+    stream: Readable, result: ScanResult, chunk_bytes: int, file_start: bool
 ) -> Iterator[tuple[bytes | memoryview, bool]]:
     """Yield runs of whole lines; the last may lack its newline (final=True)."""
     carry = b""

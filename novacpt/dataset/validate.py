@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from novacpt.dataset.codes import ErrorCode, WarningCode
 from novacpt.dataset.duplicates import Duplicates, find_duplicates
 from novacpt.dataset.lengths import BYTES_PER_TOKEN, TokenHistogram
 from novacpt.dataset.report import MAX_KEPT_ERRORS, DatasetError, DatasetReport, DatasetWarning
-from novacpt.dataset.scan import CHUNK_BYTES, ScanResult, scan_stream
+from novacpt.dataset.scan import CHUNK_BYTES, Readable, ScanResult, scan_stream
 
 DUPLICATE_RATE_LIMIT = 0.01
 MIN_OPTIMIZER_STEPS = 100
@@ -30,7 +30,7 @@ class DatasetOptions:
     chunk_bytes: int = CHUNK_BYTES
 
 
-def validate_stream(stream: BinaryIO, name: str, options: DatasetOptions | None = None) -> DatasetReport:
+def validate_stream(stream: Readable, name: str, options: DatasetOptions | None = None) -> DatasetReport:
     """Validate a whole JSONL dataset read from a binary stream (a file or an S3 body)."""
     opts = options or DatasetOptions()
     scan = scan_stream(stream, normalised=opts.normalised_duplicates, chunk_bytes=opts.chunk_bytes)
@@ -43,8 +43,17 @@ def validate_path(path: str | Path, options: DatasetOptions | None = None) -> Da
         return validate_stream(stream, Path(path).name, options)
 
 
-def build_report(name: str, scans: Sequence[ScanResult], options: DatasetOptions) -> DatasetReport:
-    """Merge the scans of consecutive parts of one file (in order) into its report."""
+def build_report(
+    name: str,
+    scans: Sequence[ScanResult],
+    options: DatasetOptions,
+    duplicates: tuple[Duplicates, Duplicates | None] | None = None,
+) -> DatasetReport:
+    """Merge the scans of consecutive parts of one file (in order) into its report.
+
+    `duplicates` (exact, normalised) replaces counting from the scans' hashes, for shards whose
+    hashes were merged partition by partition elsewhere.
+    """
     report = DatasetReport(name=name)
     if not name.endswith(".jsonl"):
         report.add_error(
@@ -68,10 +77,13 @@ def build_report(name: str, scans: Sequence[ScanResult], options: DatasetOptions
         report.add_error(
             DatasetError(None, ErrorCode.EMPTY_FILE, "the file is empty: a dataset needs at least one record")
         )
-    exact = find_duplicates(_concat([h for s in scans for h in s.hashes]))
-    normalised = None
-    if options.normalised_duplicates:
-        normalised = find_duplicates(_concat([h for s in scans for h in s.norm_hashes or []]))
+    if duplicates is not None:
+        exact, normalised = duplicates
+    else:
+        exact = find_duplicates(_concat([h for s in scans for h in s.hashes]))
+        normalised = None
+        if options.normalised_duplicates:
+            normalised = find_duplicates(_concat([h for s in scans for h in s.norm_hashes or []]))
     report.stats = _stats(total, lengths, exact, normalised, options)
     report.warnings = _warnings(total.records, lengths, exact, options)
     return report

@@ -60,8 +60,14 @@ class S3Access:
 
     def read(self, uri: str, *, max_bytes: int) -> bytes:
         """A small object's bytes (at most max_bytes + 1 are read, so the caller can tell it is too big)."""
+        return self.read_range(uri, 0, max_bytes + 1)
+
+    def read_range(self, uri: str, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) of an object (b"" for an empty range)."""
+        if stop <= start:
+            return b""
         bucket, key = split_s3_uri(uri)
-        body = self._call(uri, "get_object", Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
+        body = self._call(uri, "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{stop - 1}")["Body"]
         return cast(bytes, body.read())
 
     def open(self, uri: str, version_id: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
