@@ -43,6 +43,10 @@ class TokenHistogram:
         """Number of records counted."""
         return int(self.counts.sum())
 
+    def total_tokens(self) -> int:
+        """Sum of the records' estimated tokens."""
+        return int(np.arange(self.counts.size, dtype=np.int64) @ self.counts)
+
     def count_over(self, limit: int) -> int:
         """Records longer than `limit` tokens."""
         return int(self.counts[limit + 1 :].sum())

@@ -114,7 +114,7 @@ def _stats(
         "bytes": total.bytes,
         "characters": total.characters,
         "text_bytes": total.text_bytes,
-        "estimated_tokens": int(np.arange(lengths.counts.size) @ lengths.counts),  # sum of per-record estimates
+        "estimated_tokens": lengths.total_tokens(),
         "token_estimate": f"ceil(UTF-8 bytes of each text / {BYTES_PER_TOKEN})",
         "length_tokens": lengths.percentiles(),
         "exact_duplicates": _dupes_json(exact, total.records),
