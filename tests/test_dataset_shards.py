@@ -73,8 +73,8 @@ def test_sharded_report_equals_single_pass(
     path.write_bytes(data)
     options = DatasetOptions(normalised_duplicates=normalised, max_length=20, global_batch_size=32, max_epochs=2)
     single = validate_path(path, options).to_json_dict()
-    sharded, _ = validate_fanned_out(path, options, shard_bytes=shard_bytes, partitions=partitions)
-    assert sharded.to_json_dict() == single
+    sharded = validate_fanned_out(path, options, shard_bytes=shard_bytes, partitions=partitions)
+    assert sharded.report.to_json_dict() == single
 
 
 def test_boundaries_through_errors_and_duplicates_many_workers(tmp_path: Path) -> None:
@@ -89,9 +89,9 @@ def test_boundaries_through_errors_and_duplicates_many_workers(tmp_path: Path) -
     options = DatasetOptions(normalised_duplicates=True)
     single = validate_path(path, options).to_json_dict()
     for shard_bytes in (997, 4096, 10_000):
-        sharded, peaks = validate_fanned_out(path, options, shard_bytes=shard_bytes, partitions=5, workers=2)
-        assert sharded.to_json_dict() == single
-        assert peaks and all(p > 0 for p in peaks)
+        sharded = validate_fanned_out(path, options, shard_bytes=shard_bytes, partitions=5, workers=2)
+        assert sharded.report.to_json_dict() == single
+        assert sharded.peak_mib and all(p > 0 for p in sharded.peak_mib)
     assert single["error_counts"] == {"empty_line": 131}
     assert len(single["errors"]) == 100
     assert single["stats"]["exact_duplicates"]["count"] == 2300
