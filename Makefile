@@ -4,10 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-$(shell cat pyproject.toml package.json lambdas/requirements.txt 2>/dev/null | sha1sum | cut -c1-12)
+# Checkov pins an older boto3 than the project: it gets its own virtual environment.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_REQUIREMENTS := .ci/checkov-requirements.txt
+CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-$(shell cat $(CHECKOV_REQUIREMENTS) 2>/dev/null | sha1sum | cut -c1-12)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup test unit lint synth bench demo clean
+.PHONY: setup checkov-setup test checkov unit lint synth bench demo clean
 
 setup: $(STAMP)
 
@@ -20,8 +24,20 @@ $(STAMP): pyproject.toml package.json lambdas/requirements.txt
 	$(BIN)/python -m stacks.lambda_bundle
 	rm -f $(VENV)/.setup-* && touch $@
 
-test: setup
-	$(BIN)/python -m pytest
+checkov-setup: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r $(CHECKOV_REQUIREMENTS)
+	rm -f $(CHECKOV_VENV)/.setup-* && touch $@
+
+# NOVA_CPT_REQUIRE_CHECKOV=1: the checkov gate fails, instead of skipping, when checkov is missing.
+test: setup checkov-setup
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest
+
+checkov: setup checkov-setup
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/test_checkov_gate.py
 
 lint: setup
 	$(BIN)/ruff check .
