@@ -38,6 +38,23 @@ IMAGE_ACCOUNTS: dict[str, str] = {
     "us-west-2": "176779409107",
     "ap-northeast-1": "878185805882",
 }
+# The images of a Nova 1.0 CPT job, as ECR repository:tag in each region's image account.
+TRAINING_IMAGE = "nova-fine-tune-repo:HP-CPT-latest"
+INIT_IMAGE = "init-container-repo:latest"
+
+
+class UnsupportedRegion(ValueError):
+    """A region without Nova CPT images."""
+
+
+def image_uri(region: str, image: str) -> str:
+    """The ECR URI of `image` (repository:tag) in `region`; UnsupportedRegion when it has no Nova CPT images."""
+    account = IMAGE_ACCOUNTS.get(region)
+    if account is None:
+        raise UnsupportedRegion(
+            f"region {region!r} has no Nova CPT images; use one of {', '.join(sorted(IMAGE_ACCOUNTS))}"
+        )
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{image}"
 
 
 def model_by_type(model_type: str) -> NovaModel | None:

@@ -11,6 +11,7 @@ from novacpt import __version__
 from novacpt.catalog import model_by_type
 from novacpt.cli.output import emit_json, print_dataset_report, print_recipe_report
 from novacpt.cli.progress import open_with_progress
+from novacpt.cli.render_job import render_job
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
 from novacpt.estimate import estimate_run
 from novacpt.recipe import RecipeReport, parse_set_option, validate_recipe_file
@@ -176,3 +177,6 @@ def estimate(
         f"{recipe}: Nova {model.key}, {result.samples} samples x {result.epochs} epochs on {result.replicas} "
         f"x {result.instance_type}: ~{result.hours:.2f} h, {result.instance_hours:.1f} instance-hours{cost}"
     )
+
+
+app.command("render-job")(render_job)

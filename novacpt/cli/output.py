@@ -17,8 +17,8 @@ def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
 
 
-def _line(text: str, colour: str | None = None) -> None:
-    typer.secho(text, fg=colour)
+def _line(text: str, colour: str | None = None, *, err: bool = False) -> None:
+    typer.secho(text, fg=colour, err=err)
 
 
 def print_dataset_report(path: str, report: DatasetReport) -> None:
@@ -43,13 +43,13 @@ def print_dataset_report(path: str, report: DatasetReport) -> None:
     )
 
 
-def print_recipe_report(path: str, report: RecipeReport) -> None:
-    """One line per error (`file: field: message`), then warnings and a verdict."""
+def print_recipe_report(path: str, report: RecipeReport, *, err: bool = False) -> None:
+    """One line per error (`file: field: message`), then warnings and a verdict (on stderr with `err`)."""
     for issue in report.errors:
-        _line(f"{path}: {issue.field or '(file)'}: {issue.message}", "red")
+        _line(f"{path}: {issue.field or '(file)'}: {issue.message}", "red", err=err)
     for issue in report.warnings:
-        _line(f"{path}: warning: {issue.field or '(file)'}: {issue.message}", "yellow")
+        _line(f"{path}: warning: {issue.field or '(file)'}: {issue.message}", "yellow", err=err)
     if report.valid:
-        _line(f"{path}: valid", "green")
+        _line(f"{path}: valid", "green", err=err)
     else:
-        _line(f"{path}: INVALID ({len(report.errors)} errors)", "red")
+        _line(f"{path}: INVALID ({len(report.errors)} errors)", "red", err=err)

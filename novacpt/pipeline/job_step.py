@@ -1,4 +1,4 @@
-"""SubmitJob, PollJob and CancelJob: thin logic over the cluster backend."""
+"""SubmitJob, PollJob and CancelJob: thin logic over the cluster backend (capacity: capacity_step)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from novacpt.pipeline.cluster import ClusterBackend, JobState
-from novacpt.pipeline.errors import CapacityUnavailable, JobFailed
+from novacpt.pipeline.errors import JobFailed
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def prepare_capacity_step(backend: ClusterBackend, recipe: dict[str, Any]) -> dict[str, Any]:
-    """Scale the cluster to the recipe's replicas."""
-    ready = backend.prepare_capacity(int(recipe["replicas"]))
-    if not ready:
-        raise CapacityUnavailable(f"{recipe['replicas']} instances are not in service yet")
-    return {"replicas": int(recipe["replicas"]), "ready": True, "at": _now().isoformat()}
 
 
 def submit_step(backend: ClusterBackend, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -48,3 +40,17 @@ def poll_step(
         "timed_out": timed_out,
         "elapsed_seconds": round(elapsed, 1),
     }
+
+
+def cancel_step(backend: ClusterBackend, state: dict[str, Any]) -> dict[str, Any]:
+    """Cancel the run's job when it may exist: SubmitJob returned, or it ran (capacity was prepared) and failed.
+
+    A SubmitJob that failed after creating objects leaves no `job` in the state; the job name then comes
+    from the run summary. Cancelling a job that does not exist is fine.
+    """
+    name = (state.get("job") or {}).get("job_name")
+    if not name and state.get("capacity"):
+        name = (state.get("recipe") or {}).get("job_name")
+    if name:
+        backend.cancel(str(name))
+    return {"cancelled": name or None}

@@ -1,0 +1,48 @@
+"""`cpt render-job`: the ConfigMap and PyTorchJob a run submits, as multi-document YAML (like `helm template`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from novacpt.cli.output import print_recipe_report
+from novacpt.jobs.manifests import DEFAULT_NAMESPACE, render_manifests, target_problems, to_yaml
+from novacpt.pipeline.naming import job_name as default_job_name
+
+
+def render_job(
+    recipe: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
+    region: Annotated[str, typer.Option(help="AWS region of the cluster (one with Nova CPT images).")],
+    account: Annotated[str, typer.Option(help="AWS account id of the cluster (12 digits).")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a key: --set run.data_s3_path=s3://bucket/train.jsonl.")
+    ] = None,
+    job_name: Annotated[
+        str | None, typer.Option(help="Job name; default: run.name plus the suffix of --execution, as the pipeline.")
+    ] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace of the job.")] = DEFAULT_NAMESPACE,
+    execution: Annotated[
+        str, typer.Option(help="Execution name the job is labelled with (and its name derived from).")
+    ] = "local",
+) -> None:
+    """Print the job's manifests: exit 0, 1 when the recipe is invalid, 2 on a usage error."""
+    from novacpt.cli.main import EXIT_INVALID, fail_usage, load_recipe, parse_overrides  # main imports this module
+
+    problems = target_problems(region=region, account=account, namespace=namespace, job_name=job_name)
+    if problems:
+        raise fail_usage("; ".join(problems))
+    report = load_recipe(recipe, parse_overrides(set_), require_s3_paths=True)
+    if report.errors or report.warnings:
+        print_recipe_report(str(recipe), report, err=True)
+    if report.model is None:
+        raise typer.Exit(EXIT_INVALID)
+    name = job_name or default_job_name(report.model.run.name, execution)
+    try:
+        documents = render_manifests(
+            report.model, region=region, account=account, job_name=name, execution=execution, namespace=namespace
+        )
+    except ValueError as exc:
+        raise fail_usage(str(exc)) from exc
+    typer.echo(to_yaml(documents), nl=False)
