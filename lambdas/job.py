@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.runtime import cluster, env, logger, metrics, tracer
-from novacpt.pipeline.job_step import poll_step, submit_step
+from novacpt.pipeline.job_step import cancel_step, poll_step, submit_step
 
 
 class PollEnv(BaseModel):
@@ -71,8 +71,4 @@ def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
 @event_parser(model=CancelEvent)
 def cancel(event: CancelEvent, context: LambdaContext) -> dict[str, Any]:
     """Stop and delete the job if there is one."""
-    job = event.state.get("job") or {}
-    if job.get("job_name"):
-        cluster().cancel(job["job_name"])
-        return {"cancelled": job["job_name"]}
-    return {"cancelled": None}
+    return cancel_step(cluster(), event.state)

@@ -870,6 +870,7 @@ def test_execution_name_shows_the_job_folder() -> None:
 def test_job_name_is_a_dns_label(run_name: str, execution: str) -> None:
     name = job_name(run_name, execution)
     assert len(name) <= JOB_NAME_MAX
+    assert len(f"{name}-worker-31") <= 63  # the training operator's per-pod service names fit too
     assert name == job_name(run_name, execution)
     assert re.fullmatch(r"[a-z0-9-]+", name)
 

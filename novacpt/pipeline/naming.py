@@ -6,7 +6,9 @@ import hashlib
 import re
 
 EXECUTION_NAME_MAX = 80
-JOB_NAME_MAX = 63
+# The training operator names a Service per pod `<job>-worker-<i>` (i < 32), which must be a
+# DNS-1123 label of at most 63 characters: so the job name stays within 63 - 10 = 53.
+JOB_NAME_MAX = 53
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -19,6 +21,6 @@ def execution_name(bucket: str, key: str, version_id: str | None) -> str:
 
 
 def job_name(run_name: str, execution: str) -> str:
-    """`run.name` plus a short suffix unique to the execution (a DNS-1123 label of at most 63)."""
+    """`run.name` plus a short suffix unique to the execution (a DNS-1123 label of at most JOB_NAME_MAX)."""
     suffix = hashlib.sha256(execution.encode()).hexdigest()[:8]
-    return f"{run_name[: JOB_NAME_MAX - len(suffix) - 1]}-{suffix}"
+    return f"{run_name[: JOB_NAME_MAX - len(suffix) - 1].rstrip('-')}-{suffix}"
