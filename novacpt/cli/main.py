@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from novacpt import __version__
 from novacpt.catalog import model_by_type
+from novacpt.cli.common import (
+    EXIT_INVALID,
+    EXIT_VALID,
+    fail_usage,
+    load_recipe,
+    parse_overrides,
+    scan_dataset,
+)
 from novacpt.cli.output import emit_json, print_dataset_report, print_recipe_report
-from novacpt.cli.progress import open_with_progress
 from novacpt.cli.render_job import render_job
-from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
+from novacpt.dataset import DatasetOptions
 from novacpt.estimate import estimate_run
-from novacpt.recipe import RecipeReport, parse_set_option, validate_recipe_file
-
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 app = typer.Typer(
     help="Check Amazon Nova continued pre-training datasets and recipes before a P5 cluster spends a cent.",
@@ -39,41 +43,6 @@ def main(
     ] = False,
 ) -> None:
     """Nova CPT on SageMaker HyperPod."""
-
-
-def fail_usage(message: str) -> typer.Exit:
-    """Print a usage or I/O problem on stderr; the caller raises the returned Exit (code 2)."""
-    typer.secho(f"cpt: error: {message}", err=True, fg="red")
-    return typer.Exit(EXIT_USAGE)
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """`--set a.b=c` options as an overrides mapping (exit 2 on a malformed one)."""
-    overrides: dict[str, Any] = {}
-    for item in items or []:
-        try:
-            key, value = parse_set_option(item)
-        except ValueError as exc:
-            raise fail_usage(f"--set {item!r}: {exc}") from exc
-        overrides[key] = value
-    return overrides
-
-
-def load_recipe(path: Path, overrides: dict[str, Any], *, require_s3_paths: bool) -> RecipeReport:
-    """Validate a recipe file; exit 2 when it cannot be read."""
-    try:
-        return validate_recipe_file(path, overrides=overrides, require_s3_paths=require_s3_paths)
-    except OSError as exc:
-        raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
-
-
-def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
-    """Validate a local dataset file; exit 2 when it cannot be read."""
-    try:
-        with open_with_progress(path, f"validating {path.name}") as stream:
-            return validate_stream(stream, path.name, options)
-    except OSError as exc:
-        raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
 
 
 def _limits_from_recipe(recipe_path: Path | None) -> DatasetOptions:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from novacpt.cli.common import EXIT_INVALID, fail_usage, load_recipe, parse_overrides
 from novacpt.cli.output import print_recipe_report
 from novacpt.jobs.manifests import DEFAULT_NAMESPACE, render_manifests, target_problems, to_yaml
 from novacpt.pipeline.naming import job_name as default_job_name
@@ -28,8 +29,6 @@ def render_job(
     ] = "local",
 ) -> None:
     """Print the job's manifests: exit 0, 1 when the recipe is invalid, 2 on a usage error."""
-    from novacpt.cli.main import EXIT_INVALID, fail_usage, load_recipe, parse_overrides  # main imports this module
-
     problems = target_problems(region=region, account=account, namespace=namespace, job_name=job_name)
     if problems:
         raise fail_usage("; ".join(problems))
