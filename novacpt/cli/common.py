@@ -9,7 +9,7 @@ import typer
 
 from novacpt.cli.progress import open_with_progress
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
-from novacpt.recipe import RecipeReport, parse_set_option, validate_recipe_file
+from novacpt.recipe import NovaCptRecipe, RecipeReport, parse_set_option, validate_recipe_file
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -47,3 +47,11 @@ def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
             return validate_stream(stream, path.name, options)
     except OSError as exc:
         raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
+
+
+def recipe_limits(recipe: NovaCptRecipe) -> DatasetOptions:
+    """What a dataset is checked against for this recipe: max_length, batch size, epochs."""
+    tc = recipe.training_config
+    return DatasetOptions(
+        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=tc.trainer.max_epochs
+    )

@@ -9,12 +9,14 @@ import typer
 
 from novacpt import __version__
 from novacpt.catalog import model_by_type
+from novacpt.cli import remote
 from novacpt.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
     fail_usage,
     load_recipe,
     parse_overrides,
+    recipe_limits,
     scan_dataset,
 )
 from novacpt.cli.output import emit_json, print_dataset_report, print_recipe_report
@@ -52,10 +54,7 @@ def _limits_from_recipe(recipe_path: Path | None) -> DatasetOptions:
     if report.model is None:
         print_recipe_report(str(recipe_path), report)
         raise fail_usage(f"--recipe {recipe_path}: the recipe is invalid (see above)")
-    tc = report.model.training_config
-    return DatasetOptions(
-        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=tc.trainer.max_epochs
-    )
+    return recipe_limits(report.model)
 
 
 @app.command("validate-dataset")
@@ -149,3 +148,7 @@ def estimate(
 
 
 app.command("render-job")(render_job)
+app.command("submit")(remote.submit)
+app.command("status")(remote.status)
+app.command("runs")(remote.runs)
+app.command("logs")(remote.logs)

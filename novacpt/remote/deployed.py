@@ -1,0 +1,66 @@
+"""The deployed stacks' outputs: buckets and state machine, found by stack name (never typed by hand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+STORAGE_STACK = "NovaCptStorage"
+PIPELINE_STACK = "NovaCptPipeline"
+
+
+class NotDeployed(RuntimeError):
+    """A stack or output the command needs is missing."""
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the commands need from the deployment, and the clients to reach it."""
+
+    data_bucket: str
+    output_bucket: str
+    archive_bucket: str
+    state_machine_arn: str
+    session: boto3.session.Session
+    endpoint_url: str | None
+
+    def client(self, service: str) -> Any:
+        """A client of this deployment's account and region (and emulator endpoint, if any)."""
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+
+def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    try:
+        (found,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        raise NotDeployed(
+            f"stack {stack} not found ({exc.response['Error'].get('Message', '')}): deploy it first"
+        ) from None
+    return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+
+
+def find_deployment(
+    *,
+    storage_stack: str = STORAGE_STACK,
+    pipeline_stack: str = PIPELINE_STACK,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+) -> Deployed:
+    """Read both stacks' outputs; NotDeployed says which stack or output is missing."""
+    session = boto3.session.Session(region_name=region)
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)
+    storage, pipeline = _outputs(cloudformation, storage_stack), _outputs(cloudformation, pipeline_stack)
+    try:
+        return Deployed(
+            storage["DataBucketName"],
+            storage["OutputBucketName"],
+            storage["ArchiveBucketName"],
+            pipeline["StateMachineArn"],
+            session,
+            endpoint_url,
+        )
+    except KeyError as exc:
+        raise NotDeployed(f"output {exc.args[0]} missing from the stacks: redeploy them") from None
