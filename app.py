@@ -4,7 +4,8 @@
 The only place that reads CDK context and environment variables. Synthesis makes no
 AWS calls: it works without credentials or network. The stacks are environment-agnostic
 unless the CDK CLI supplies CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (from the
-caller's profile).
+caller's profile); the deployment's region is `nova-cpt:region` either way, and a known
+CDK_DEFAULT_REGION must be the same.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import aws_cdk as cdk
 
+from stacks.cluster_stack import CLUSTER_STACK_ID, ClusterStack
 from stacks.config import ConfigError, DeploymentConfig
 from stacks.nag import add_nag_checks
 from stacks.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
@@ -23,6 +25,7 @@ from stacks.storage_stack import STORAGE_STACK_ID, StorageStack
 def build_app(app: cdk.App) -> cdk.App:
     """Add every stack to `app` (configured from its context) and the cdk-nag checks."""
     config = DeploymentConfig.from_context(app.node.try_get_context)
+    config.check_environment(os.environ.get("CDK_DEFAULT_REGION"))
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     storage = StorageStack(
         app,
@@ -30,6 +33,14 @@ def build_app(app: cdk.App) -> cdk.App:
         config=config,
         env=env,
         description="Nova CPT on HyperPod: KMS key and S3 buckets for datasets and training outputs",
+    )
+    cluster = ClusterStack(
+        app,
+        CLUSTER_STACK_ID,
+        config=config,
+        access=storage.access,
+        env=env,
+        description="Nova CPT on HyperPod: VPC, EKS and the HyperPod cluster with a P5 restricted instance group",
     )
     PipelineStack(
         app,
@@ -39,6 +50,7 @@ def build_app(app: cdk.App) -> cdk.App:
         data_bucket=storage.data_bucket,
         output_bucket=storage.output_bucket,
         archive_bucket=storage.archive_bucket,
+        cluster=cluster.training_cluster,
         env=env,
         description="Nova CPT on HyperPod: validation and training pipeline (Step Functions, Lambda, alarms)",
     )

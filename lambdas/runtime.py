@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from novacpt.hyperpod import HyperPodBackend, HyperPodCapacity
+from novacpt.jobs.backend import KubernetesJobsSettings, kubernetes_jobs
 from novacpt.pipeline.cluster import ClusterBackend, ScriptedCluster
 from novacpt.pipeline.s3access import S3Access
 from novacpt.pipeline.settings import Deployment
@@ -39,17 +41,36 @@ def s3() -> S3Access:
 
 
 class ClusterEnv(BaseModel):
-    """How to reach the training cluster."""
+    """How to reach the training cluster: the scripted fake, or a HyperPod cluster's restricted instance group."""
 
     model_config = ConfigDict(extra="ignore")
-    cluster_backend: str = "fake"
+    cluster_backend: Literal["fake", "hyperpod"] = "fake"
     fake_job_states: str = "RUNNING,SUCCEEDED"
     fake_failure_reason: str = "scripted failure"
+    hyperpod_cluster_name: str = ""
+    instance_group: str = ""
+    resting_count: int = 0
+    capacity_mode: Literal["on-demand", "always-on"] = "on-demand"
+
+    @model_validator(mode="after")
+    def _hyperpod_named(self) -> ClusterEnv:
+        if self.cluster_backend == "hyperpod" and not (self.hyperpod_cluster_name and self.instance_group):
+            raise ValueError("CLUSTER_BACKEND=hyperpod needs HYPERPOD_CLUSTER_NAME and INSTANCE_GROUP")
+        return self
 
 
 def cluster() -> ClusterBackend:
-    """The configured cluster backend (only the scripted fake exists before the HyperPod issue)."""
+    """The configured cluster backend; HyperPod's capacity and job halves are each made on first use."""
     settings = env(ClusterEnv)
-    if settings.cluster_backend != "fake":
-        raise ValueError(f"CLUSTER_BACKEND={settings.cluster_backend!r} is not supported yet; use 'fake'")
-    return ScriptedCluster(settings.fake_job_states.split(","), settings.fake_failure_reason)
+    if settings.cluster_backend == "fake":
+        return ScriptedCluster(settings.fake_job_states.split(","), settings.fake_failure_reason)
+    return HyperPodBackend(
+        capacity=lambda: HyperPodCapacity(
+            boto3.client("sagemaker"),
+            settings.hyperpod_cluster_name,
+            settings.instance_group,
+            settings.resting_count,
+            always_on=settings.capacity_mode == "always-on",
+        ),
+        jobs=lambda: kubernetes_jobs(env(KubernetesJobsSettings), s3()),
+    )

@@ -20,13 +20,16 @@ the bad value and what is allowed.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from aws_cdk import aws_logs as logs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from novacpt.catalog import BY_KEY, IMAGE_ACCOUNTS
 
 CONTEXT_KEY: Final = "nova-cpt"
 """Context key of the configuration object; single fields use ``nova-cpt:<field>``."""
@@ -58,6 +61,18 @@ LOG_RETENTION_DAYS: Final[Mapping[int, logs.RetentionDays]] = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
+NovaRegion = Literal["us-east-1", "us-west-2", "ap-northeast-1"]
+"""Regions with Nova CPT images (novacpt.catalog.IMAGE_ACCOUNTS)."""
+
+# Kubernetes versions SageMaker HyperPod supports that EKS still offers (HyperPod EKS prerequisites page).
+KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34"]
+
+# FSx for Lustre SSD tiers (MB/s per TiB) of the RIG's service-managed file system.
+FSX_THROUGHPUTS: Final = (125, 250, 500, 1000)
+
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # HyperPod cluster and instance group names
+_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
+
 # Deliberately simple: one "@", no whitespace, a dot in the domain. SNS does the
 # real check when the subscription confirmation mail is sent.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -75,6 +90,33 @@ _ALLOWED: Final[Mapping[str, str]] = {
     "validation_shard_gib": "an integer from 1 to 64 (GiB of a dataset one validation invocation scans)",
     "validation_concurrency": "an integer from 1 to 1000 (dataset shards validated at once)",
     "poll_interval_seconds": "an integer from 30 to 3600 (seconds between job status polls)",
+    "region": "one of " + ", ".join(IMAGE_ACCOUNTS) + " (regions with Nova CPT images), equal to the CDK "
+    "environment's region when that is known",
+    "availability_zones": "a list of 2 or 3 distinct availability zone names of the region, "
+    'e.g. ["us-east-1a", "us-east-1b"]',
+    "rig_availability_zone": "one of availability_zones (where your P5 capacity is), or null for the first",
+    "vpc_cidr": 'a private (RFC 1918) IPv4 /16 network such as "10.192.0.0/16"',
+    "model": "one of " + ", ".join(BY_KEY) + " (the Nova model the cluster trains)",
+    "max_replicas": "a replica count of the chosen model: "
+    + "; ".join(f"{key} {', '.join(map(str, m.replicas))}" for key, m in BY_KEY.items()),
+    "capacity_mode": '"on-demand" (no P5 instance at rest; scaled up per run) or "always-on"',
+    "max_capacity_wait_minutes": "an integer from 10 to 720 (minutes a run waits for its P5 instances)",
+    "cluster_name": "a HyperPod cluster name: letters, digits and hyphens, at most 63 characters",
+    "existing_cluster_name": "the name of an existing HyperPod cluster to use (creates no VPC, EKS or "
+    "HyperPod cluster), or null to create one",
+    "existing_eks_cluster_name": "the name of the existing cluster's EKS cluster, set together with "
+    "existing_cluster_name (both null to create a cluster)",
+    "instance_group_name": "a restricted instance group name: letters, digits and hyphens, at most 63 characters",
+    "fsx_size_gib": "1200 or a multiple of 2400, up to 100800 (GiB of the RIG's FSx for Lustre file system)",
+    "fsx_throughput_mbps_per_tib": "one of " + ", ".join(map(str, FSX_THROUGHPUTS)) + " (FSx for Lustre MB/s per TiB)",
+    "instance_volume_gb": "an integer from 1 to 16384 (GB of the extra EBS volume of each P5 instance)",
+    "training_plan_arn": "the ARN of a SageMaker training plan in the region "
+    "(arn:aws:sagemaker:<region>:<account>:training-plan/<name>), or null for on-demand capacity",
+    "deep_health_checks": "true or false (run InstanceStress and InstanceConnectivity checks on new instances)",
+    "kubernetes_version": 'one of "1.31", "1.32", "1.33", "1.34" (EKS versions HyperPod supports)',
+    "eks_public_access_cidrs": "a list of IPv4 CIDRs allowed to reach a public EKS endpoint, "
+    "or [] for a private endpoint only",
+    "eks_admin_principal_arns": "a list of IAM role or user ARNs given EKS cluster-admin access, or []",
 }
 
 
@@ -97,6 +139,27 @@ class DeploymentConfig(BaseModel):
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
     validation_shard_gib: Annotated[int, Field(ge=1, le=64)] = 16
     validation_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32
+    # The training cluster (stacks/cluster_stack.py).
+    region: NovaRegion = "us-east-1"
+    availability_zones: tuple[str, ...] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
+    rig_availability_zone: str | None = None
+    vpc_cidr: str = "10.192.0.0/16"
+    model: Literal["micro", "lite", "pro"] = "lite"
+    max_replicas: int = Field(default=16, validate_default=True)
+    capacity_mode: Literal["on-demand", "always-on"] = "on-demand"
+    max_capacity_wait_minutes: Annotated[int, Field(ge=10, le=720)] = 120
+    cluster_name: str = "nova-cpt"
+    existing_cluster_name: str | None = None
+    existing_eks_cluster_name: str | None = Field(default=None, validate_default=True)
+    instance_group_name: str = "nova-p5"
+    fsx_size_gib: int = 1200
+    fsx_throughput_mbps_per_tib: int = 250
+    instance_volume_gb: Annotated[int, Field(ge=1, le=16384)] = 500
+    training_plan_arn: str | None = None
+    deep_health_checks: bool = True
+    kubernetes_version: KubernetesVersion = "1.33"
+    eks_public_access_cidrs: tuple[str, ...] = ()
+    eks_admin_principal_arns: tuple[str, ...] = ()
 
     @field_validator(
         "archive_transition_days",
@@ -108,6 +171,11 @@ class DeploymentConfig(BaseModel):
         "poll_interval_seconds",
         "validation_shard_gib",
         "validation_concurrency",
+        "max_replicas",
+        "max_capacity_wait_minutes",
+        "fsx_size_gib",
+        "fsx_throughput_mbps_per_tib",
+        "instance_volume_gb",
         mode="before",
     )
     @classmethod
@@ -115,6 +183,103 @@ class DeploymentConfig(BaseModel):
         # A bool is an int in Python (and pydantic's lax mode accepts it): refuse it.
         if isinstance(value, bool):
             raise ValueError("a boolean is not a number")
+        return value
+
+    @field_validator("availability_zones", "eks_public_access_cidrs", "eks_admin_principal_arns", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        # `-c nova-cpt:availability_zones=us-east-1a,us-east-1b` (or a JSON list) arrives as text.
+        if isinstance(value, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        region = info.data.get("region")
+        if not 2 <= len(value) <= 3 or len(set(value)) != len(value):
+            raise ValueError("not 2 or 3 distinct zones")
+        if region and not all(re.fullmatch(re.escape(region) + "[a-z]", zone) for zone in value):
+            raise ValueError(f"not zones of {region}")
+        return value
+
+    @field_validator("rig_availability_zone")
+    @classmethod
+    def _rig_zone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value not in info.data.get("availability_zones", ()):
+            raise ValueError("not one of availability_zones")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value, strict=True)
+        if network.version != 4 or network.prefixlen != 16 or not network.is_private:
+            raise ValueError("not a private IPv4 /16")
+        return value
+
+    @field_validator("eks_public_access_cidrs")
+    @classmethod
+    def _public_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            if ipaddress.ip_network(cidr, strict=True).version != 4:
+                raise ValueError("not an IPv4 CIDR")
+        return value
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _replicas(cls, value: int, info: ValidationInfo) -> int:
+        model = info.data.get("model")
+        if model is not None and value not in BY_KEY[model].replicas:
+            raise ValueError(f"not a replica count of Nova {model}")
+        return value
+
+    @field_validator("cluster_name", "existing_cluster_name", "instance_group_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.fullmatch(value):
+            raise ValueError("not a HyperPod name")
+        return value
+
+    @field_validator("existing_eks_cluster_name")
+    @classmethod
+    def _existing_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (value is None) != (info.data.get("existing_cluster_name") is None):
+            raise ValueError("set existing_cluster_name and existing_eks_cluster_name together")
+        if value is not None and not re.fullmatch(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}", value):
+            raise ValueError("not an EKS cluster name")
+        return value
+
+    @field_validator("fsx_size_gib")
+    @classmethod
+    def _fsx_size(cls, value: int) -> int:
+        if not 1200 <= value <= 100800 or (value != 1200 and value % 2400):
+            raise ValueError("not an FSx for Lustre size")
+        return value
+
+    @field_validator("fsx_throughput_mbps_per_tib")
+    @classmethod
+    def _fsx_throughput(cls, value: int) -> int:
+        if value not in FSX_THROUGHPUTS:
+            raise ValueError("not an FSx for Lustre throughput tier")
+        return value
+
+    @field_validator("training_plan_arn")
+    @classmethod
+    def _training_plan(cls, value: str | None, info: ValidationInfo) -> str | None:
+        region = info.data.get("region", "[a-z0-9-]+")
+        pattern = rf"arn:aws[a-z-]*:sagemaker:{region}:[0-9]{{12}}:training-plan/\S+"
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ValueError("not a training plan ARN of the region")
+        return value
+
+    @field_validator("eks_admin_principal_arns")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(_IAM_PRINCIPAL.fullmatch(arn) for arn in value):
+            raise ValueError("not IAM role or user ARNs")
         return value
 
     @field_validator("log_retention_days")
@@ -138,6 +303,25 @@ class DeploymentConfig(BaseModel):
     def log_retention(self) -> logs.RetentionDays:
         """`log_retention_days` as the aws-cdk-lib enum member."""
         return LOG_RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def rig_zone(self) -> str:
+        """The availability zone of the restricted instance group's subnet."""
+        return self.rig_availability_zone or self.availability_zones[0]
+
+    @property
+    def resting_count(self) -> int:
+        """P5 instances in the restricted instance group between runs."""
+        return self.max_replicas if self.capacity_mode == "always-on" else 0
+
+    def check_environment(self, region: str | None) -> None:
+        """Raise ConfigError (one line) when the CDK environment's region is known and is not `region`."""
+        if region and region != self.region:
+            raise ConfigError(
+                f"invalid CDK context '{CONTEXT_KEY}.region': got {self.region!r} but the CDK environment's region "
+                f"(CDK_DEFAULT_REGION, from your AWS profile) is {region!r}; allowed: the same region in both "
+                f"(-c {CONTEXT_KEY}:region={region} with its availability_zones, or a profile for {self.region})"
+            )
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeploymentConfig:

@@ -79,6 +79,15 @@ def acknowledge_wildcard_resources(construct: IConstruct, resources: Sequence[st
         acknowledge(construct, f"AwsSolutions-IAM5[Resource::{_flatten(stack.resolve(resource))}]", reason)
 
 
+def acknowledge_managed_policies(construct: IConstruct, policies: Sequence[str], reason: str) -> None:
+    """Acknowledge the AwsSolutions-IAM4 finding of each AWS managed policy attached under `construct`.
+
+    `policies` are names as in their ARN after ``policy/``, e.g. ``service-role/AWSLambdaBasicExecutionRole``.
+    """
+    for policy in policies:
+        acknowledge(construct, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]", reason)
+
+
 def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     """Skip one checkov check on the CloudFormation resource of `construct`, with a specific reason.
 

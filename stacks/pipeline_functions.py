@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,15 +14,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from novacpt.jobs.manifests import DEFAULT_NAMESPACE
+from stacks.eks_cluster import access_entry, eks_cluster_arn
 from stacks.lambda_bundle import RUNTIME, pipeline_code
-from stacks.nag import acknowledge_wildcard_resources, skip_checkov
+from stacks.log_key import logs_key
+from stacks.nag import acknowledge_managed_policies, acknowledge_wildcard_resources, skip_checkov
 from stacks.storage_access import BucketAccessPolicies
+from stacks.training_cluster import JobNetwork, TrainingCluster
 
 METRICS_NAMESPACE: Final = "NovaCpt"
 
-ASYNC_FUNCTIONS: Final = frozenset({"Trigger"})
-"""Functions invoked asynchronously (by EventBridge): DropTrigger gives them a dead-letter queue.
-Every other function is invoked synchronously by the run state machine."""
+ASYNC_FUNCTIONS: Final = frozenset({"Trigger", "CleanUpAborted"})
+"""Functions invoked asynchronously (by EventBridge): DropTrigger and AbortCleanup give them a dead-letter
+queue. Every other function is invoked synchronously by the run state machine."""
 
 # Checkov findings on every function, skipped with the reason (written to each function's Metadata).
 _CHECKOV_SKIPS: Final = {
@@ -77,7 +81,9 @@ SPECS: Final = {
         "lambdas.validate_dataset.merge", 1024, Duration.minutes(5), "Merge shard reports into dataset reports"
     ),
     "Estimate": FunctionSpec("lambdas.estimate.handler", 256, Duration.seconds(30), "Estimate hours and budget"),
-    "PrepareCapacity": FunctionSpec("lambdas.capacity.prepare", 256, Duration.seconds(60), "Scale the cluster up"),
+    "PrepareCapacity": FunctionSpec(
+        "lambdas.capacity.prepare", 256, Duration.seconds(60), "Scale the cluster up and check its instances"
+    ),
     "ReleaseCapacity": FunctionSpec("lambdas.capacity.release", 256, Duration.seconds(60), "Scale the cluster down"),
     "SubmitJob": FunctionSpec("lambdas.job.submit", 256, Duration.seconds(60), "Start the CPT job"),
     "PollJob": FunctionSpec("lambdas.job.poll", 256, Duration.seconds(60), "Read the CPT job's state"),
@@ -88,6 +94,16 @@ SPECS: Final = {
     "Notify": FunctionSpec("lambdas.notify.handler", 256, Duration.seconds(30), "Publish the run's outcome"),
     "Trigger": FunctionSpec("lambdas.trigger.handler", 256, Duration.seconds(30), "Start a run for a recipe drop"),
 }
+
+
+# Created only with a training cluster (app.py always has one): invoked by the AbortCleanup rule.
+CLEANUP_SPEC: Final = FunctionSpec(
+    "lambdas.capacity.aborted", 256, Duration.seconds(60), "Cancel the job and release capacity of an aborted run"
+)
+CLEANUP_FUNCTION: Final = "CleanUpAborted"
+CAPACITY_FUNCTIONS: Final = ("PrepareCapacity", "ReleaseCapacity", CLEANUP_FUNCTION)
+JOB_FUNCTIONS: Final = ("SubmitJob", "PollJob", "CancelJob", CLEANUP_FUNCTION)
+_SCALE_ACTIONS: Final = ("sagemaker:DescribeCluster", "sagemaker:UpdateCluster")
 
 
 class PipelineFunctions(Construct):
@@ -110,43 +126,17 @@ class PipelineFunctions(Construct):
         shard_bytes: int,
         budget_instance_hours: float | None,
         price_per_instance_hour: float | None,
+        max_capacity_wait_seconds: float,
+        max_replicas: int,
+        model_type: str,
+        cluster: TrainingCluster | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self._code = pipeline_code()
         self._retention = log_retention
         # CloudWatch Logs encrypts the function and state machine log groups with this key.
-        self.log_key = kms.Key(
-            self,
-            "LogKey",
-            enable_key_rotation=True,
-            description="Encrypts the Nova CPT pipeline's CloudWatch log groups",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:DescribeKey",
-                ],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        self.log_key = logs_key(self, "LogKey", "Encrypts the Nova CPT pipeline's CloudWatch log groups")
         self.functions: dict[str, lambda_.Function] = {}
         deployment = {
             "ACCOUNT_ID": stack.account,
@@ -155,7 +145,21 @@ class PipelineFunctions(Construct):
             "OUTPUT_BUCKET": output_bucket.bucket_name,
             "ARCHIVE_BUCKET": archive_bucket.bucket_name,
         }
-        cluster = {"CLUSTER_BACKEND": "fake"}
+        backend = _backend_env(cluster)
+        capacity = {
+            **backend,
+            "POLL_INTERVAL_SECONDS": str(poll_interval_seconds),
+            "MAX_CAPACITY_WAIT_SECONDS": str(max_capacity_wait_seconds),
+        }
+        jobs = backend
+        if cluster is not None:
+            capacity |= {"CAPACITY_ZONE": cluster.zone, "TRAINING_PLAN": str(cluster.training_plan).lower()}
+            jobs = {
+                **deployment,
+                **backend,
+                "EKS_CLUSTER_NAME": cluster.eks_name,
+                "HYPERPOD_CLUSTER_ARN": cluster.hyperpod_arn,
+            }
         estimate = {}
         if budget_instance_hours is not None:
             estimate["BUDGET_INSTANCE_HOURS"] = str(budget_instance_hours)
@@ -163,23 +167,29 @@ class PipelineFunctions(Construct):
             estimate["PRICE_PER_INSTANCE_HOUR"] = str(price_per_instance_hour)
         poll = {"POLL_INTERVAL_SECONDS": str(poll_interval_seconds), "MAX_POLL_SECONDS": str(max_poll_seconds)}
         env = {
-            "ValidateRecipe": deployment,
+            "ValidateRecipe": {**deployment, "MAX_REPLICAS": str(max_replicas), "MODEL_TYPE": model_type},
             "PlanValidation": {**deployment, "SHARD_BYTES": str(shard_bytes)},
             "ValidateShard": deployment,
             "CountDuplicates": deployment,
             "MergeReports": deployment,
             "Estimate": estimate,
-            "PrepareCapacity": cluster,
-            "ReleaseCapacity": cluster,
-            "SubmitJob": cluster,
-            "PollJob": {**cluster, **poll},
-            "CancelJob": cluster,
+            "PrepareCapacity": capacity,
+            "ReleaseCapacity": backend,
+            "SubmitJob": jobs,
+            "PollJob": {**jobs, **poll},
+            "CancelJob": jobs,
             "ArchiveOutputs": deployment,
             "Notify": {"TOPIC_ARN": topic.topic_arn},
             "Trigger": {},
         }
+        network = cluster.network if cluster else None
         for name, spec in SPECS.items():
-            self.functions[name] = self._function(name, spec, env[name])
+            self.functions[name] = self._function(name, spec, env[name], network if name in JOB_FUNCTIONS else None)
+        if cluster is not None:
+            self.functions[CLEANUP_FUNCTION] = self._function(
+                CLEANUP_FUNCTION, CLEANUP_SPEC, {**jobs, **backend}, network
+            )
+            self._cluster_access(cluster, access)
 
         self._attach("ValidateRecipe", access.read_data, access.write_archive, access.locate_buckets)
         self._attach("PlanValidation", access.read_data)
@@ -190,7 +200,50 @@ class PipelineFunctions(Construct):
         self._allow("Notify", ["sns:Publish"], [topic.topic_arn])
         self._allow("Notify", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
 
-    def _function(self, name: str, spec: FunctionSpec, environment: dict[str, str]) -> lambda_.Function:
+    def _cluster_access(self, cluster: TrainingCluster, access: BucketAccessPolicies) -> None:
+        """SageMaker on the one HyperPod cluster for the capacity functions; its EKS API for the job functions."""
+        stack = Stack.of(self)
+        passed_role = cluster.execution_role_arn or stack.format_arn(
+            service="iam", region="", resource="role", resource_name="*"
+        )
+        for name in CAPACITY_FUNCTIONS:
+            actions = [*_SCALE_ACTIONS, "sagemaker:ListClusterNodes"] if name == "PrepareCapacity" else _SCALE_ACTIONS
+            self._allow(name, list(actions), [cluster.hyperpod_arn])
+            # UpdateCluster passes the restricted instance group's execution role back to SageMaker.
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[passed_role],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )
+            role = self.functions[name].role
+            if cluster.execution_role_arn is None and role is not None:
+                acknowledge_wildcard_resources(
+                    role,
+                    [passed_role],
+                    "The existing cluster's execution role is not known at synthesis: UpdateCluster may pass "
+                    "any role of the account, and only to SageMaker (iam:PassedToService).",
+                )
+        for name in JOB_FUNCTIONS:
+            self._allow(name, ["eks:DescribeCluster"], [eks_cluster_arn(self, cluster.eks_name)])
+            role = self.functions[name].role
+            assert role is not None  # every function gets its own role
+            access_entry(
+                self,
+                f"{name}ClusterAccess",
+                cluster_name=cluster.eks_name,
+                principal_arn=role.role_arn,
+                policy="AmazonEKSEditPolicy",
+                namespaces=[DEFAULT_NAMESPACE],
+            )
+        # The job's recipe is the one the run archived (runs/<execution>/recipe.yaml).
+        self._attach("SubmitJob", access.write_archive)
+        self._attach(CLEANUP_FUNCTION, access.write_archive)
+
+    def _function(
+        self, name: str, spec: FunctionSpec, environment: dict[str, str], network: JobNetwork | None = None
+    ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
             f"{name}Logs",
@@ -218,6 +271,9 @@ class PipelineFunctions(Construct):
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
+            vpc=network.vpc if network else None,
+            vpc_subnets=network.subnets if network else None,
+            security_groups=[network.security_group] if network else None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -233,7 +289,15 @@ class PipelineFunctions(Construct):
             "log group ARN ends in ':*' so that the function can write its own log streams, nothing else.",
         )
         for check_id, reason in _CHECKOV_SKIPS.items():
-            skip_checkov(function, check_id, reason)
+            if not (network and check_id == "CKV_AWS_117"):
+                skip_checkov(function, check_id, reason)
+        if network:
+            acknowledge_managed_policies(
+                role,
+                ["service-role/AWSLambdaVPCAccessExecutionRole"],
+                "AWSLambdaVPCAccessExecutionRole is what Lambda needs to attach a function to the cluster's VPC "
+                "(network interfaces, which EC2 grants only on Resource '*'); CDK adds it for functions in a VPC.",
+            )
         if name not in ASYNC_FUNCTIONS:
             skip_checkov(function, "CKV_AWS_116", _CHECKOV_SYNC_DLQ_REASON)
         return function
@@ -246,3 +310,16 @@ class PipelineFunctions(Construct):
 
     def _allow(self, name: str, actions: list[str], resources: list[str]) -> None:
         self.functions[name].add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+
+def _backend_env(cluster: TrainingCluster | None) -> dict[str, str]:
+    """The cluster backend's settings (lambdas/runtime.py ClusterEnv): the scripted fake without a cluster."""
+    if cluster is None:
+        return {"CLUSTER_BACKEND": "fake"}
+    return {
+        "CLUSTER_BACKEND": "hyperpod",
+        "HYPERPOD_CLUSTER_NAME": cluster.hyperpod_name,
+        "INSTANCE_GROUP": cluster.instance_group,
+        "RESTING_COUNT": str(cluster.resting_count),
+        "CAPACITY_MODE": cluster.capacity_mode,
+    }

@@ -8,12 +8,15 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from novacpt.catalog import BY_KEY
+from stacks.abort_cleanup import AbortCleanup
 from stacks.config import DeploymentConfig
 from stacks.drop_trigger import DropTrigger
 from stacks.monitoring import PipelineMonitoring, RunNotifications
-from stacks.pipeline_functions import PipelineFunctions
+from stacks.pipeline_functions import CLEANUP_FUNCTION, PipelineFunctions
 from stacks.run_state_machine import RunStateMachine
 from stacks.storage_access import BucketAccessPolicies
+from stacks.training_cluster import TrainingCluster
 
 PIPELINE_STACK_ID: Final = "NovaCptPipeline"
 OUTPUT_STATE_MACHINE: Final = "StateMachineArn"
@@ -21,7 +24,11 @@ OUTPUT_TOPIC: Final = "NotificationTopicArn"
 
 
 class PipelineStack(Stack):
-    """Everything that runs a CPT job; holds no data (the buckets and key come from StorageStack)."""
+    """Everything that runs a CPT job; holds no data (the buckets and key come from StorageStack).
+
+    The capacity and job steps drive `cluster` (app.py always passes the ClusterStack's); without one
+    they run against the scripted fake cluster.
+    """
 
     def __init__(
         self,
@@ -33,6 +40,7 @@ class PipelineStack(Stack):
         data_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         archive_bucket: s3.IBucket,
+        cluster: TrainingCluster | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -52,6 +60,10 @@ class PipelineStack(Stack):
             shard_bytes=config.validation_shard_gib << 30,
             budget_instance_hours=config.budget_instance_hours,
             price_per_instance_hour=config.price_per_instance_hour,
+            max_capacity_wait_seconds=config.max_capacity_wait_minutes * 60,
+            max_replicas=config.max_replicas,
+            model_type=BY_KEY[config.model].model_type,
+            cluster=cluster,
         )
         run = RunStateMachine(
             self,
@@ -59,10 +71,15 @@ class PipelineStack(Stack):
             functions=dict(functions.functions),
             log_retention=config.log_retention,
             max_poll_hours=config.max_poll_hours,
+            max_capacity_wait_minutes=config.max_capacity_wait_minutes,
             shard_concurrency=config.validation_concurrency,
             log_key=functions.log_key,
         )
         self.state_machine = run.state_machine
+        if cluster is not None:
+            AbortCleanup(
+                self, "AbortCleanup", state_machine=run.state_machine, function=functions.functions[CLEANUP_FUNCTION]
+            )
         DropTrigger(
             self,
             "DropTrigger",

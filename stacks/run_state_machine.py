@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 from aws_cdk import Arn, ArnFormat, Duration, RemovalPolicy, Stack
@@ -26,12 +27,14 @@ TRANSIENT_ERRORS: Final = [
     "Lambda.ClientExecutionTimeoutException",
 ]
 PARTITION_CONCURRENCY: Final = 8  # hash partitions counted at once (a few, unless the data is huge)
+BUSY_RETRY_MINUTES: Final = 5  # ReleaseCapacity retries ClusterBusy this often until a scale-up in flight ends
 
 
 class RunStateMachine(Construct):
     """ValidateRecipe -> PlanValidation -> ValidateShards (Distributed Map) -> CountDuplicates -> MergeReports
-    -> Estimate -> PrepareCapacity -> SubmitJob -> poll -> release, archive, notify; every failure goes through
-    cancel, release, archive and notify before failing."""
+    -> Estimate -> PrepareCapacity -> (wait, CheckCapacity) until the instances are in service -> SubmitJob
+    -> poll -> release, archive, notify; every failure goes through cancel, release, archive and notify
+    before failing."""
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class RunStateMachine(Construct):
         functions: dict[str, lambda_.IFunction],
         log_retention: logs.RetentionDays,
         max_poll_hours: float,
+        max_capacity_wait_minutes: int,
         shard_concurrency: int,
         log_key: kms.IKey | None = None,
     ) -> None:
@@ -57,6 +61,7 @@ class RunStateMachine(Construct):
             "ArchiveOnFailure", "ArchiveOutputs", {**outcome, "succeeded": False}, "$.archive"
         )
         release_failure = self._cleanup("ReleaseCapacityOnFailure", "ReleaseCapacity", whole, "$.release")
+        self._retry_while_busy(release_failure, max_capacity_wait_minutes)
         cancel_failure = self._cleanup("CancelJobOnFailure", "CancelJob", whole, "$.cancel")
         steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
         for step, following in zip(steps, [*steps[1:], failed], strict=True):
@@ -112,6 +117,17 @@ class RunStateMachine(Construct):
             "$.estimate",
         )
         prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
+        # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
+        # CapacityUnavailable once max_capacity_wait_minutes have passed.
+        check = self._task(
+            "CheckCapacity",
+            "PrepareCapacity",
+            {**recipe_only, "capacity": sfn.JsonPath.object_at("$.capacity")},
+            "$.capacity",
+        )
+        wait_for_capacity = sfn.Wait(
+            self, "WaitForCapacity", time=sfn.WaitTime.seconds_path("$.capacity.interval_seconds")
+        )
         submit = self._task("SubmitJob", "SubmitJob", recipe_only, "$.job")
         start_polling = sfn.Pass(
             self, "StartPolling", result=sfn.Result.from_object({"attempt": 0}), result_path="$.poll"
@@ -136,6 +152,7 @@ class RunStateMachine(Construct):
             result_path="$.error",
         ).next(self.cleanup)
         release = self._task("ReleaseCapacity", "ReleaseCapacity", whole, "$.release")
+        self._retry_while_busy(release, max_capacity_wait_minutes)
         archive = self._task("ArchiveOutputs", "ArchiveOutputs", {**outcome, "succeeded": True}, "$.archive")
         notify = self._task("NotifySuccess", "Notify", {**outcome, "succeeded": True}, "$.notification")
         succeeded = sfn.Succeed(self, "RunSucceeded")
@@ -145,8 +162,15 @@ class RunStateMachine(Construct):
             .when(sfn.Condition.boolean_equals("$.poll.timed_out", True), timed_out)
             .otherwise(wait)
         )
+        capacity_ready = (
+            sfn.Choice(self, "CapacityReady")
+            .when(sfn.Condition.boolean_equals("$.capacity.ready", True), submit)
+            .otherwise(wait_for_capacity)
+        )
+        wait_for_capacity.next(check).next(capacity_ready)
         wait.next(poll)
         release.next(archive).next(notify).next(succeeded)
+        submit.next(start_polling).next(poll).next(job_finished)
         definition = (
             validate_recipe.next(plan)
             .next(validate_shards)
@@ -154,10 +178,7 @@ class RunStateMachine(Construct):
             .next(merge)
             .next(estimate)
             .next(prepare)
-            .next(submit)
-            .next(start_polling)
-            .next(poll)
-            .next(job_finished)
+            .next(capacity_ready)
         )
         log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, encryption_key=log_key, removal_policy=RemovalPolicy.DESTROY
@@ -167,7 +188,8 @@ class RunStateMachine(Construct):
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             comment="Nova CPT run: validate recipe and datasets, estimate, train on HyperPod, archive, notify",
-            timeout=Duration.minutes(int(max_poll_hours * 60) + 180),
+            # Polling, plus waiting for capacity and for a busy cluster to scale down, plus the other steps.
+            timeout=Duration.minutes(int(max_poll_hours * 60) + 2 * max_capacity_wait_minutes + 180),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
@@ -212,6 +234,16 @@ class RunStateMachine(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         return task
+
+    @staticmethod
+    def _retry_while_busy(task: tasks.LambdaInvoke, max_capacity_wait_minutes: int) -> None:
+        """Retry ClusterBusy (a scale-up still in flight) every few minutes, for as long as one may take."""
+        task.add_retry(
+            errors=["ClusterBusy"],
+            interval=Duration.minutes(BUSY_RETRY_MINUTES),
+            backoff_rate=1,
+            max_attempts=math.ceil(max_capacity_wait_minutes / BUSY_RETRY_MINUTES) + 1,
+        )
 
     def _task(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
         """A main-path step: retried when transient, and any failure goes to the clean-up path."""

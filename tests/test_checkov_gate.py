@@ -41,7 +41,6 @@ ALLOWED_SKIPS = {
     "CKV_AWS_173": "Lambda environment encryption: no secrets in the environment",
     "CKV_AWS_27": "SQS encryption: SQS managed SSE, which the check does not recognise",
     "CKV_AWS_18": "S3 access logging of the access-log bucket itself",
-    "CKV_AWS_130": "public subnets (stacks/network.py): they hold only the installer subnets' NAT gateway",
 }
 
 

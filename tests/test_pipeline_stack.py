@@ -81,6 +81,7 @@ TASK_FUNCTIONS = {
     "MergeReports": "MergeReports",
     "Estimate": "Estimate",
     "PrepareCapacity": "PrepareCapacity",
+    "CheckCapacity": "PrepareCapacity",  # the same function, asked again while the instances start
     "SubmitJob": "SubmitJob",
     "PollJob": "PollJob",
     "ReleaseCapacity": "ReleaseCapacity",
@@ -470,6 +471,9 @@ def test_state_machine_has_the_run_states(asl: dict[str, Any]) -> None:
         *VALIDATE_DATASETS,
         "Estimate",
         "PrepareCapacity",
+        "CapacityReady",
+        "WaitForCapacity",
+        "CheckCapacity",
         "SubmitJob",
         "StartPolling",
         "PollJob",
@@ -497,16 +501,16 @@ def test_main_path_order(asl: dict[str, Any]) -> None:
     path = ["ValidateRecipe"]
     while "Next" in states[path[-1]]:
         path.append(states[path[-1]]["Next"])
-    assert path == [
-        "ValidateRecipe",
-        *VALIDATE_DATASETS,
-        "Estimate",
-        "PrepareCapacity",
-        "SubmitJob",
-        "StartPolling",
-        "PollJob",
-        "JobFinished",
-    ]
+    assert path == ["ValidateRecipe", *VALIDATE_DATASETS, "Estimate", "PrepareCapacity", "CapacityReady"]
+    ready = states["CapacityReady"]
+    assert ready["Type"] == "Choice"
+    assert {c["Next"] for c in ready["Choices"]} | {ready.get("Default")} >= {"SubmitJob", "WaitForCapacity"}
+    path = ["SubmitJob"]
+    while "Next" in states[path[-1]]:
+        path.append(states[path[-1]]["Next"])
+    assert path == ["SubmitJob", "StartPolling", "PollJob", "JobFinished"]
+    assert states["WaitForCapacity"]["Next"] == "CheckCapacity"
+    assert states["CheckCapacity"]["Next"] == "CapacityReady"
     assert states["StartPolling"]["Result"] == {"attempt": 0}
     assert states["StartPolling"]["ResultPath"] == "$.poll"
     assert states["WaitForJob"] == {"Type": "Wait", "SecondsPath": "$.poll.interval_seconds", "Next": "PollJob"}

@@ -19,6 +19,7 @@ from novacpt.cli.common import (
     recipe_limits,
     scan_dataset,
 )
+from novacpt.cli.demo import demo
 from novacpt.cli.output import emit_json, print_dataset_report, print_recipe_report
 from novacpt.cli.render_job import render_job
 from novacpt.dataset import DatasetOptions
@@ -148,6 +149,7 @@ def estimate(
 
 
 app.command("render-job")(render_job)
+app.command("demo")(demo)
 app.command("submit")(remote.submit)
 app.command("status")(remote.status)
 app.command("runs")(remote.runs)

@@ -21,7 +21,7 @@ from rich.table import Table
 from novacpt.cli.common import EXIT_INVALID, EXIT_VALID, fail_usage, load_recipe, recipe_limits, scan_dataset
 from novacpt.cli.output import print_dataset_report, print_recipe_report
 from novacpt.pipeline.drop import RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE
-from novacpt.pipeline.naming import execution_name
+from novacpt.pipeline.naming import execution_arn, execution_name
 from novacpt.remote.deployed import PIPELINE_STACK, STORAGE_STACK, Deployed, NotDeployed, find_deployment
 from novacpt.remote.follow import follow_execution
 from novacpt.remote.upload import upload_file
@@ -103,7 +103,7 @@ def submit(
 
 def _wait(deployed: Deployed, name: str, appear_timeout_s: float = 120.0) -> int:
     sfn = deployed.client("stepfunctions")
-    arn = deployed.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    arn = execution_arn(deployed.state_machine_arn, name)
     deadline = time.monotonic() + appear_timeout_s
     while True:  # the trigger starts it within seconds of the recipe's arrival
         try:

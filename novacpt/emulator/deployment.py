@@ -1,10 +1,13 @@
-"""Create, in moto, the resources of the synthesised app that a run touches, and run executions."""
+"""Create, in moto, the resources of the synthesised app that a run touches, and run executions.
+
+There is no HyperPod cluster in moto: the functions run with CLUSTER_BACKEND=fake (the scripted
+fake cluster), and the cluster stack's ARN is a stand-in.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +15,9 @@ from typing import Any
 import boto3
 
 from novacpt.emulator.template import Templates
+from novacpt.remote.follow import follow_execution
 
-STORAGE, PIPELINE = "NovaCptStorage", "NovaCptPipeline"
+STORAGE, PIPELINE, CLUSTER = "NovaCptStorage", "NovaCptPipeline", "NovaCptCluster"
 _BUCKET_OUTPUTS = {"data": "DataBucketName", "output": "OutputBucketName", "archive": "ArchiveBucketName"}
 
 
@@ -56,25 +60,9 @@ class LocalDeployment:
 
     def wait(self, arn: str, *, timeout_s: float = 120.0, on_state: Any = None) -> ExecutionResult:
         """Wait for an execution to end; `on_state(name)` is called as each state is entered."""
-        client = _sfn()
-        seen = 0
-        states: list[str] = []
-        deadline = time.monotonic() + timeout_s
-        while True:
-            description = client.describe_execution(executionArn=arn)
-            events = client.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            for event in events[seen:]:
-                details = event.get("stateEnteredEventDetails")
-                if details:
-                    states.append(details["name"])
-                    if on_state:
-                        on_state(details["name"])
-            seen = len(events)
-            if description["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {arn} still running after {timeout_s:g} s")
-            time.sleep(0.05)
+        description, states = follow_execution(
+            _sfn(), arn, on_state=on_state or (lambda _: None), poll_seconds=0.05, timeout_s=timeout_s
+        )
         output = json.loads(description["output"]) if description.get("output") else None
         return ExecutionResult(
             arn, description["status"], output, description.get("error"), description.get("cause"), states
@@ -112,6 +100,10 @@ def deploy(templates: Templates) -> LocalDeployment:
     outputs = templates.stacks[STORAGE]["Outputs"]
     buckets = {role: templates.resolve(STORAGE, outputs[key]["Value"]) for role, key in _BUCKET_OUTPUTS.items()}
 
+    for logical_id in templates.resources(CLUSTER, "AWS::SageMaker::Cluster") if CLUSTER in templates.stacks else {}:
+        arn = f"arn:aws:sagemaker:{region}:{account}:cluster/emulated0000"
+        templates.attributes[(CLUSTER, logical_id, "ClusterArn")] = arn
+
     (topic_id,) = templates.resources(PIPELINE, "AWS::SNS::Topic")
     sns = boto3.client("sns", region_name=region)
     topic_arn = sns.create_topic(Name=topic_id)["TopicArn"]
@@ -144,7 +136,7 @@ def deploy(templates: Templates) -> LocalDeployment:
             Code={"ZipFile": code},
             Timeout=int(props.get("Timeout", 3)),
             MemorySize=int(props.get("MemorySize", 128)),
-            Environment={"Variables": {k: str(v) for k, v in variables.items()}},
+            Environment={"Variables": {**{k: str(v) for k, v in variables.items()}, "CLUSTER_BACKEND": "fake"}},
         )
     machine = templates.stacks[PIPELINE]["Resources"][machine_id]["Properties"]
     definition = templates.resolve(PIPELINE, machine["DefinitionString"])

@@ -22,6 +22,7 @@ class Templates:
     region: str
     refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (stack, logical id) -> Ref value
     arns: dict[tuple[str, str], str] = field(default_factory=dict)  # (stack, logical id) -> Fn::GetAtt Arn
+    attributes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # other Fn::GetAtt attributes
 
     @classmethod
     def from_dir(cls, out_dir: Path, *, account: str, region: str) -> Templates:
@@ -55,9 +56,11 @@ class Templates:
             return self._ref(stack, arg)
         if key == "Fn::GetAtt":
             logical_id, attribute = arg
-            if attribute != "Arn" or (stack, logical_id) not in self.arns:
+            if attribute == "Arn" and (stack, logical_id) in self.arns:
+                return self.arns[(stack, logical_id)]
+            if (stack, logical_id, attribute) not in self.attributes:
                 raise UnresolvedReference(f"{stack}: Fn::GetAtt {logical_id}.{attribute}")
-            return self.arns[(stack, logical_id)]
+            return self.attributes[(stack, logical_id, attribute)]
         if key == "Fn::Join":
             delimiter, items = arg
             return str(delimiter).join(str(self.resolve(stack, i)) for i in items)

@@ -23,11 +23,32 @@ class JobStatus:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CapacityStatus:
+    """How many training instances are asked for and in service, and what the cluster says."""
+
+    target: int
+    in_service: int
+    cluster_state: str = ""
+    last_failure: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.in_service} of {self.target} instances in service"
+        if self.cluster_state:
+            text += f", cluster {self.cluster_state}"
+        if self.last_failure:
+            text += f", last failure: {self.last_failure}"
+        return text
+
+
 class ClusterBackend(Protocol):
     """Capacity and jobs on the training cluster."""
 
     def prepare_capacity(self, replicas: int) -> bool:
-        """Ask for `replicas` instances; True once they are in service."""
+        """Ask for `replicas` instances (again while scaling asks nothing new); True once they are in service."""
+
+    def capacity_status(self) -> CapacityStatus:
+        """The instances asked for and in service, for messages."""
 
     def release_capacity(self) -> None:
         """Return the cluster to its resting size (idempotent)."""
@@ -56,6 +77,9 @@ class ScriptedCluster:
 
     def prepare_capacity(self, replicas: int) -> bool:
         return True
+
+    def capacity_status(self) -> CapacityStatus:
+        return CapacityStatus(0, 0, "fake")
 
     def release_capacity(self) -> None:
         return None

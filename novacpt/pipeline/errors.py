@@ -28,6 +28,10 @@ class CapacityUnavailable(PipelineError):
     """The cluster could not get the instances the recipe asks for."""
 
 
+class ClusterBusy(PipelineError):
+    """The cluster is being updated and cannot be resized now; the state machine retries for a while."""
+
+
 class JobFailed(PipelineError):
     """The training job ended in failure."""
 

@@ -24,3 +24,8 @@ def job_name(run_name: str, execution: str) -> str:
     """`run.name` plus a short suffix unique to the execution (a DNS-1123 label of at most JOB_NAME_MAX)."""
     suffix = hashlib.sha256(execution.encode()).hexdigest()[:8]
     return f"{run_name[: JOB_NAME_MAX - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of the execution `name` of a state machine."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"

@@ -34,7 +34,11 @@ def validate_recipe_step(
     first = validate_recipe_bytes(data, source=name, overrides=overrides, require_s3_paths=False)
     fills = _fills(s3, deployment, bucket, key, first)
     report = validate_recipe_bytes(
-        data, source=name, overrides={**fills, **overrides}, max_replicas=deployment.max_replicas
+        data,
+        source=name,
+        overrides={**fills, **overrides},
+        max_replicas=deployment.max_replicas,
+        model_type=deployment.model_type,
     )
     if report.model is None:
         raise RecipeInvalid(_describe(recipe_uri, report.errors))

@@ -16,3 +16,4 @@ class Deployment(BaseModel):
     output_bucket: str = Field(min_length=3)
     archive_bucket: str = Field(min_length=3)
     max_replicas: int | None = Field(default=None, ge=1)
+    model_type: str | None = None  # the run.model_type the cluster is configured for (MODEL_TYPE)

@@ -202,7 +202,11 @@ def _cross_field_issues(mapping: dict[Any, Any], errors: list[RecipeIssue]) -> l
 
 
 def _deployment_issues(
-    mapping: dict[Any, Any], errors: list[RecipeIssue], require_s3_paths: bool, max_replicas: int | None
+    mapping: dict[Any, Any],
+    errors: list[RecipeIssue],
+    require_s3_paths: bool,
+    max_replicas: int | None,
+    model_type: str | None,
 ) -> list[RecipeIssue]:
     issues: list[RecipeIssue] = []
     run = mapping.get("run")
@@ -219,6 +223,15 @@ def _deployment_issues(
     if max_replicas is not None and isinstance(replicas, int) and replicas > max_replicas:
         issues.append(
             RecipeIssue("run.replicas", f"{replicas} is not allowed: exceeds the cluster's maximum of {max_replicas}")
+        )
+    recipe_model = _good_value(mapping, "run.model_type", errors)
+    if model_type is not None and isinstance(recipe_model, str) and recipe_model != model_type:
+        issues.append(
+            RecipeIssue(
+                "run.model_type",
+                f"{recipe_model!r} is not allowed: the cluster is set up for {model_type!r} "
+                "(nova-cpt:model); use that model or redeploy for this one",
+            )
         )
     return issues
 
@@ -250,12 +263,13 @@ def validate_recipe_bytes(
     overrides: Mapping[str, Any] | None = None,
     require_s3_paths: bool = True,
     max_replicas: int | None = None,
+    model_type: str | None = None,
 ) -> RecipeReport:
     """Validate recipe text, collecting every problem; never raises for any content.
 
     `overrides` (dotted key -> value) are applied before validation. With
     `require_s3_paths` an empty data_s3_path/output_s3_path is an error; `max_replicas`
-    caps run.replicas.
+    caps run.replicas; `model_type` is the only run.model_type allowed.
     """
     loaded = load_recipe_yaml(data, source=source)
     errors = list(loaded.issues)
@@ -267,7 +281,7 @@ def validate_recipe_bytes(
     model, schema_errors = _schema_issues(mapping)
     errors += schema_errors
     errors += _cross_field_issues(mapping, errors)
-    errors += _deployment_issues(mapping, errors, require_s3_paths, max_replicas)
+    errors += _deployment_issues(mapping, errors, require_s3_paths, max_replicas, model_type)
     warnings = _warnings(mapping, errors)
     if errors or model is None:
         return RecipeReport(source, errors, warnings, mapping, None)
