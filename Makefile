@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml package.json lambdas/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[cdk,dev]'
+	$(BIN)/python -m pip install -q -e '.[cdk,dev,demo]'
 	npm install --no-audit --no-fund --loglevel=error
 	$(BIN)/python -m stacks.lambda_bundle
 	rm -f $(VENV)/.setup-* && touch $@
@@ -48,6 +48,9 @@ synth: setup
 	rm -rf cdk.out
 	cdk synth --quiet --app '$(BIN)/python app.py' --output cdk.out
 	@ls cdk.out/*.template.json
+
+demo: setup
+	$(BIN)/cpt demo
 
 bench: setup
 	$(BIN)/python -m bench.dataset_bench

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,8 @@ _ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines on the demo's screen
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }
 
 
@@ -58,6 +62,7 @@ class DemoOutcome:
 
 def synthesize(out_dir: Path) -> Path:
     """The CDK app synthesised into `out_dir` (no Lambda bundling: the handlers run from this checkout)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk  # the CDK is slow to import: only when the demo runs
 
     if str(ROOT) not in sys.path:
@@ -95,14 +100,19 @@ def run_demo(
     recipe: Path | None,
     fail_job: bool,
     on_state: Callable[[str], None],
+    assembly: Path | None = None,
 ) -> DemoOutcome:
-    """Run one training job through the whole pipeline on this machine; nothing is left running."""
+    """Run one training job through the whole pipeline on this machine; nothing is left running.
+
+    `assembly` is an already synthesised cloud assembly directory (default: synthesise now).
+    """
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed states are reported below, not as tracebacks
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     with tempfile.TemporaryDirectory(prefix="cpt-demo-") as folder:
         work = Path(folder)
         train = data or write_sample_dataset(work / "train.jsonl")
         recipe_path = recipe or ROOT / "recipes" / DEFAULT_RECIPE
-        assembly = synthesize(work / "cdk.out")
+        assembly = assembly or synthesize(work / "cdk.out")
         script = JobScript.failing("NCCL watchdog timeout on worker 3 (simulated)") if fail_job else JobScript()
         with (
             mock.patch.dict("os.environ", _ENVIRONMENT),
