@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
-from lambdas.runtime import deployment, logger, metrics, s3, tracer
+from lambdas.events import OutcomeEvent
+from lambdas.runtime import deployment, pipeline_handler, s3
 from novacpt.pipeline.archive_step import archive_step
 
 
-class ArchiveEvent(BaseModel):
-    """The whole state of the run, its outcome and its execution."""
-
-    state: dict[str, Any]
-    succeeded: bool
-    execution_arn: str
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ArchiveEvent)
-def handler(event: ArchiveEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(OutcomeEvent)
+def handler(event: OutcomeEvent, context: LambdaContext) -> dict[str, Any]:
     """Copy outputs to the archive and write run.json."""
     return archive_step(s3(), deployment(), event.state, succeeded=event.succeeded, execution_arn=event.execution_arn)

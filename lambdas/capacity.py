@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.runtime import cluster, deployment, env, logger, metrics, s3, tracer
+from lambdas.events import StateEvent
+from lambdas.runtime import cluster, deployment, env, logger, pipeline_handler, s3
 from novacpt.pipeline.capacity_step import CapacityWait, aborted_step, check_capacity_step, prepare_capacity_step
 
 
@@ -29,16 +29,7 @@ class PrepareEvent(BaseModel):
     capacity: dict[str, Any] | None = None
 
 
-class ReleaseEvent(BaseModel):
-    """The whole state of the run, at whatever point it ended."""
-
-    state: dict[str, Any]
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=PrepareEvent)
+@pipeline_handler(PrepareEvent)
 def prepare(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     """Ask for the recipe's replicas (PrepareCapacity), or look again (CheckCapacity, CapacityUnavailable when late)."""
     settings = env(CapacityEnv)
@@ -53,11 +44,8 @@ def prepare(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     return check_capacity_step(cluster(), event.capacity, wait)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ReleaseEvent)
-def release(event: ReleaseEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(StateEvent)
+def release(event: StateEvent, context: LambdaContext) -> dict[str, Any]:
     """Return the cluster to its resting size; safe to call on every path, any number of times."""
     cluster().release_capacity()
     return {"released": True}
@@ -78,10 +66,7 @@ class AbortedEvent(BaseModel):
     detail: AbortedDetail
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=AbortedEvent)
+@pipeline_handler(AbortedEvent)
 def aborted(event: AbortedEvent, context: LambdaContext) -> dict[str, Any]:
     """An execution ended without its clean-up path: cancel its job and release the capacity."""
     detail = event.detail

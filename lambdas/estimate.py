@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.runtime import env, logger, metrics, tracer
+from lambdas.runtime import env, pipeline_handler
 from novacpt.pipeline.estimate_step import estimate_step
 
 
@@ -27,10 +26,7 @@ class EstimateEvent(BaseModel):
     datasets: list[dict[str, Any]]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=EstimateEvent)
+@pipeline_handler(EstimateEvent)
 def handler(event: EstimateEvent, context: LambdaContext) -> dict[str, Any]:
     """The estimate of this run."""
     settings = env(EstimateEnv)

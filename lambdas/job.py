@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.runtime import cluster, env, logger, metrics, tracer
+from lambdas.events import RecipeEvent, StateEvent
+from lambdas.runtime import cluster, env, metrics, pipeline_handler
 from novacpt.pipeline.job_step import cancel_step, poll_step, submit_step
 
 
@@ -20,12 +20,6 @@ class PollEnv(BaseModel):
     max_poll_seconds: float = Field(gt=0)
 
 
-class SubmitEvent(BaseModel):
-    """The run summary."""
-
-    recipe: dict[str, Any]
-
-
 class PollEvent(BaseModel):
     """The submitted job and how many polls came before."""
 
@@ -33,26 +27,14 @@ class PollEvent(BaseModel):
     attempt: int = 0
 
 
-class CancelEvent(BaseModel):
-    """The whole state of the run; it holds `job` when one was submitted."""
-
-    state: dict[str, Any]
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=SubmitEvent)
-def submit(event: SubmitEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(RecipeEvent)
+def submit(event: RecipeEvent, context: LambdaContext) -> dict[str, Any]:
     """Start the training job."""
     metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
     return submit_step(cluster(), event.recipe)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=PollEvent)
+@pipeline_handler(PollEvent)
 def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
     """The job's state (JobFailed when it failed)."""
     settings = env(PollEnv)
@@ -65,10 +47,7 @@ def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
     )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=CancelEvent)
-def cancel(event: CancelEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(StateEvent)
+def cancel(event: StateEvent, context: LambdaContext) -> dict[str, Any]:
     """Stop and delete the job if there is one."""
     return cancel_step(cluster(), event.state)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.runtime import env, logger, metrics, tracer
+from lambdas.events import OutcomeEvent
+from lambdas.runtime import env, metrics, pipeline_handler
 from novacpt.pipeline.notify_step import build_message
 
 
@@ -21,19 +21,8 @@ class NotifyEnv(BaseModel):
     cluster_log_group: str | None = None
 
 
-class NotifyEvent(BaseModel):
-    """The whole state of the run, its outcome and its execution."""
-
-    state: dict[str, Any]
-    succeeded: bool
-    execution_arn: str
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=NotifyEvent)
-def handler(event: NotifyEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(OutcomeEvent)
+def handler(event: OutcomeEvent, context: LambdaContext) -> dict[str, Any]:
     """Publish one message; return it too (it shows in the execution history)."""
     settings = env(NotifyEnv)
     subject, body = build_message(

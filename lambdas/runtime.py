@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from novacpt.hyperpod import HyperPodBackend, HyperPodCapacity
@@ -19,6 +21,20 @@ from novacpt.pipeline.settings import Deployment
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def pipeline_handler(model: type[BaseModel]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A handler of `model` events with JSON logs (context injected), tracing and metrics flushed."""
+
+    def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        parsed = event_parser(model=model)(function)
+        wrapped: Callable[..., Any] = logger.inject_lambda_context(
+            tracer.capture_lambda_handler(metrics.log_metrics(parsed))
+        )
+        return wrapped
+
+    return wrap
+
 
 M = TypeVar("M", bound=BaseModel)
 

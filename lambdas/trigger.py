@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.runtime import env, logger, metrics, tracer
+from lambdas.runtime import env, logger, metrics, pipeline_handler
 from novacpt.pipeline.drop import drop_job
 from novacpt.pipeline.naming import execution_name
 from novacpt.s3uri import s3_uri
@@ -24,10 +23,7 @@ class TriggerEnv(BaseModel):
     state_machine_arn: str
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=S3EventNotificationEventBridgeModel)
+@pipeline_handler(S3EventNotificationEventBridgeModel)
 def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     """Start the run for `jobs/<job>/recipe.yaml`; a repeated event for the same version starts nothing."""
     bucket, key, version = event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id

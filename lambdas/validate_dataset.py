@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.runtime import deployment, env, logger, metrics, s3, tracer
+from lambdas.events import RecipeEvent
+from lambdas.runtime import deployment, env, metrics, pipeline_handler, s3
 from novacpt.pipeline.dataset_step import (
     LIMIT_KEYS,
     SHARD_BYTES,
@@ -24,12 +24,6 @@ class ShardEnv(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     shard_bytes: int = Field(default=SHARD_BYTES, ge=1)
-
-
-class PlanEvent(BaseModel):
-    """The run summary from ValidateRecipe."""
-
-    recipe: dict[str, Any]
 
 
 class ShardEvent(BaseModel):
@@ -63,11 +57,8 @@ class MergeEvent(BaseModel):
     duplicates: list[dict[str, Any]]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=PlanEvent)
-def plan(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(RecipeEvent)
+def plan(event: RecipeEvent, context: LambdaContext) -> dict[str, Any]:
     """Shards and partitions of the run's datasets."""
     recipe = event.recipe
     return plan_validation_step(
@@ -80,10 +71,7 @@ def plan(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
     )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ShardEvent)
+@pipeline_handler(ShardEvent)
 def shard(event: ShardEvent, context: LambdaContext) -> dict[str, Any]:
     """Scan one shard."""
     result = validate_shard_step(s3(), deployment(), event.model_dump())
@@ -91,10 +79,7 @@ def shard(event: ShardEvent, context: LambdaContext) -> dict[str, Any]:
     return result
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=DuplicatesEvent)
+@pipeline_handler(DuplicatesEvent)
 def duplicates(event: DuplicatesEvent, context: LambdaContext) -> dict[str, Any]:
     """Count one hash partition's duplicates."""
     return count_duplicates_step(
@@ -102,10 +87,7 @@ def duplicates(event: DuplicatesEvent, context: LambdaContext) -> dict[str, Any]
     )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=MergeEvent)
+@pipeline_handler(MergeEvent)
 def merge(event: MergeEvent, context: LambdaContext) -> list[dict[str, Any]]:
     """Every dataset's report (DatasetInvalid with the first bad lines when any is invalid)."""
     return merge_reports_step(s3(), deployment(), plan=event.plan, shards=event.shards, duplicates=event.duplicates)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdas.runtime import deployment, logger, metrics, s3, tracer
+from lambdas.runtime import deployment, pipeline_handler, s3
 from novacpt.pipeline.errors import RecipeInvalid
 from novacpt.pipeline.recipe_step import validate_recipe_step
 
@@ -40,10 +39,7 @@ def run_input(raw: dict[str, Any]) -> RunInput:
         raise RecipeInvalid(f"execution input: {problems}. Expected {CONSOLE_EXAMPLE}") from None
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ValidateRecipeEvent)
+@pipeline_handler(ValidateRecipeEvent)
 def handler(event: ValidateRecipeEvent, context: LambdaContext) -> dict[str, Any]:
     """The run's summary for the next states (RecipeInvalid when any rule is broken)."""
     request = run_input(event.input)
