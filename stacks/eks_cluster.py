@@ -100,10 +100,12 @@ def access_entry(
     *,
     cluster_name: str,
     principal_arn: str,
-    policy: str = CLUSTER_ADMIN_POLICY,
+    policy: str | None = CLUSTER_ADMIN_POLICY,
     namespaces: Sequence[str] = (),
+    kubernetes_groups: Sequence[str] = (),
 ) -> eks.CfnAccessEntry:
-    """An EKS access entry for `principal_arn` with one access policy, cluster-wide or in `namespaces`."""
+    """An EKS access entry for `principal_arn`: one access policy (cluster-wide or in `namespaces`) and/or
+    Kubernetes groups that in-cluster RBAC binds."""
     access_scope = (
         eks.CfnAccessEntry.AccessScopeProperty(type="namespace", namespaces=list(namespaces))
         if namespaces
@@ -115,12 +117,15 @@ def access_entry(
         cluster_name=cluster_name,
         principal_arn=principal_arn,
         type="STANDARD",
+        kubernetes_groups=list(kubernetes_groups) or None,
         access_policies=[
             eks.CfnAccessEntry.AccessPolicyProperty(
                 policy_arn=f"arn:{Stack.of(scope).partition}:eks::aws:cluster-access-policy/{policy}",
                 access_scope=access_scope,
             )
-        ],
+        ]
+        if policy
+        else None,
     )
 
 

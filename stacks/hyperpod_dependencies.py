@@ -26,6 +26,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from novacpt.jobs.manifests import DEFAULT_NAMESPACE
 from stacks.deploy_functions import aws_custom_resource_provider
 from stacks.eks_cluster import access_entry, eks_cluster_arn
 from stacks.nag import acknowledge_wildcard_resources
@@ -45,6 +46,26 @@ _VPC_DESCRIBE: Final = [
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
 ]
+
+# The pipeline's job functions belong to this Kubernetes group (their EKS access entries say so).
+# EKS access policies cannot grant custom resources such as kubeflow.org's PyTorchJob, so the
+# installer binds the group to a Role in the jobs' namespace with exactly what the functions do.
+JOB_GROUP: Final = "nova-cpt-jobs"
+JOB_NAMESPACE: Final = DEFAULT_NAMESPACE  # where the pipeline submits jobs
+JOB_RBAC: Final = f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {JOB_GROUP}, namespace: {JOB_NAMESPACE}}}
+rules:
+- {{apiGroups: [kubeflow.org], resources: [pytorchjobs], verbs: [create, get, delete]}}
+- {{apiGroups: [""], resources: [configmaps], verbs: [create, get, delete]}}
+- {{apiGroups: [""], resources: [pods], verbs: [list]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {JOB_GROUP}, namespace: {JOB_NAMESPACE}}}
+subjects: [{{kind: Group, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}]
+roleRef: {{kind: Role, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}
+"""
 
 _BUILD_COMMANDS: Final = [
     'mkdir -p "$HOME/bin" && export PATH="$HOME/bin:$PATH"',
@@ -66,6 +87,8 @@ _BUILD_COMMANDS: Final = [
     f"if helm status {RIG_RELEASE} --namespace kube-system > /dev/null 2>&1; "
     'then echo "RIG dependencies already installed"; '
     "else yes y | bash install_rig_dependencies.sh; fi",
+    f"kubectl create namespace {JOB_NAMESPACE} --dry-run=client -o yaml | kubectl apply -f -",
+    'printf "%s" "$JOB_RBAC" | kubectl apply -f -',
 ]
 # Tell CloudFormation how the build ended (the wait condition's presigned URL; empty for a manual run).
 _SIGNAL: Final = [
@@ -121,6 +144,7 @@ class HyperPodDependencies(Construct):
                     "KUBECTL_VERSION": f"v{kubernetes_version}.0",
                     "YQ_VERSION": YQ_VERSION,
                     "WAIT_HANDLE_URL": "",
+                    "JOB_RBAC": JOB_RBAC,
                 }.items()
             },
             vpc=vpc,
@@ -193,7 +217,7 @@ class HyperPodDependencies(Construct):
         )
 
         fingerprint = hashlib.sha256(
-            f"{HYPERPOD_CLI_COMMIT}|{eks_cluster_name}|{kubernetes_version}".encode()
+            f"{HYPERPOD_CLI_COMMIT}|{eks_cluster_name}|{kubernetes_version}|{JOB_RBAC}".encode()
         ).hexdigest()[:10]
         handle = CfnWaitConditionHandle(self, f"Handle{fingerprint}")
         start = cr.AwsCustomResource(

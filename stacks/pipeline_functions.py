@@ -14,8 +14,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from novacpt.jobs.manifests import DEFAULT_NAMESPACE
 from stacks.eks_cluster import access_entry, eks_cluster_arn
+from stacks.hyperpod_dependencies import JOB_GROUP
 from stacks.lambda_bundle import RUNTIME, pipeline_code
 from stacks.log_key import logs_key
 from stacks.nag import acknowledge_managed_policies, acknowledge_wildcard_resources, skip_checkov
@@ -234,8 +234,8 @@ class PipelineFunctions(Construct):
                 f"{name}ClusterAccess",
                 cluster_name=cluster.eks_name,
                 principal_arn=role.role_arn,
-                policy="AmazonEKSEditPolicy",
-                namespaces=[DEFAULT_NAMESPACE],
+                policy=None,  # EKS access policies do not reach kubeflow.org objects: RBAC binds the group
+                kubernetes_groups=[JOB_GROUP],
             )
         # The job's recipe is the one the run archived (runs/<execution>/recipe.yaml).
         self._attach("SubmitJob", access.write_archive)

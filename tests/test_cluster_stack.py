@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -406,7 +407,7 @@ def test_capacity_functions_may_only_describe_list_and_update_this_cluster(defau
     assert not any(a.startswith("sagemaker:") for s in default.statements("SubmitJob") for a in _actions(s))
 
 
-def test_job_functions_run_in_the_vpc_with_namespace_edit_access(default: Synth) -> None:
+def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) -> None:
     entries = {
         e["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]: e["Properties"]
         for e in default.of_type(default.pipeline, "AWS::EKS::AccessEntry").values()
@@ -416,9 +417,9 @@ def test_job_functions_run_in_the_vpc_with_namespace_edit_access(default: Synth)
         assert len(props["VpcConfig"]["SubnetIds"]) == 2, name
         entry = entries[props["Role"]["Fn::GetAtt"][0]]
         assert entry["ClusterName"] == "nova-cpt-eks"
-        (policy,) = entry["AccessPolicies"]
-        assert json.dumps(policy["PolicyArn"]).endswith('/AmazonEKSEditPolicy"]]}')
-        assert policy["AccessScope"] == {"Type": "namespace", "Namespaces": ["kubeflow"]}
+        # No EKS access policy (none reaches kubeflow.org objects): the group is bound to a namespaced Role.
+        assert "AccessPolicies" not in entry
+        assert entry["KubernetesGroups"] == ["nova-cpt-jobs"]
         env = default.env(name)
         assert (env["CLUSTER_BACKEND"], env["EKS_CLUSTER_NAME"], env["HYPERPOD_CLUSTER_NAME"]) == (
             "hyperpod",
@@ -544,3 +545,24 @@ def test_config_errors_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> Non
 def _no_default_region(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
     yield
+
+
+def test_installer_binds_the_job_group_to_a_namespaced_role(default: Synth) -> None:
+    (project,) = [
+        r
+        for r in default.of_type(default.cluster, "AWS::CodeBuild::Project").values()
+        if "HyperPod Helm charts" in r["Properties"].get("Description", "")
+        or "Installs the HyperPod Helm charts" in r["Properties"].get("Description", "")
+    ]
+    env = {v["Name"]: v.get("Value") for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    rbac = list(yaml.safe_load_all(env["JOB_RBAC"]))
+    role, binding = rbac
+    assert (role["kind"], role["metadata"]) == ("Role", {"name": "nova-cpt-jobs", "namespace": "kubeflow"})
+    assert {(tuple(r["apiGroups"]), tuple(r["resources"])) for r in role["rules"]} == {
+        (("kubeflow.org",), ("pytorchjobs",)),
+        (("",), ("configmaps",)),
+        (("",), ("pods",)),
+    }
+    assert all("*" not in verb for r in role["rules"] for verb in r["verbs"])
+    assert binding["subjects"] == [{"kind": "Group", "name": "nova-cpt-jobs", "apiGroup": "rbac.authorization.k8s.io"}]
+    assert "JOB_RBAC" in json.dumps(project["Properties"]["Source"])
