@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import write_corpus
+from bench.dataset_bench import warm
 from novacpt.dataset import DatasetOptions, validate_path
 from novacpt.dataset.fanout import validate_fanned_out
 
@@ -30,6 +31,7 @@ def main() -> int:
         print(f"generating {path.name} ({size / 1e9:.1f} GB, ~200 chars a line)...", flush=True)
         write_corpus(path, total_bytes=size, line_chars=200, seed=11)
     options = DatasetOptions()
+    warm(path)
     start = time.perf_counter()
     single = validate_path(path, options)
     single_s = time.perf_counter() - start
