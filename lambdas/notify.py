@@ -6,10 +6,13 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.events import OutcomeEvent
 from lambdas.runtime import env, metrics, pipeline_handler
+from novacpt.jobs.backend import cluster_log_group
+from novacpt.pipeline.errors import TransientError, is_transient
 from novacpt.pipeline.notify_step import build_message
 
 
@@ -18,7 +21,15 @@ class NotifyEnv(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     topic_arn: str
-    cluster_log_group: str | None = None
+    hyperpod_cluster_name: str = ""
+    hyperpod_cluster_arn: str = ""
+
+    @property
+    def cluster_log_group(self) -> str | None:
+        """The HyperPod cluster's log group, when the deployment has a cluster."""
+        if not (self.hyperpod_cluster_name and self.hyperpod_cluster_arn):
+            return None
+        return cluster_log_group(self.hyperpod_cluster_name, self.hyperpod_cluster_arn)
 
 
 @pipeline_handler(OutcomeEvent)
@@ -28,6 +39,11 @@ def handler(event: OutcomeEvent, context: LambdaContext) -> dict[str, Any]:
     subject, body = build_message(
         event.state, succeeded=event.succeeded, execution_arn=event.execution_arn, log_group=settings.cluster_log_group
     )
-    boto3.client("sns").publish(TopicArn=settings.topic_arn, Subject=subject, Message=body)
+    try:
+        boto3.client("sns").publish(TopicArn=settings.topic_arn, Subject=subject, Message=body)
+    except (ClientError, BotoCoreError) as exc:
+        if is_transient(exc):
+            raise TransientError(f"SNS Publish to {settings.topic_arn}: {exc}, retrying") from exc
+        raise
     metrics.add_metric(name="RunsSucceeded" if event.succeeded else "RunsFailed", unit="Count", value=1)
     return {"subject": subject, "message": body}

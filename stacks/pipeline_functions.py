@@ -165,6 +165,9 @@ class PipelineFunctions(Construct):
             estimate["BUDGET_INSTANCE_HOURS"] = str(budget_instance_hours)
         if price_per_instance_hour is not None:
             estimate["PRICE_PER_INSTANCE_HOUR"] = str(price_per_instance_hour)
+        notify = {"TOPIC_ARN": topic.topic_arn}
+        if cluster is not None:  # the notification names the cluster's log group (lambdas/notify.py NotifyEnv)
+            notify |= {"HYPERPOD_CLUSTER_NAME": cluster.hyperpod_name, "HYPERPOD_CLUSTER_ARN": cluster.hyperpod_arn}
         poll = {"POLL_INTERVAL_SECONDS": str(poll_interval_seconds), "MAX_POLL_SECONDS": str(max_poll_seconds)}
         env = {
             "ValidateRecipe": {**deployment, "MAX_REPLICAS": str(max_replicas), "MODEL_TYPE": model_type},
@@ -179,16 +182,14 @@ class PipelineFunctions(Construct):
             "PollJob": {**jobs, **poll},
             "CancelJob": jobs,
             "ArchiveOutputs": deployment,
-            "Notify": {"TOPIC_ARN": topic.topic_arn},
+            "Notify": notify,
             "Trigger": {},
         }
         network = cluster.network if cluster else None
         for name, spec in SPECS.items():
             self.functions[name] = self._function(name, spec, env[name], network if name in JOB_FUNCTIONS else None)
         if cluster is not None:
-            self.functions[CLEANUP_FUNCTION] = self._function(
-                CLEANUP_FUNCTION, CLEANUP_SPEC, {**jobs, **backend}, network
-            )
+            self.functions[CLEANUP_FUNCTION] = self._function(CLEANUP_FUNCTION, CLEANUP_SPEC, jobs, network)
             self._cluster_access(cluster, access)
 
         self._attach("ValidateRecipe", access.read_data, access.write_archive, access.locate_buckets)

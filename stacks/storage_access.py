@@ -45,7 +45,8 @@ class BucketAccessPolicies(Construct):
             "ReadData",
             "Read the datasets in the data bucket",
             [
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_objects]),
+                # ValidateShard reads the version PlanValidation pinned (GetObject with VersionId).
+                iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[data_objects]),
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn]),
                 decrypt,
             ],

@@ -108,7 +108,7 @@ def _policy_statements(synth: Synth, id_prefix: str) -> list[dict[str, object]]:
 
 def test_access_policies_grant_single_actions_on_one_bucket_each(synth: Synth) -> None:
     read_data = _policy_statements(synth, "BucketAccessReadData")
-    assert [s["Action"] for s in read_data] == ["s3:GetObject", "s3:ListBucket", "kms:Decrypt"]
+    assert [s["Action"] for s in read_data] == [["s3:GetObject", "s3:GetObjectVersion"], "s3:ListBucket", "kms:Decrypt"]
     assert read_data[0]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": ["DatasetStorageDataBucketC3882D93", "Arn"]}, "/*"]]
     }

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from novacpt.cli.common import EXIT_INVALID, EXIT_VALID, fail_usage, load_recipe, recipe_limits, scan_dataset
 from novacpt.cli.output import print_dataset_report, print_recipe_report
-from novacpt.pipeline.drop import RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE
+from novacpt.pipeline.drop import DROP_PREFIX, RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE, drop_job
 from novacpt.pipeline.naming import execution_arn, execution_name
 from novacpt.remote.deployed import PIPELINE_STACK, STORAGE_STACK, Deployed, NotDeployed, find_deployment
 from novacpt.remote.follow import follow_execution
@@ -90,8 +90,10 @@ def submit(
         if not checked.valid:
             print_dataset_report(str(path), checked)
             raise typer.Exit(EXIT_INVALID)
+    folder = f"{DROP_PREFIX}{job or run.name}"
+    if drop_job(f"{folder}/{RECIPE_FILE}") is None:  # the trigger would ignore the recipe: no run would start
+        raise fail_usage(f"--job {job!r}: use letters, digits, '.', '_' and '-' only (at most 128)")
     deployed = _deployment(stack, storage_stack, region, endpoint_url)
-    folder = f"jobs/{job or run.name}"
     for path, name in datasets:
         _upload(deployed, path, f"{folder}/{name}")
     answer = _upload(deployed, recipe, f"{folder}/{RECIPE_FILE}")  # last: its arrival starts the run

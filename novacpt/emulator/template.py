@@ -36,13 +36,6 @@ class Templates:
         """Resources of one type in a stack, by logical id."""
         return {k: v for k, v in self.stacks[stack]["Resources"].items() if v["Type"] == type_}
 
-    def stack_of(self, logical_id: str, type_: str) -> str:
-        """The stack holding a resource (logical ids are unique within the app here)."""
-        for name, template in self.stacks.items():
-            if template["Resources"].get(logical_id, {}).get("Type") == type_:
-                return name
-        raise UnresolvedReference(f"no {type_} {logical_id} in {sorted(self.stacks)}")
-
     def resolve(self, stack: str, value: Any) -> Any:
         """`value` with every intrinsic replaced by what it stands for in the emulator."""
         if isinstance(value, list):

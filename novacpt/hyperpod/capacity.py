@@ -13,7 +13,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from novacpt.pipeline.cluster import CapacityStatus
-from novacpt.pipeline.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError, is_transient
+from novacpt.pipeline.errors import (
+    CapacityUnavailable,
+    ClusterBusy,
+    PipelineError,
+    TransientError,
+    error_code,
+    is_transient,
+)
 
 # Cluster states in which an update is already under way (a new one would be refused).
 BUSY_STATES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
@@ -127,7 +134,7 @@ class HyperPodCapacity:
         try:
             self.sagemaker.update_cluster(**request)
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if code == "ConflictException":
                 raise ClusterBusy(f"{self._where()} is being updated ({_message(exc)})") from exc
             if code == "ResourceLimitExceeded":
@@ -145,8 +152,8 @@ class HyperPodCapacity:
 
     def _error(self, operation: str, exc: ClientError) -> PipelineError:
         if is_transient(exc):
-            return TransientError(f"SageMaker {operation} on {self.cluster_name}: {_code(exc)}, retrying")
-        return PipelineError(f"SageMaker {operation} on {self.cluster_name}: {_code(exc)}: {_message(exc)}")
+            return TransientError(f"SageMaker {operation} on {self.cluster_name}: {error_code(exc)}, retrying")
+        return PipelineError(f"SageMaker {operation} on {self.cluster_name}: {error_code(exc)}: {_message(exc)}")
 
     def _group(self, cluster: dict[str, Any]) -> dict[str, Any]:
         for group in cluster.get("RestrictedInstanceGroups", []):
@@ -185,10 +192,6 @@ def _as_request(value: Any, shape: Any) -> Any:
     if "ImageId" in result:
         result.pop("ImageReleaseVersion", None)  # one way of naming the image is enough
     return result
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 def _message(exc: ClientError) -> str:

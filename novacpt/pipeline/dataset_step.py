@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError
 
 from novacpt.dataset import DatasetOptions, DatasetReport, build_report, scan_stream
 from novacpt.dataset.duplicates import Duplicates, combine
@@ -90,8 +91,11 @@ def validate_shard_step(s3: S3Access, deployment: Deployment, shard: dict[str, A
         version_id=shard.get("version_id"),
         expected_owner=deployment.account_id,
     )
-    with reader:
-        scan = scan_stream(ShardStream(reader, start, end), file_start=start == 0)
+    try:
+        with reader:
+            scan = scan_stream(ShardStream(reader, start, end), file_start=start == 0)
+    except ClientError as exc:  # the reader's ranged GETs bypass S3Access: same translation (SlowDown retried)
+        raise s3.failure(shard["uri"], exc) from exc
     rows = partition(scan.hashes, int(shard["partitions"]))
     offsets = np.cumsum([0, *(r.nbytes for r in rows)]).tolist()
     base = s3_uri(deployment.archive_bucket, _shard_key(shard["run_id"], shard["role"], int(shard["index"])))

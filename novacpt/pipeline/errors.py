@@ -61,12 +61,16 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a ClientError ("Unknown" when the answer has none)."""
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth retrying: throttling, 5xx answers and network timeouts."""
     if isinstance(exc, ConnectionError | ReadTimeoutError):
         return True
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in _TRANSIENT_CODES or status >= 500
+        return error_code(exc) in _TRANSIENT_CODES or status >= 500
     return False

@@ -8,7 +8,7 @@ import yaml
 
 from novacpt.catalog import model_by_type
 from novacpt.pipeline.drop import TRAIN_FILE, VALIDATION_FILE, drop_job, run_prefix
-from novacpt.pipeline.errors import PipelineError, RecipeInvalid
+from novacpt.pipeline.errors import PipelineError, RecipeInvalid, TransientError
 from novacpt.pipeline.naming import job_name
 from novacpt.pipeline.s3access import S3Access
 from novacpt.pipeline.settings import Deployment
@@ -28,6 +28,8 @@ def validate_recipe_step(
         raise RecipeInvalid(f"recipe_s3_uri {recipe_uri!r}: {exc}") from exc
     try:
         data = s3.read(recipe_uri, max_bytes=MAX_BYTES)
+    except TransientError:
+        raise  # retried by the state machine, not a problem of the recipe
     except PipelineError as exc:
         raise RecipeInvalid(str(exc)) from exc
     name = key.rsplit("/", 1)[-1] or "recipe.yaml"
@@ -97,6 +99,8 @@ def _path_problems(s3: S3Access, deployment: Deployment, recipe: NovaCptRecipe) 
                 )
             elif must_exist and s3.head(uri) is None:
                 problems.append(RecipeIssue(field, f"{uri} does not exist: upload the dataset before the recipe"))
+        except TransientError:
+            raise
         except PipelineError as exc:
             problems.append(RecipeIssue(field, str(exc)))
     return problems

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
-from novacpt.pipeline.errors import PipelineError, TransientError, is_transient
+from novacpt.pipeline.errors import PipelineError, TransientError, error_code, is_transient
 from novacpt.s3uri import s3_uri, split_s3_uri
 
 
@@ -35,9 +35,13 @@ class S3Access:
         try:
             return getattr(self.client, operation)(ExpectedBucketOwner=self.account_id, **kwargs)
         except ClientError as exc:
-            if is_transient(exc):
-                raise TransientError(f"{uri}: temporary S3 error ({_code(exc)}), retrying") from exc
-            raise PipelineError(f"{uri}: {_explain(exc, self.account_id)}") from exc
+            raise self.failure(uri, exc) from exc
+
+    def failure(self, uri: str, exc: ClientError) -> PipelineError:
+        """An S3 error on `uri` as a pipeline error: TransientError (retried) or PipelineError saying why."""
+        if is_transient(exc):
+            return TransientError(f"{uri}: temporary S3 error ({error_code(exc)}), retrying")
+        return PipelineError(f"{uri}: {_explain(exc, self.account_id)}")
 
     def head(self, uri: str) -> ObjectInfo | None:
         """The object's identity, or None when it does not exist."""
@@ -45,11 +49,9 @@ class S3Access:
         try:
             meta = self.client.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=self.account_id)
         except ClientError as exc:
-            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
-            if is_transient(exc):
-                raise TransientError(f"{uri}: temporary S3 error ({_code(exc)}), retrying") from exc
-            raise PipelineError(f"{uri}: {_explain(exc, self.account_id)}") from exc
+            raise self.failure(uri, exc) from exc
         return ObjectInfo(uri, int(meta["ContentLength"]), str(meta["ETag"]).strip('"'), meta.get("VersionId"))
 
     def bucket_region(self, bucket: str) -> str:
@@ -97,9 +99,7 @@ class S3Access:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(s3_uri(bucket, item["Key"]), int(item["Size"]), item["ETag"].strip('"'), None)
         except ClientError as exc:
-            if is_transient(exc):
-                raise TransientError(f"{prefix_uri}: temporary S3 error ({_code(exc)}), retrying") from exc
-            raise PipelineError(f"{prefix_uri}: {_explain(exc, self.account_id)}") from exc
+            raise self.failure(prefix_uri, exc) from exc
 
     def copy_verified(self, source: ObjectInfo, target_uri: str) -> ObjectInfo:
         """Copy one object and check the copy's size and SHA-256 against the source; never touch the source."""
@@ -126,12 +126,8 @@ class S3Access:
         return digest.hexdigest()
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
 def _explain(exc: ClientError, account_id: str) -> str:
-    code = _code(exc)
+    code = error_code(exc)
     if code in {"AccessDenied", "403", "Forbidden"}:
         return f"access denied: the bucket must belong to account {account_id} and be one the pipeline may use"
     if code == "NoSuchBucket":
