@@ -11,13 +11,11 @@ from typing import Final
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.nag import acknowledge, skip_checkov
+from stacks.event_dead_letters import event_dead_letters
 
 ENDED_WITHOUT_CLEANUP: Final = ("ABORTED", "TIMED_OUT")
 
@@ -29,34 +27,8 @@ class AbortCleanup(Construct):
         self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine, function: lambda_.Function
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the aborted-run clean-up: it keeps the status-change "
-            "events whose clean-up failed (capacity may still be up), for inspection and a manual release.",
-        )
-        skip_checkov(
-            self.dead_letters,
-            "CKV_AWS_27",
-            "Encrypted at rest with SQS managed keys (SqsManagedSseEnabled), which this check does not recognise; "
-            "EventBridge cannot send to a queue encrypted with the AWS managed aws/sqs key, and the messages are "
-            "execution status events (names and ARNs), no data.",
-        )
-        cfn_function = function.node.default_child
-        if not isinstance(cfn_function, lambda_.CfnFunction):  # pragma: no cover - CDK invariant
-            raise TypeError("the clean-up function has no CfnFunction default child")
-        cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
-            target_arn=self.dead_letters.queue_arn
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
+        self.dead_letters = event_dead_letters(
+            self, function=function, holds="the status-change events whose clean-up failed (capacity may still be up)"
         )
         self.rule = events.Rule(
             self,

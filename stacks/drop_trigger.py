@@ -5,14 +5,12 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.nag import acknowledge, skip_checkov
+from stacks.event_dead_letters import event_dead_letters
 
 
 class DropTrigger(Construct):
@@ -30,36 +28,8 @@ class DropTrigger(Construct):
         super().__init__(scope, construct_id)
         trigger.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
         state_machine.grant_start_execution(trigger)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the recipe-drop rule's target: it holds S3 events "
-            "whose run could not be started, for inspection; it needs no dead-letter queue of its own.",
-        )
-        skip_checkov(
-            self.dead_letters,
-            "CKV_AWS_27",
-            "Encrypted at rest with SQS managed keys (SqsManagedSseEnabled), which this check does not recognise "
-            "(it wants KmsMasterKeyId); the AWS managed aws/sqs key cannot be used, since EventBridge cannot send to "
-            "a queue encrypted with it, and the messages are S3 event metadata (bucket, key, version), no data.",
-        )
-        # EventBridge invokes the function asynchronously: the rule's dead-letter queue keeps events it
-        # could not deliver, the function's keeps those whose invocation still failed after Lambda's retries.
-        cfn_trigger = trigger.node.default_child
-        if not isinstance(cfn_trigger, lambda_.CfnFunction):  # pragma: no cover - CDK invariant
-            raise TypeError("the trigger function has no CfnFunction default child")
-        cfn_trigger.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
-            target_arn=self.dead_letters.queue_arn
-        )
-        trigger.add_to_role_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
+        self.dead_letters = event_dead_letters(
+            self, function=trigger, holds="the S3 events (bucket, key, version) whose run could not be started"
         )
         self.rule = events.Rule(
             self,

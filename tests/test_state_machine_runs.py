@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import boto3
 import pytest
 from moto import mock_aws
 
-from app import build_app
 from novacpt.dataset import DatasetOptions, validate_stream
+from novacpt.demo.run import synthesize
 from novacpt.emulator.deployment import LocalDeployment, deploy
 from novacpt.emulator.invoke import Invocation, handlers_in_process
 from novacpt.emulator.template import Templates
@@ -32,13 +31,7 @@ TRAIN = b"".join(
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app synthesised once (without Lambda bundling: the handlers run from this checkout)."""
-    out = tmp_path_factory.mktemp("cdk.out")
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context["aws:cdk:bundling-stacks"] = []
-    app = cdk.App(context=context, outdir=str(out))
-    build_app(app)
-    app.synth()
-    return out
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
 @dataclass
