@@ -8,6 +8,15 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# Powertools reads these when lambdas.runtime creates its Logger, Tracer and Metrics (at import),
+# so they are set here, before any test module imports a handler.
+for _name, _value in {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
+    "POWERTOOLS_SERVICE_NAME": "test",
+    "POWERTOOLS_DEV": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference"

@@ -8,48 +8,33 @@ SageMaker API model (so the UpdateCluster request built from DescribeCluster is 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-for _name, _value in {
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
-    "POWERTOOLS_SERVICE_NAME": "test",
-}.items():
-    os.environ.setdefault(_name, _value)
-
-import boto3  # noqa: E402
-from botocore.stub import Stubber  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from lambdas import runtime  # noqa: E402
-from novacpt.hyperpod import HyperPodBackend, HyperPodCapacity  # noqa: E402
-from novacpt.pipeline.capacity_step import (  # noqa: E402
+from lambdas import runtime
+from novacpt.hyperpod import HyperPodBackend, HyperPodCapacity
+from novacpt.pipeline.capacity_step import (
     CapacityWait,
     aborted_step,
     check_capacity_step,
     prepare_capacity_step,
 )
-from novacpt.pipeline.cluster import CapacityStatus, JobStatus, ScriptedCluster  # noqa: E402
-from novacpt.pipeline.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError  # noqa: E402
-from novacpt.pipeline.naming import job_name  # noqa: E402
-from novacpt.pipeline.s3access import S3Access  # noqa: E402
-from novacpt.recipe import validate_recipe_bytes  # noqa: E402
+from novacpt.pipeline.cluster import CapacityStatus, JobStatus, ScriptedCluster
+from novacpt.pipeline.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError
+from novacpt.pipeline.naming import job_name
+from novacpt.pipeline.s3access import S3Access
+from novacpt.recipe import validate_recipe_bytes
 
 # The emulated deployment of test_state_machine_runs (its fixtures `assembly` and `pipeline`).
-from tests.test_state_machine_runs import Pipeline, lite_recipe, put_outputs  # noqa: E402
-from tests.test_state_machine_runs import assembly as assembly  # noqa: E402
-from tests.test_state_machine_runs import pipeline as emulated_pipeline  # noqa: E402, F401
+from tests.test_state_machine_runs import Pipeline, lite_recipe, put_outputs
+from tests.test_state_machine_runs import assembly as assembly
+from tests.test_state_machine_runs import pipeline as emulated_pipeline  # noqa: F401 (a fixture)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

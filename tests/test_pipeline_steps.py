@@ -8,46 +8,29 @@ LambdaContext (Powertools' testing convention), with the environment the stack g
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-# Powertools reads these when lambdas.runtime creates its Logger, Tracer and Metrics (at import).
-for _name, _value in {
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
-    "POWERTOOLS_SERVICE_NAME": "test",
-    "POWERTOOLS_DEV": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
-
-import boto3  # noqa: E402
-from botocore.exceptions import (  # noqa: E402
+from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from botocore.stub import ANY, Stubber  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from botocore.stub import ANY, Stubber
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
 
-from lambdas import runtime  # noqa: E402
-from novacpt.pipeline.archive_step import archive_step  # noqa: E402
-from novacpt.pipeline.dataset_step import SHOWN_ERRORS, validate_dataset_step  # noqa: E402
-from novacpt.pipeline.drop import drop_job  # noqa: E402
-from novacpt.pipeline.errors import (  # noqa: E402
+from lambdas import runtime
+from novacpt.pipeline.archive_step import archive_step
+from novacpt.pipeline.dataset_step import SHOWN_ERRORS, validate_dataset_step
+from novacpt.pipeline.drop import drop_job
+from novacpt.pipeline.errors import (
     BudgetExceeded,
     DatasetInvalid,
     OutputsMissing,
@@ -56,12 +39,13 @@ from novacpt.pipeline.errors import (  # noqa: E402
     TransientError,
     is_transient,
 )
-from novacpt.pipeline.estimate_step import estimate_step  # noqa: E402
-from novacpt.pipeline.naming import EXECUTION_NAME_MAX, JOB_NAME_MAX, execution_name, job_name  # noqa: E402
-from novacpt.pipeline.notify_step import SUBJECT_MAX, build_message  # noqa: E402
-from novacpt.pipeline.recipe_step import validate_recipe_step  # noqa: E402
-from novacpt.pipeline.s3access import S3Access  # noqa: E402
-from novacpt.pipeline.settings import Deployment  # noqa: E402
+from novacpt.pipeline.estimate_step import estimate_step
+from novacpt.pipeline.naming import EXECUTION_NAME_MAX, JOB_NAME_MAX, execution_name, job_name
+from novacpt.pipeline.notify_step import SUBJECT_MAX, build_message
+from novacpt.pipeline.recipe_step import validate_recipe_step
+from novacpt.pipeline.s3access import S3Access
+from novacpt.pipeline.settings import Deployment
+from tests.conftest import ROOT
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
