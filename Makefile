@@ -8,10 +8,16 @@ STAMP := $(VENV)/.setup-$(shell cat pyproject.toml package.json lambdas/requirem
 CHECKOV_VENV := .venv-checkov
 CHECKOV_REQUIREMENTS := .ci/checkov-requirements.txt
 CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-$(shell cat $(CHECKOV_REQUIREMENTS) 2>/dev/null | sha1sum | cut -c1-12)
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# node_modules/.bin comes first: the CDK CLI and the CDK's Python bindings (jsii) run on the Node.js LTS
+# that package.json pins, not on whatever `node` the machine has.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# The stacks `make deploy` creates and `make destroy` removes, in the order they are destroyed.
+STACKS_DESTROY_ORDER := NovaCptPipeline NovaCptCluster NovaCptStorage
+DEPLOY_OUTPUTS := cdk.out/deploy-outputs.json
+RETAINED := .destroy-retained.txt
+LIFECYCLE := $(BIN)/python -m novacpt.remote.lifecycle
 
-.PHONY: setup checkov-setup test checkov unit lint synth bench demo clean
+.PHONY: setup checkov-setup test checkov unit lint synth deploy destroy bench demo clean
 
 setup: $(STAMP)
 
@@ -39,6 +45,10 @@ test: setup checkov-setup
 checkov: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/test_checkov_gate.py
 
+# The fast unit suite: no synthesis, no state-machine execution.
+unit: setup
+	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,6 +58,22 @@ synth: setup
 	rm -rf cdk.out
 	cdk synth --quiet --app '$(BIN)/python app.py' --output cdk.out
 	@ls cdk.out/*.template.json
+
+# Bootstrap the account and region if needed, deploy every stack, print where things are.
+deploy: setup
+	@rc=0; $(LIFECYCLE) bootstrapped || rc=$$?; \
+	if [ $$rc = 1 ]; then cdk bootstrap; elif [ $$rc != 0 ]; then exit $$rc; fi
+	@mkdir -p cdk.out
+	cdk deploy --all --require-approval broadening --outputs-file $(DEPLOY_OUTPUTS)
+	@$(LIFECYCLE) outputs $(DEPLOY_OUTPUTS)
+
+# Refuses while a run is RUNNING; pipeline, then cluster, then storage; lists what is retained.
+# FORCE=1 skips cdk's confirmation of each stack.
+destroy: setup
+	@$(LIFECYCLE) preflight-destroy
+	@$(LIFECYCLE) retained $(RETAINED)
+	@for stack in $(STACKS_DESTROY_ORDER); do cdk destroy $(if $(FORCE),--force) $$stack || exit $$?; done
+	@cat $(RETAINED) 2>/dev/null; rm -f $(RETAINED)
 
 demo: setup
 	$(BIN)/cpt demo

@@ -70,6 +70,10 @@ KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34"]
 # FSx for Lustre SSD tiers (MB/s per TiB) of the RIG's service-managed file system.
 FSX_THROUGHPUTS: Final = (125, 250, 500, 1000)
 
+# The cost guard is on by default: 400 P5 instance-hours is 25 hours of the default 16-instance
+# Lite cluster (about $39,000 at $98.32 an instance-hour). Raise it in cdk.json for larger runs.
+DEFAULT_BUDGET_INSTANCE_HOURS: Final = 400.0
+
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # HyperPod cluster and instance group names
 _IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
 
@@ -84,7 +88,8 @@ _ALLOWED: Final[Mapping[str, str]] = {
     "log_retention_days": "one of the CloudWatch Logs retention periods "
     + ", ".join(str(d) for d in LOG_RETENTION_DAYS),
     "notification_email": 'an e-mail address such as "ml-team@example.com", or null for no notifications',
-    "budget_instance_hours": "a number > 0 (most P5 instance-hours a run may be estimated at), or null for none",
+    "budget_instance_hours": "a number > 0 (most P5 instance-hours a run may be estimated at; default "
+    f"{DEFAULT_BUDGET_INSTANCE_HOURS:g}), or null for no guard",
     "price_per_instance_hour": "a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null",
     "max_poll_hours": "a number > 0 and <= 240 (hours to wait for a training job)",
     "validation_shard_gib": "an integer from 1 to 64 (GiB of a dataset one validation invocation scans)",
@@ -133,7 +138,7 @@ class DeploymentConfig(BaseModel):
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 30
     log_retention_days: int = 90
     notification_email: str | None = None
-    budget_instance_hours: Annotated[float, Field(gt=0)] | None = None
+    budget_instance_hours: Annotated[float, Field(gt=0)] | None = DEFAULT_BUDGET_INSTANCE_HOURS
     price_per_instance_hour: Annotated[float, Field(gt=0)] | None = None
     max_poll_hours: Annotated[float, Field(gt=0, le=240)] = 72.0
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300

@@ -64,8 +64,8 @@ class PipelineMonitoring(Construct):
                 f"Nova CPT pipeline: the {name} function failed (see its log group)",
                 action,
             )
-        dashboard = cloudwatch.Dashboard(self, "Dashboard")
-        dashboard.add_widgets(
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Runs",
                 left=[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -21,6 +21,9 @@ from stacks.training_cluster import TrainingCluster
 PIPELINE_STACK_ID: Final = "NovaCptPipeline"
 OUTPUT_STATE_MACHINE: Final = "StateMachineArn"
 OUTPUT_TOPIC: Final = "NotificationTopicArn"
+OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
+OUTPUT_CONSOLE_URL: Final = "StateMachineConsoleUrl"
+_CONSOLE: Final = f"https://{Aws.REGION}.console.aws.amazon.com"
 
 
 class PipelineStack(Stack):
@@ -87,7 +90,7 @@ class PipelineStack(Stack):
             trigger=functions.functions["Trigger"],
             state_machine=run.state_machine,
         )
-        PipelineMonitoring(
+        monitoring = PipelineMonitoring(
             self,
             "Monitoring",
             topic=notifications.topic,
@@ -98,3 +101,15 @@ class PipelineStack(Stack):
             self, OUTPUT_STATE_MACHINE, value=run.state_machine.state_machine_arn, description="Run state machine"
         )
         CfnOutput(self, OUTPUT_TOPIC, value=notifications.topic.topic_arn, description="Run notifications (SNS)")
+        CfnOutput(
+            self,
+            OUTPUT_DASHBOARD_URL,
+            value=f"{_CONSOLE}/cloudwatch/home?region={Aws.REGION}#dashboards:name={monitoring.dashboard.dashboard_name}",
+            description="CloudWatch dashboard of the pipeline (runs, function errors and durations, alarms)",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_CONSOLE_URL,
+            value=f"{_CONSOLE}/states/home?region={Aws.REGION}#/statemachines/view/{run.state_machine.state_machine_arn}",
+            description="The run state machine in the Step Functions console (executions, start a console run)",
+        )

@@ -25,6 +25,7 @@ OUTPUT_DATA_BUCKET: Final = "DataBucketName"
 OUTPUT_OUTPUT_BUCKET: Final = "OutputBucketName"
 OUTPUT_ARCHIVE_BUCKET: Final = "ArchiveBucketName"
 OUTPUT_KMS_KEY_ARN: Final = "KmsKeyArn"
+OUTPUT_ACCESS_LOG_BUCKET: Final = "AccessLogBucketName"
 
 
 class StorageStack(Stack):
@@ -70,6 +71,12 @@ class StorageStack(Stack):
             OUTPUT_ARCHIVE_BUCKET,
             value=self.archive_bucket.bucket_name,
             description="Bucket for archived datasets and outputs",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_ACCESS_LOG_BUCKET,
+            value=self.access_log_bucket.bucket_name,
+            description="Bucket of the S3 server access logs of the other buckets (retained like them)",
         )
         CfnOutput(
             self,

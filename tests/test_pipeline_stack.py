@@ -29,7 +29,13 @@ from aws_cdk.assertions import Match, Template  # noqa: E402
 
 from stacks.config import CONTEXT_KEY, ConfigError, DeploymentConfig  # noqa: E402
 from stacks.pipeline_functions import METRICS_NAMESPACE, SPECS  # noqa: E402
-from stacks.pipeline_stack import OUTPUT_STATE_MACHINE, OUTPUT_TOPIC, PipelineStack  # noqa: E402
+from stacks.pipeline_stack import (  # noqa: E402
+    OUTPUT_CONSOLE_URL,
+    OUTPUT_DASHBOARD_URL,
+    OUTPUT_STATE_MACHINE,
+    OUTPUT_TOPIC,
+    PipelineStack,
+)
 from stacks.run_state_machine import PARTITION_CONCURRENCY  # noqa: E402
 from stacks.storage_stack import StorageStack  # noqa: E402
 
@@ -157,7 +163,7 @@ def synth() -> Synth:
 
 @pytest.fixture(scope="module")
 def default_synth() -> Synth:
-    """cdk.json's own configuration (no e-mail, no budget, no price)."""
+    """cdk.json's own configuration (no e-mail, no price, the default budget)."""
     return Synth(DeploymentConfig.from_context(CDK_JSON_CONTEXT.get))
 
 
@@ -303,7 +309,8 @@ def test_budget_and_price_reach_estimate_only_when_configured(synth: Synth, defa
     assert float(env["BUDGET_INSTANCE_HOURS"]) == CONFIGURED.budget_instance_hours
     assert float(env["PRICE_PER_INSTANCE_HOUR"]) == CONFIGURED.price_per_instance_hour
     default_env = default_synth.env("Estimate")
-    assert "BUDGET_INSTANCE_HOURS" not in default_env
+    # The shipped cdk.json guards cost: a finite budget reaches the Estimate step.
+    assert 0 < float(default_env["BUDGET_INSTANCE_HOURS"]) < float("inf")
     assert "PRICE_PER_INSTANCE_HOUR" not in default_env
     for name in FUNCTIONS:
         if name != "Estimate":
@@ -752,6 +759,31 @@ def test_outputs_name_the_state_machine_and_the_topic(synth: Synth) -> None:
     assert outputs[OUTPUT_STATE_MACHINE]["Value"] == {"Ref": state_machine_id}
     assert outputs[OUTPUT_TOPIC]["Value"] == {"Ref": topic_id}
     synth.template.has_output(OUTPUT_STATE_MACHINE, {"Description": Match.any_value()})
+
+
+def _rendered(value: Any, region: str = "us-east-1") -> str:
+    """An output's Fn::Join as the text CloudFormation makes of it (a Ref to a resource: <its logical id>)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_rendered(p, region) for p in parts)
+    return region if value == {"Ref": "AWS::Region"} else f"<{value['Ref']}>"
+
+
+def test_outputs_link_the_dashboard_and_the_state_machine_console(synth: Synth) -> None:
+    dashboard_id, _ = synth.only("AWS::CloudWatch::Dashboard")
+    state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
+    for output_id in (OUTPUT_DASHBOARD_URL, OUTPUT_CONSOLE_URL):
+        synth.template.has_output(output_id, {"Description": Match.any_value()})
+    outputs = synth.json["Outputs"]
+    assert _rendered(outputs[OUTPUT_DASHBOARD_URL]["Value"]) == (
+        f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=<{dashboard_id}>"
+    )
+    assert _rendered(outputs[OUTPUT_CONSOLE_URL]["Value"]) == (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/statemachines/view/<{state_machine_id}>"
+    )
 
 
 def test_pipeline_stack_holds_no_data(synth: Synth) -> None:

@@ -23,7 +23,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from stacks.config import CONTEXT_KEY, ConfigError, DeploymentConfig  # noqa: E402
+from stacks.config import CONTEXT_KEY, DEFAULT_BUDGET_INSTANCE_HOURS, ConfigError, DeploymentConfig  # noqa: E402
 from stacks.storage import ACCESS_LOG_PREFIXES, LOGS_USE_BUCKET_POLICY_FLAG  # noqa: E402
 from stacks.storage_stack import StorageStack  # noqa: E402
 
@@ -302,6 +302,7 @@ def test_outputs(synth: Synth) -> None:
         "OutputBucketName": {"Ref": synth.ids["output"]},
         "ArchiveBucketName": {"Ref": synth.ids["archive"]},
         "KmsKeyArn": {"Fn::GetAtt": [synth.key_id, "Arn"]},
+        "AccessLogBucketName": {"Ref": synth.ids["access_log"]},  # retained too: make destroy lists it
     }
     for output_id, value in expected.items():
         synth.template.has_output(output_id, {"Value": value, "Description": Match.any_value()})
@@ -348,7 +349,8 @@ def test_config_defaults() -> None:
         30,
         90,
     )
-    assert config.notification_email is None and config.budget_instance_hours is None
+    assert config.notification_email is None
+    assert config.budget_instance_hours == DEFAULT_BUDGET_INSTANCE_HOURS  # the cost guard is on by default
     assert (config.max_poll_hours, config.poll_interval_seconds) == (72.0, 300)
     assert config.log_retention is logs.RetentionDays.THREE_MONTHS
 
