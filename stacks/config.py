@@ -101,7 +101,9 @@ _ALLOWED: Final[Mapping[str, str]] = {
     'e.g. ["us-east-1a", "us-east-1b"]',
     "rig_availability_zone": "one of availability_zones (where your P5 capacity is), or null for the first",
     "vpc_cidr": 'a private (RFC 1918) IPv4 /16 network such as "10.192.0.0/16"',
-    "model": "one of " + ", ".join(BY_KEY) + " (the Nova model the cluster trains)",
+    "model": "one of "
+    + ", ".join(f"{key} ({m.label})" for key, m in BY_KEY.items())
+    + " (the Nova model the cluster trains)",
     "max_replicas": "a replica count of the chosen model: "
     + "; ".join(f"{key} {', '.join(map(str, m.replicas))}" for key, m in BY_KEY.items()),
     "capacity_mode": '"on-demand" (no P5 instance at rest; scaled up per run) or "always-on"',
@@ -149,7 +151,7 @@ class DeploymentConfig(BaseModel):
     availability_zones: tuple[str, ...] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
     rig_availability_zone: str | None = None
     vpc_cidr: str = "10.192.0.0/16"
-    model: Literal["micro", "lite", "pro"] = "lite"
+    model: str = "lite"  # a key of novacpt.catalog.BY_KEY (checked by _model)
     max_replicas: int = Field(default=16, validate_default=True)
     capacity_mode: Literal["on-demand", "always-on"] = "on-demand"
     max_capacity_wait_minutes: Annotated[int, Field(ge=10, le=720)] = 120
@@ -233,11 +235,18 @@ class DeploymentConfig(BaseModel):
                 raise ValueError("not an IPv4 CIDR")
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value not in BY_KEY:
+            raise ValueError("not a Nova model with CPT")
+        return value
+
     @field_validator("max_replicas")
     @classmethod
     def _replicas(cls, value: int, info: ValidationInfo) -> int:
         model = info.data.get("model")
-        if model is not None and value not in BY_KEY[model].replicas:
+        if model in BY_KEY and value not in BY_KEY[model].replicas:
             raise ValueError(f"not a replica count of Nova {model}")
         return value
 

@@ -24,6 +24,9 @@ OUTPUT_TOPIC: Final = "NotificationTopicArn"
 OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
 OUTPUT_CONSOLE_URL: Final = "StateMachineConsoleUrl"
 _CONSOLE: Final = f"https://{Aws.REGION}.console.aws.amazon.com"
+# Read by `cpt ... --stack` (novacpt/cli/cluster.py) to check recipes against the deployment.
+OUTPUT_CLUSTER_MODEL: Final = "ClusterModel"
+OUTPUT_MAX_REPLICAS: Final = "MaxReplicas"
 
 
 class PipelineStack(Stack):
@@ -112,4 +115,8 @@ class PipelineStack(Stack):
             OUTPUT_CONSOLE_URL,
             value=f"{_CONSOLE}/states/home?region={Aws.REGION}#/statemachines/view/{run.state_machine.state_machine_arn}",
             description="The run state machine in the Step Functions console (executions, start a console run)",
+        )
+        CfnOutput(self, OUTPUT_CLUSTER_MODEL, value=config.model, description="Nova model the cluster trains")
+        CfnOutput(
+            self, OUTPUT_MAX_REPLICAS, value=str(config.max_replicas), description="Most P5 instances a run may use"
         )

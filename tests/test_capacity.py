@@ -494,14 +494,18 @@ def test_a_recipe_over_the_cluster_maximum_or_for_another_model_fails_validation
     assert validate_recipe_bytes(recipe, require_s3_paths=False, max_replicas=16).model is not None
     report = validate_recipe_bytes(recipe, require_s3_paths=False, max_replicas=8)
     assert [(i.field, i.message) for i in report.errors] == [
-        ("run.replicas", "16 is not allowed: exceeds the cluster's maximum of 8")
+        (
+            "run.replicas",
+            "16 is not allowed: the cluster allows at most 8 instances (nova-cpt:max_replicas in cdk.json); "
+            "use 8 or fewer, or set nova-cpt:max_replicas to 16 and redeploy",
+        )
     ]
     report = validate_recipe_bytes(recipe, require_s3_paths=False, model_type="amazon.nova-pro-v1:0:300k")
     assert [(i.field, i.message) for i in report.errors] == [
         (
             "run.model_type",
             "'amazon.nova-lite-v1:0:300k' is not allowed: the cluster is set up for 'amazon.nova-pro-v1:0:300k' "
-            "(nova-cpt:model); use that model or redeploy for this one",
+            "(nova-cpt:model in cdk.json); use that model, or set nova-cpt:model to lite and redeploy",
         )
     ]
 

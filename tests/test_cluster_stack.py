@@ -515,7 +515,7 @@ def test_an_existing_cluster_creates_no_vpc_eks_or_hyperpod(synths: dict[str, Sy
     [
         ({"region": "eu-west-1"}, None, "invalid CDK context 'nova-cpt:region': got \"eu-west-1\"; allowed: one of"),
         ({"max_replicas": 12}, None, "invalid CDK context 'nova-cpt:max_replicas': got 12; allowed: a replica count"),
-        ({"model": "micro"}, None, "invalid CDK context 'nova-cpt.max_replicas': got 16; allowed: a replica count"),
+        ({"model": "pro"}, None, "invalid CDK context 'nova-cpt.max_replicas': got 16; allowed: a replica count"),
         ({}, "us-west-2", "got 'us-east-1' but the CDK environment's region (CDK_DEFAULT_REGION"),
     ],
 )

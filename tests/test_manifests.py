@@ -25,7 +25,7 @@ from novacpt.jobs.manifests import (
     to_yaml,
 )
 from novacpt.pipeline.naming import job_name
-from novacpt.recipe import NovaCptRecipe, validate_recipe_file
+from novacpt.recipe import Recipe, validate_recipe_file
 from tests.conftest import ROOT
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -35,13 +35,13 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 
-def ready(path: Path, **overrides: Any) -> NovaCptRecipe:
+def ready(path: Path, **overrides: Any) -> Recipe:
     report = validate_recipe_file(path, overrides={**PATHS, **overrides})
     assert report.model is not None, report.errors
     return report.model
 
 
-def render(recipe: NovaCptRecipe, **changes: str) -> list[dict[str, Any]]:
+def render(recipe: Recipe, **changes: str) -> list[dict[str, Any]]:
     args = {"region": "us-east-1", "account": ACCOUNT, "job_name": "nova-cpt-1a2b3c4d", "execution": "run-a"}
     return render_manifests(recipe, **{**args, **changes})
 
@@ -106,9 +106,8 @@ def test_job_follows_the_launcher_layout(path: Path) -> None:
         pod = spec["template"]["spec"]
         (container,) = pod["containers"]
         assert container["name"] == "pytorch"  # the training operator configures this container
-        assert (
-            container["image"] == "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-fine-tune-repo:HP-CPT-latest"
-        )
+        tag = "HP-CPT-latest" if recipe.generation == "1.0" else "SM-HP-CPT-V2-latest"
+        assert container["image"] == f"878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-fine-tune-repo:{tag}"
         devices = {"nvidia.com/gpu": 8, "vpc.amazonaws.com/efa": 32}
         assert container["resources"] == {"requests": devices, "limits": devices}
         assert container["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
@@ -143,7 +142,7 @@ def test_job_follows_the_launcher_layout(path: Path) -> None:
 
 
 def test_config_map_holds_the_recipe_as_it_will_run() -> None:
-    recipe = ready(RECIPES[0], **{"training_config.trainer.max_epochs": 3})
+    recipe = ready(ROOT / "recipes" / "nova_lite_cpt.yaml", **{"training_config.trainer.max_epochs": 3})
     config_map, _ = render(recipe)
     assert config_map["metadata"]["name"] == "training-config-nova-cpt-1a2b3c4d"
     assert list(config_map["data"]) == ["config.yaml"]

@@ -408,18 +408,31 @@ def test_validation_never_modifies_an_upload(world: World) -> None:
 
 
 def _summary(replicas: int = 8, epochs: int = 1) -> dict[str, Any]:
-    return {"model": "micro", "replicas": replicas, "max_epochs": epochs}
+    return {"model": "micro", "replicas": replicas, "max_epochs": epochs, "max_length": 8192, "global_batch_size": 256}
 
 
-DATASETS = [{"role": "train", "records": 100_000}, {"role": "validation", "records": 5_000}]
+# 102,400 sequences of 8,192 tokens: 400 steps of 256 (the seed's 100,000 samples, rounded to whole batches).
+DATASETS = [
+    {"role": "train", "records": 90_000, "estimated_tokens": 102_400 * 8192},
+    {"role": "validation", "records": 5_000, "estimated_tokens": 10**9},
+]
 
 
-def test_estimate_counts_only_training_records() -> None:
+def test_estimate_plans_the_training_tokens_with_the_planner() -> None:
     estimate = estimate_step(_summary(), DATASETS, budget_instance_hours=None, price_per_instance_hour=None)
-    assert estimate["samples"] == 100_000
+    assert estimate["tokens"] == 102_400 * 8192
+    assert estimate["steps"] == 400 and estimate["steps_per_epoch"] == 400
     assert estimate["replicas"] == 8
+    assert estimate["hours"] == pytest.approx(4.0 * 1.024, abs=1e-3)  # the seed: 4 h for 100,000 samples
     assert estimate["instance_hours"] == pytest.approx(estimate["hours"] * 8, rel=1e-3)
     assert estimate["cost_usd"] is None
+
+
+def test_estimate_of_a_2_0_run_costs_the_recipe_steps_and_suggests_a_count() -> None:
+    summary = {**_summary(), "model": "lite-2", "max_epochs": None, "max_steps": 10}
+    estimate = estimate_step(summary, DATASETS, budget_instance_hours=None, price_per_instance_hour=None)
+    assert estimate["steps"] == 10 and estimate["suggested_max_steps"] == 400
+    assert any(w["code"] == "max_steps_below_pass" for w in estimate["warnings"])
 
 
 def test_estimate_with_a_price_has_a_cost() -> None:

@@ -133,9 +133,9 @@ BAD = [
     ("run.name", "run-", "DNS-1123"),
     ("run.name", "run_1", "DNS-1123"),
     ("run.name", "", "DNS-1123"),
-    ("run.model_type", "amazon.nova-2-lite-v1:0:256k", "must be one of amazon.nova-micro-v1:0:128k"),
+    ("run.model_type", "amazon.nova-premier-v1:0", "must be one of amazon.nova-micro-v1:0:128k"),
     ("run.model_name_or_path", "nova-micro/prod", "must be 'nova-lite/prod' for model_type"),
-    ("run.model_name_or_path", "nova/prod", "or the s3:// path of a checkpoint"),
+    ("run.model_name_or_path", "nova/prod", "path of a checkpoint"),
     ("run.model_name_or_path", "s3://Bad_Bucket/ckpt", "bucket name"),
     ("run.replicas", 12, "must be one of 4, 8, 16, 32"),
     ("run.replicas", 0, "an instance count"),
@@ -176,7 +176,7 @@ BAD = [
     ("training_config.model.optim.betas", 0.9, "(a decimal number) is not allowed: must be a list"),
     ("training_config.model.optim.sched.warmup_steps", 0, "from 1 to 20"),
     ("training_config.model.optim.sched.warmup_steps", 21, "from 1 to 20"),
-    ("training_config.model.optim.sched.constant_steps", -1, "0 or more"),
+    ("training_config.model.optim.sched.constant_steps", -1, "from 0 to 1,000,000"),
     ("training_config.model.optim.sched.min_lr", 1e-5, "1e-05 is not allowed: must be lower than lr (1e-05)"),
     ("training_config.model.optim.sched.min_lr", 0.5, "0.5 is not allowed: must be lower than lr (1e-05)"),
     ("training_config.model.optim.sched.min_lr", -1e-6, "from 0 to 1"),
@@ -234,7 +234,7 @@ def test_betas_items_are_checked_one_by_one() -> None:
     ]
 
 
-@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.key)
+@pytest.mark.parametrize("model", [m for m in MODELS if m.generation == "1.0"], ids=lambda m: m.key)
 def test_replicas_and_base_path_follow_the_catalog(model: Any) -> None:
     run = {"model_type": model.model_type, "model_name_or_path": model.base_path}
     for replicas in model.replicas:
@@ -343,7 +343,7 @@ def test_unique_keys_give_no_duplicate_error() -> None:
     [
         ("training_config.trainer", "max_epoch", "did you mean max_epochs?"),
         ("run", "replica", "did you mean replicas?"),
-        ("training_config", "optim", "optim belongs at training_config.model.optim"),
+        ("training_config", "optim", "move it to training_config.model.optim"),
         ("training_config.model.optim.sched", "zzz", None),
     ],
 )
@@ -473,7 +473,10 @@ def test_max_replicas() -> None:
     assert not check(VALID, max_replicas=15).valid
     error = only_error(check(VALID, max_replicas=8))
     assert error.field == "run.replicas"
-    assert error.message == "16 is not allowed: exceeds the cluster's maximum of 8"
+    assert error.message == (
+        "16 is not allowed: the cluster allows at most 8 instances (nova-cpt:max_replicas in cdk.json); "
+        "use 8 or fewer, or set nova-cpt:max_replicas to 16 and redeploy"
+    )
 
 
 # --- Report shape ------------------------------------------------------------------------------
@@ -483,8 +486,9 @@ def test_report_json_shape_and_normalised_recipe() -> None:
     mapping = with_value("run.validation_data_s3_path", "")
     report = check(mapping)
     data = report.to_json_dict()
-    assert list(data) == ["valid", "errors", "warnings", "recipe"]
-    assert data["valid"] is True and data["errors"] == [] and data["warnings"] == []
+    assert list(data) == ["valid", "generation", "errors", "warnings", "notes", "recipe"]
+    assert data["valid"] is True and data["errors"] == [] and data["warnings"] == [] and data["notes"] == []
+    assert data["generation"] == "1.0"
     assert data["recipe"] == mapping
     assert json.loads(json.dumps(data, allow_nan=False)) == data
     assert list(data["recipe"]["training_config"]) == ["max_length", "global_batch_size", "trainer", "model"]
@@ -499,7 +503,7 @@ def test_invalid_report_keeps_best_effort_mapping_as_strict_json() -> None:
     assert data["errors"] == [
         {
             "field": "training_config.model.optim.eps",
-            "message": "nan is not allowed: must be a number above 0",
+            "message": "nan is not allowed: must be a number above 0 and at most 1",
         }
     ]
     assert data["recipe"]["training_config"]["model"]["optim"]["eps"] == "nan"
@@ -592,34 +596,38 @@ def test_official_nova_1_recipes_validate_once_paths_are_set(name: str) -> None:
     assert {e.field for e in validate_recipe_file(path).errors} == {"run.data_s3_path", "run.output_s3_path"}
 
 
-def test_official_nova_2_lite_recipe_is_refused_with_clear_errors() -> None:
-    report = validate_recipe_file(official("nova_lite_2_0_p5x8_gpu_pretrain.yaml"), overrides=PATHS)
-    fields = {e.field for e in report.errors}
-    assert {
-        "run.model_type",
-        "run.model_name_or_path",
-        "training_config.task_type",
-        "training_config.trainer.max_steps",
-        "training_config.trainer.max_epochs",
-        "training_config.optim",
-        "training_config.model.optim",
-    } <= fields
-    assert report.model is None
-    assert report.source == "nova_lite_2_0_p5x8_gpu_pretrain.yaml"
+def test_official_nova_2_lite_recipe_validates_once_paths_are_set() -> None:
+    path = official("nova_lite_2_0_p5x8_gpu_pretrain.yaml")
+    report = validate_recipe_file(path, overrides=PATHS)
+    assert report.valid, report.errors
+    assert report.model is not None and report.model.generation == "2.0"
+    assert report.warnings == []
+    shipped = validate_recipe_file(path, require_s3_paths=False)
+    assert shipped.valid and [n.field for n in shipped.notes] == ["run.data_s3_path", "run.output_s3_path"]
+    assert all("filled by the pipeline" in n.message for n in shipped.notes)
+
+
+READY_FILES = {"micro": "nova_micro_cpt", "lite": "nova_lite_cpt", "pro": "nova_pro_cpt", "lite-2": "nova_lite_2_cpt"}
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.key)
 def test_ready_recipes_are_valid(model: Any) -> None:
-    path = READY / f"nova_{model.key}_cpt.yaml"
+    path = READY / f"{READY_FILES[model.key]}.yaml"
     shipped = validate_recipe_file(path, require_s3_paths=False)
     assert shipped.valid, shipped.errors
     assert shipped.model is not None
     assert shipped.model.run.model_type == model.model_type
-    assert shipped.model.run.name == f"nova-{model.key}-cpt"
-    assert shipped.model.run.replicas == model.seed_instances
+    assert shipped.model.generation == model.generation
+    assert shipped.model.run.name == READY_FILES[model.key].replace("_", "-")
+    assert shipped.model.run.replicas in model.replicas
     assert shipped.model.run.data_s3_path == shipped.model.run.output_s3_path == ""
+    assert {n.field for n in shipped.notes} == {"run.data_s3_path", "run.output_s3_path"}
     assert not validate_recipe_file(path).valid
     assert validate_recipe_file(path, overrides=PATHS).valid
+
+
+def test_every_catalogued_model_has_a_ready_recipe() -> None:
+    assert sorted(p.stem for p in READY.glob("*.yaml")) == sorted(READY_FILES.values())
 
 
 def test_missing_file_raises_oserror(tmp_path: Path) -> None:

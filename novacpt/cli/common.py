@@ -9,7 +9,7 @@ import typer
 
 from novacpt.cli.progress import open_with_progress
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
-from novacpt.recipe import NovaCptRecipe, RecipeReport, parse_set_option, validate_recipe_file
+from novacpt.recipe import Recipe, RecipeReport, parse_set_option, validate_recipe_file
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -49,9 +49,9 @@ def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
         raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
 
 
-def recipe_limits(recipe: NovaCptRecipe) -> DatasetOptions:
-    """What a dataset is checked against for this recipe: max_length, batch size, epochs."""
+def recipe_limits(recipe: Recipe) -> DatasetOptions:
+    """What a dataset is checked against for this recipe: max_length, batch size, epochs (Nova 1.0)."""
     tc = recipe.training_config
     return DatasetOptions(
-        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=tc.trainer.max_epochs
+        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=recipe.max_epochs
     )

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from novacpt import __version__
-from novacpt.catalog import model_by_type
 from novacpt.cli import remote
+from novacpt.cli.cluster import CdkJsonOpt, StackOpt, StackRegionOpt, cluster_settings
 from novacpt.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
@@ -21,9 +21,9 @@ from novacpt.cli.common import (
 )
 from novacpt.cli.demo import demo
 from novacpt.cli.output import emit_json, print_dataset_report, print_recipe_report
+from novacpt.cli.plan import plan
 from novacpt.cli.render_job import render_job
 from novacpt.dataset import DatasetOptions
-from novacpt.estimate import estimate_run
 
 app = typer.Typer(
     help="Check Amazon Nova continued pre-training datasets and recipes before a P5 cluster spends a cent.",
@@ -87,67 +87,38 @@ def validate_dataset(
 
 @app.command("validate-recipe")
 def validate_recipe(
-    path: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
+    paths: Annotated[list[Path], typer.Argument(help="The recipe YAML file(s).")],
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a key: --set training_config.max_length=4096.")
     ] = None,
-    allow_empty_paths: Annotated[
-        bool, typer.Option(help="Accept empty S3 paths (the pipeline fills them from the drop location).")
+    require_paths: Annotated[
+        bool,
+        typer.Option("--require-paths", help="Empty S3 paths are errors (by default a note: the pipeline fills them)."),
     ] = False,
+    cdk_json: CdkJsonOpt = None,
+    stack: StackOpt = None,
+    stack_region: StackRegionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Check a recipe against every Nova CPT rule: exit 0 valid, 1 invalid, 2 usage or I/O error."""
-    report = load_recipe(path, parse_overrides(set_), require_s3_paths=not allow_empty_paths)
+    """Check recipes against every Nova CPT rule (1.0 and 2.0): exit 0 valid, 1 invalid, 2 usage or I/O error."""
+    overrides = parse_overrides(set_)
+    settings = cluster_settings(cdk_json=cdk_json, stack=stack, stack_region=stack_region)
+    reports = []
+    for path in paths:
+        report = load_recipe(path, overrides, require_s3_paths=require_paths)
+        reports.append((path, settings.apply(report) if settings else report))
     if as_json:
-        emit_json(report.to_json_dict())
+        results = [{"path": str(path), **report.to_json_dict()} for path, report in reports]
+        payload = results[0] if len(results) == 1 else {"valid": all(r["valid"] for r in results), "recipes": results}
+        emit_json(payload)
     else:
-        print_recipe_report(str(path), report)
-    raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)
+        for path, report in reports:
+            print_recipe_report(str(path), report)
+    raise typer.Exit(EXIT_VALID if all(report.valid for _, report in reports) else EXIT_INVALID)
 
 
-@app.command("estimate")
-def estimate(
-    recipe: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
-    samples: Annotated[int | None, typer.Option(min=0, help="Number of training records.")] = None,
-    dataset: Annotated[Path | None, typer.Option(help="Count the records of this dataset instead.")] = None,
-    price: Annotated[
-        float | None, typer.Option("--price-per-instance-hour", min=0, help="USD per ml.p5.48xlarge hour.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-) -> None:
-    """Estimate training hours and P5 instance-hours (and dollars when priced)."""
-    if (samples is None) == (dataset is None):
-        raise fail_usage("give exactly one of --samples N or --dataset PATH")
-    report = load_recipe(recipe, {}, require_s3_paths=False)
-    if report.model is None:
-        print_recipe_report(str(recipe), report)
-        raise typer.Exit(EXIT_INVALID)
-    if dataset is not None:
-        data_report = scan_dataset(dataset, DatasetOptions())
-        if not data_report.valid:
-            print_dataset_report(str(dataset), data_report)
-            raise typer.Exit(EXIT_INVALID)
-        samples = int(data_report.stats["records"])
-    run = report.model.run
-    model = model_by_type(run.model_type)
-    assert model is not None  # a valid recipe names a catalogued model
-    result = estimate_run(
-        model,
-        samples=samples or 0,
-        epochs=report.model.training_config.trainer.max_epochs,
-        replicas=run.replicas,
-        price_per_instance_hour=price,
-    )
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    cost = f", ${result.cost_usd:,.2f}" if result.cost_usd is not None else ""
-    typer.echo(
-        f"{recipe}: Nova {model.key}, {result.samples} samples x {result.epochs} epochs on {result.replicas} "
-        f"x {result.instance_type}: ~{result.hours:.2f} h, {result.instance_hours:.1f} instance-hours{cost}"
-    )
-
-
+app.command("plan")(plan)
+app.command("estimate", help="Same as `cpt plan` (kept for earlier scripts).")(plan)
 app.command("render-job")(render_job)
 app.command("demo")(demo)
 app.command("submit")(remote.submit)

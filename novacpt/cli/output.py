@@ -49,7 +49,10 @@ def print_recipe_report(path: str, report: RecipeReport, *, err: bool = False) -
         _line(f"{path}: {issue.field or '(file)'}: {issue.message}", "red", err=err)
     for issue in report.warnings:
         _line(f"{path}: warning: {issue.field or '(file)'}: {issue.message}", "yellow", err=err)
+    for issue in report.notes:
+        _line(f"{path}: note: {issue.field or '(file)'}: {issue.message}", err=err)
     if report.valid:
-        _line(f"{path}: valid", "green", err=err)
+        generation = f" (Nova {report.model.generation})" if report.model else ""
+        _line(f"{path}: valid{generation}", "green", err=err)
     else:
         _line(f"{path}: INVALID ({len(report.errors)} errors)", "red", err=err)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from novacpt.cli.cluster import CdkJsonOpt, StackOpt, StackRegionOpt, cluster_settings
 from novacpt.cli.common import EXIT_INVALID, fail_usage, load_recipe, parse_overrides
 from novacpt.cli.output import print_recipe_report
 from novacpt.jobs.manifests import DEFAULT_NAMESPACE, render_manifests, target_problems, to_yaml
@@ -15,8 +16,10 @@ from novacpt.pipeline.naming import job_name as default_job_name
 
 def render_job(
     recipe: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
-    region: Annotated[str, typer.Option(help="AWS region of the cluster (one with Nova CPT images).")],
-    account: Annotated[str, typer.Option(help="AWS account id of the cluster (12 digits).")],
+    region: Annotated[
+        str | None, typer.Option(help="AWS region of the cluster (default: the deployment's, from cdk.json).")
+    ] = None,
+    account: Annotated[str, typer.Option(help="AWS account id of the cluster (12 digits).")] = "",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a key: --set run.data_s3_path=s3://bucket/train.jsonl.")
     ] = None,
@@ -27,12 +30,23 @@ def render_job(
     execution: Annotated[
         str, typer.Option(help="Execution name the job is labelled with (and its name derived from).")
     ] = "local",
+    cdk_json: CdkJsonOpt = None,
+    stack: StackOpt = None,
+    stack_region: StackRegionOpt = None,
 ) -> None:
     """Print the job's manifests: exit 0, 1 when the recipe is invalid, 2 on a usage error."""
+    settings = cluster_settings(cdk_json=cdk_json, stack=stack, stack_region=stack_region)
+    region = region or (settings.region if settings else None)
+    if not region:
+        raise fail_usage("give --region (no cdk.json or --stack to take the deployment's region from)")
+    if not account:
+        raise fail_usage("give --account, the 12-digit AWS account id of the cluster")
     problems = target_problems(region=region, account=account, namespace=namespace, job_name=job_name)
     if problems:
         raise fail_usage("; ".join(problems))
     report = load_recipe(recipe, parse_overrides(set_), require_s3_paths=True)
+    if settings is not None:
+        report = settings.apply(report)
     if report.errors or report.warnings:
         print_recipe_report(str(recipe), report, err=True)
     if report.model is None:

@@ -62,7 +62,8 @@ def _kind(value: Any) -> str:
 
 def _json_reason(exc: BaseException) -> str:
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.colno}"
+        # Some messages already end in " at" ("Invalid control character at"): say it once.
+        return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     return str(exc)

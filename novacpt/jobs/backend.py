@@ -25,9 +25,9 @@ from novacpt.k8s.eks import connect_eks
 from novacpt.pipeline.cluster import JobState, JobStatus
 from novacpt.pipeline.errors import PipelineError, RecipeInvalid, TransientError, is_transient
 from novacpt.pipeline.s3access import S3Access
-from novacpt.recipe import MAX_BYTES, NovaCptRecipe, validate_recipe_bytes
+from novacpt.recipe import MAX_BYTES, Recipe, validate_recipe_bytes
 
-RecipeLoader = Callable[[str], NovaCptRecipe]
+RecipeLoader = Callable[[str], Recipe]
 
 
 class KubernetesJobs:
@@ -166,7 +166,7 @@ def _translated(action: str) -> Iterator[None]:
 def s3_recipe_loader(s3: S3Access) -> RecipeLoader:
     """A loader that reads the archived recipe (`resolved_uri`) from S3 and validates it again."""
 
-    def load(uri: str) -> NovaCptRecipe:
+    def load(uri: str) -> Recipe:
         report = validate_recipe_bytes(s3.read(uri, max_bytes=MAX_BYTES), source=uri)
         if report.model is None:
             problems = "; ".join(f"{issue.field or '(file)'}: {issue.message}" for issue in report.errors)

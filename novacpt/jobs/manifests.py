@@ -22,7 +22,7 @@ from novacpt.catalog import (
     UnsupportedRegion,
     image_uri,
 )
-from novacpt.recipe import NovaCptRecipe
+from novacpt.recipe import Recipe
 
 DEFAULT_NAMESPACE = "kubeflow"
 CONFIG_KEY = "config.yaml"
@@ -72,7 +72,7 @@ def dns_label_problem(what: str, name: str) -> str | None:
 
 
 def render_manifests(
-    recipe: NovaCptRecipe,
+    recipe: Recipe,
     *,
     region: str,
     account: str,
@@ -110,7 +110,9 @@ def render_manifests(
                 role: {
                     "replicas": count,
                     "restartPolicy": "OnFailure",
-                    "template": _pod_template(job_name, labels, region=region, account=account),
+                    "template": _pod_template(
+                        job_name, labels, region=region, account=account, image=recipe.nova_model.training_image
+                    ),
                 }
                 for role, count in replicas.items()
             },
@@ -133,7 +135,7 @@ def target_problems(*, region: str, account: str, namespace: str, job_name: str 
     return [p for p in problems if p]
 
 
-def _check(recipe: NovaCptRecipe, *, region: str, account: str, job_name: str, namespace: str) -> None:
+def _check(recipe: Recipe, *, region: str, account: str, job_name: str, namespace: str) -> None:
     problems = target_problems(region=region, account=account, namespace=namespace, job_name=job_name)
     # The training operator names each replica's pod and service <job>-worker-<i>: a DNS label too.
     longest = f"{job_name}-worker-{max(recipe.run.replicas - 2, 0)}"
@@ -146,7 +148,7 @@ def _check(recipe: NovaCptRecipe, *, region: str, account: str, job_name: str, n
         raise ValueError("; ".join(problems))
 
 
-def _pod_template(job_name: str, labels: dict[str, str], *, region: str, account: str) -> dict[str, Any]:
+def _pod_template(job_name: str, labels: dict[str, str], *, region: str, account: str, image: str) -> dict[str, Any]:
     env = {"AWS_REGION": region, "INSTANCE_TYPE": INSTANCE_TYPE, "X_AMZ_SOURCE_ACCOUNT": account}
     devices = {"nvidia.com/gpu": GPUS_PER_INSTANCE, "vpc.amazonaws.com/efa": EFA_PER_INSTANCE}
     node_labels = [_NODE_GROUP_LABEL, ("node.kubernetes.io/instance-type", INSTANCE_TYPE)]
@@ -175,7 +177,7 @@ def _pod_template(job_name: str, labels: dict[str, str], *, region: str, account
             "containers": [
                 {
                     "name": CONTAINER,
-                    "image": image_uri(region, TRAINING_IMAGE),
+                    "image": image_uri(region, image),  # the image of the recipe's generation
                     "imagePullPolicy": "Always",
                     "env": [{"name": k, "value": v} for k, v in env.items()],
                     "resources": {"requests": dict(devices), "limits": dict(devices)},

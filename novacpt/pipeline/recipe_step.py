@@ -6,13 +6,12 @@ from typing import Any
 
 import yaml
 
-from novacpt.catalog import model_by_type
 from novacpt.pipeline.drop import TRAIN_FILE, VALIDATION_FILE, drop_job, run_prefix
 from novacpt.pipeline.errors import PipelineError, RecipeInvalid, TransientError
 from novacpt.pipeline.naming import job_name
 from novacpt.pipeline.s3access import S3Access
 from novacpt.pipeline.settings import Deployment
-from novacpt.recipe import MAX_BYTES, NovaCptRecipe, RecipeIssue, RecipeReport, validate_recipe_bytes
+from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport, validate_recipe_bytes
 from novacpt.s3uri import s3_uri, split_s3_uri
 
 _PATHS = ("run.data_s3_path", "run.validation_data_s3_path", "run.output_s3_path")
@@ -71,7 +70,7 @@ def _fills(s3: S3Access, deployment: Deployment, bucket: str, key: str, first: R
     return fills
 
 
-def _path_problems(s3: S3Access, deployment: Deployment, recipe: NovaCptRecipe) -> list[RecipeIssue]:
+def _path_problems(s3: S3Access, deployment: Deployment, recipe: Recipe) -> list[RecipeIssue]:
     """Every S3 path must be in this account and region, in the bucket the cluster may use, and exist."""
     wanted = {
         "run.data_s3_path": (recipe.run.data_s3_path, deployment.data_bucket, True),
@@ -112,11 +111,8 @@ def _describe(recipe_uri: str, issues: list[RecipeIssue]) -> str:
     return "\n".join(lines)
 
 
-def _summary(
-    recipe: NovaCptRecipe, report: RecipeReport, run_id: str, recipe_uri: str, resolved: str
-) -> dict[str, Any]:
-    model = model_by_type(recipe.run.model_type)
-    assert model is not None  # a valid recipe names a catalogued model
+def _summary(recipe: Recipe, report: RecipeReport, run_id: str, recipe_uri: str, resolved: str) -> dict[str, Any]:
+    model = recipe.nova_model
     datasets = [{"role": "train", "uri": recipe.run.data_s3_path}]
     if recipe.run.validation_data_s3_path:
         datasets.append({"role": "validation", "uri": recipe.run.validation_data_s3_path})
@@ -130,7 +126,9 @@ def _summary(
         "replicas": recipe.run.replicas,
         "max_length": tc.max_length,
         "global_batch_size": tc.global_batch_size,
-        "max_epochs": tc.trainer.max_epochs,
+        "generation": model.generation,
+        "max_epochs": recipe.max_epochs,
+        "max_steps": getattr(tc.trainer, "max_steps", None),
         "output_s3_path": recipe.run.output_s3_path.rstrip("/"),
         "datasets": datasets,
         "warnings": [w.to_dict() for w in report.warnings],

@@ -20,7 +20,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from novacpt.recipe.model import RecipeIssue, format_path
+from novacpt.recipe.fields import RecipeIssue, format_path
 
 MAX_BYTES = 1_048_576
 MAX_NODES = 10_000
@@ -153,7 +153,14 @@ def _decode(data: bytes | str, source: str) -> tuple[str | None, RecipeIssue | N
         return None, RecipeIssue(None, f"{source} is not valid UTF-8 (bad byte at offset {exc.start})")
 
 
-def _yaml_error_message(exc: yaml.YAMLError, source: str) -> str:
+def _yaml_error_message(exc: yaml.YAMLError, source: str, text: str) -> str:
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return (
+            f"{source}: control character U+{exc.character:04X} at line {line}, column {column}: "
+            "YAML does not allow it; remove it"
+        )
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         what = "unsupported YAML value" if isinstance(exc, ConstructorError) else "YAML syntax error"
@@ -186,7 +193,7 @@ def load_recipe_yaml(data: bytes | str, *, source: str = "recipe.yaml") -> Loade
     except _LimitError as exc:
         return LoadedYaml(None, [RecipeIssue(None, f"{source} {exc}")])
     except yaml.YAMLError as exc:
-        return LoadedYaml(None, [RecipeIssue(None, _yaml_error_message(exc, source))])
+        return LoadedYaml(None, [RecipeIssue(None, _yaml_error_message(exc, source, text))])
     except ValueError as exc:
         return LoadedYaml(None, [RecipeIssue(None, f"{source}: unreadable value: {exc}")])
     if value is None:
