@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 STACKS_DESTROY_ORDER := NovaCptPipeline NovaCptCluster NovaCptStorage
 DEPLOY_OUTPUTS := cdk.out/deploy-outputs.json
 RETAINED := .destroy-retained.txt
-LIFECYCLE := $(BIN)/python -m novacpt.remote.lifecycle
+LIFECYCLE := $(BIN)/python -m novacpt_cli.lifecycle
 
 .PHONY: setup checkov-setup test checkov unit lint synth deploy destroy bench demo clean
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml package.json lambdas/requirements.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[cdk,dev,demo]'
 	npm install --no-audit --no-fund --loglevel=error
-	$(BIN)/python -m stacks.lambda_bundle
+	$(BIN)/python -m stacks.shared.bundling
 	rm -f $(VENV)/.setup-* && touch $@
 
 checkov-setup: $(CHECKOV_STAMP)
@@ -43,7 +43,7 @@ test: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest
 
 checkov: setup checkov-setup
-	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/test_checkov_gate.py
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/infra/test_checkov_gate.py
 
 # The fast unit suite: no synthesis, no state-machine execution.
 unit: setup
@@ -52,7 +52,7 @@ unit: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy novacpt lambdas stacks app.py
+	$(BIN)/mypy novacpt novacpt_cli novacpt_dev lambdas stacks app.py
 
 synth: setup
 	rm -rf cdk.out

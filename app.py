@@ -15,11 +15,11 @@ import sys
 
 import aws_cdk as cdk
 
-from stacks.cluster_stack import CLUSTER_STACK_ID, ClusterStack
+from stacks.cluster.stack import CLUSTER_STACK_ID, ClusterStack
 from stacks.config import ConfigError, DeploymentConfig
-from stacks.nag import add_nag_checks
-from stacks.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
-from stacks.storage_stack import STORAGE_STACK_ID, StorageStack
+from stacks.pipeline.stack import PIPELINE_STACK_ID, PipelineStack
+from stacks.shared.nag import add_nag_checks
+from stacks.storage.stack import STORAGE_STACK_ID, StorageStack
 
 
 def build_app(app: cdk.App) -> cdk.App:

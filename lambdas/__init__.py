@@ -1,1 +1,1 @@
-"""Lambda handlers of the pipeline: each adapts one event to a function of novacpt.pipeline."""
+"""Lambda handlers of the pipeline: each adapts one event to a function of novacpt.steps."""

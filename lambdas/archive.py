@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.events import OutcomeEvent
 from lambdas.runtime import deployment, pipeline_handler, s3
-from novacpt.pipeline.archive_step import archive_step
+from novacpt.steps.archive import archive_step
 
 
 @pipeline_handler(OutcomeEvent)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.events import StateEvent
 from lambdas.runtime import cluster, deployment, env, logger, pipeline_handler, s3
-from novacpt.pipeline.capacity_step import CapacityWait, aborted_step, check_capacity_step, prepare_capacity_step
+from novacpt.steps.capacity import CapacityWait, aborted_step, check_capacity_step, prepare_capacity_step
 
 
 class CapacityEnv(BaseModel):

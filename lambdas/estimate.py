@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.runtime import env, pipeline_handler
-from novacpt.pipeline.estimate_step import estimate_step
+from novacpt.steps.estimate import estimate_step
 
 
 class EstimateEnv(BaseModel):

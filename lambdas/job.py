@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.events import RecipeEvent, StateEvent
 from lambdas.runtime import cluster, env, metrics, pipeline_handler
-from novacpt.pipeline.job_step import cancel_step, poll_step, submit_step
+from novacpt.steps.job import cancel_step, poll_step, submit_step
 
 
 class PollEnv(BaseModel):

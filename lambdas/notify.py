@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from lambdas.events import OutcomeEvent
 from lambdas.runtime import env, metrics, pipeline_handler
-from novacpt.jobs.backend import cluster_log_group
-from novacpt.pipeline.errors import TransientError, is_transient
-from novacpt.pipeline.notify_step import build_message
+from novacpt.adapters.kubernetes_jobs import cluster_log_group
+from novacpt.kernel.errors import TransientError, is_transient
+from novacpt.steps.notify import build_message
 
 
 class NotifyEnv(BaseModel):

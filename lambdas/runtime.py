@@ -12,11 +12,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from novacpt.hyperpod import HyperPodBackend, HyperPodCapacity
-from novacpt.jobs.backend import KubernetesJobsSettings, kubernetes_jobs
-from novacpt.pipeline.cluster import ClusterBackend, ScriptedCluster
-from novacpt.pipeline.s3access import S3Access
-from novacpt.pipeline.settings import Deployment
+from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
+from novacpt.adapters.kubernetes_jobs import KubernetesJobsSettings, kubernetes_jobs
+from novacpt.kernel.ports import ClusterBackend
+from novacpt.kernel.s3access import S3Access
+from novacpt.kernel.settings import Deployment
 
 logger = Logger()
 tracer = Tracer()
@@ -79,6 +79,8 @@ def cluster() -> ClusterBackend:
     """The configured cluster backend; HyperPod's capacity and job halves are each made on first use."""
     settings = env(ClusterEnv)
     if settings.cluster_backend == "fake":
+        from novacpt_dev.fakes import ScriptedCluster  # stage 1 only: the fake leaves the runtime in stage 2
+
         return ScriptedCluster(settings.fake_job_states.split(","), settings.fake_failure_reason)
     return HyperPodBackend(
         capacity=lambda: HyperPodCapacity(

@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.runtime import env, logger, metrics, pipeline_handler
-from novacpt.pipeline.drop import drop_job
-from novacpt.pipeline.naming import execution_name
-from novacpt.s3uri import s3_uri
+from novacpt.drop import drop_job
+from novacpt.kernel.s3uri import s3_uri
+from novacpt.naming import execution_name
 
 
 class TriggerEnv(BaseModel):

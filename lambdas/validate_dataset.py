@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.events import RecipeEvent
 from lambdas.runtime import deployment, env, metrics, pipeline_handler, s3
-from novacpt.pipeline.dataset_step import (
+from novacpt.steps.dataset import (
     LIMIT_KEYS,
     SHARD_BYTES,
     count_duplicates_step,

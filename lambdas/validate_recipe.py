@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambdas.runtime import deployment, pipeline_handler, s3
-from novacpt.pipeline.errors import RecipeInvalid
-from novacpt.pipeline.recipe_step import validate_recipe_step
+from novacpt.kernel.errors import RecipeInvalid
+from novacpt.steps.recipe import validate_recipe_step
 
 CONSOLE_EXAMPLE = '{"recipe_s3_uri": "s3://<data bucket>/jobs/<job>/recipe.yaml", "overrides": {"dotted.key": 1}}'
 

@@ -1,7 +1,7 @@
-"""Domain core for Amazon Nova continued pre-training (CPT) on SageMaker HyperPod.
+"""Runtime of Nova continued pre-training (CPT) on SageMaker HyperPod: what ships in the Lambda asset.
 
-Shared by the `cpt` command line tool and the pipeline's Lambda handlers: recipe
-model, dataset validation, estimates and job manifests.
+Layers, each importing only from those before it: `kernel` (errors, settings, S3, ports), the domain
+(`recipe`, `dataset`, `catalog`, `estimate`, `jobs`, `drop`, `naming`), `steps`, then `adapters`.
 """
 
 __version__ = "0.1.0"

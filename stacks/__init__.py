@@ -1,1 +1,1 @@
-"""CDK stacks and constructs of the Nova CPT deployment (see app.py)."""
+"""CDK stacks of the Nova CPT deployment, by component: storage, cluster, pipeline, and shared helpers."""

@@ -146,7 +146,7 @@ class DeploymentConfig(BaseModel):
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
     validation_shard_gib: Annotated[int, Field(ge=1, le=64)] = 16
     validation_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32
-    # The training cluster (stacks/cluster_stack.py).
+    # The training cluster (stacks/cluster/).
     region: NovaRegion = "us-east-1"
     availability_zones: tuple[str, ...] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
     rig_availability_zone: str | None = None

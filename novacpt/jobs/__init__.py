@@ -1,13 +1,5 @@
-"""The Nova CPT job on the cluster: its manifests, what its status means, and the job backend."""
+"""The Nova CPT job on the cluster: its manifests and what its status means (the backend is an adapter)."""
 
-from novacpt.jobs.backend import KubernetesJobs, KubernetesJobsSettings, kubernetes_jobs, s3_recipe_loader
 from novacpt.jobs.manifests import render_manifests, to_yaml
 
-__all__ = [
-    "KubernetesJobs",
-    "KubernetesJobsSettings",
-    "kubernetes_jobs",
-    "render_manifests",
-    "s3_recipe_loader",
-    "to_yaml",
-]
+__all__ = ["render_manifests", "to_yaml"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from novacpt.pipeline.cluster import JobState
+from novacpt.kernel.ports import JobState
 
 MAX_POD_PROBLEMS = 5
 _DONE = {"Succeeded": JobState.SUCCEEDED, "Failed": JobState.FAILED}

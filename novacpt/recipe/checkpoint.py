@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from novacpt.s3uri import split_s3_uri
+from novacpt.kernel.s3uri import split_s3_uri
 
 ESCROW_PREFIX = "customer-escrow-"
 _ESCROW_BUCKET = re.compile(r"customer-escrow-(?P<account>[0-9]{12})(?:-[a-z0-9][a-z0-9-]*)?")

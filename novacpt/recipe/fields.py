@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from novacpt.catalog import BY_TYPE, MODELS, replica_sets
+from novacpt.kernel.s3uri import split_s3_uri
 from novacpt.recipe.checkpoint import checkpoint_problem
-from novacpt.s3uri import split_s3_uri
 
 BATCH_SIZES = (32, 64, 128, 256)
 LR_RECOMMENDED = (1e-6, 1e-4)

@@ -1,0 +1,67 @@
+"""The ports the steps call (Protocols), and the values that cross them; adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class JobState(StrEnum):
+    """Where a training job stands (from the PyTorchJob's last condition)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """A job's state, and why when it failed."""
+
+    state: JobState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityStatus:
+    """How many training instances are asked for and in service, and what the cluster says."""
+
+    target: int
+    in_service: int
+    cluster_state: str = ""
+    last_failure: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.in_service} of {self.target} instances in service"
+        if self.cluster_state:
+            text += f", cluster {self.cluster_state}"
+        if self.last_failure:
+            text += f", last failure: {self.last_failure}"
+        return text
+
+
+class JobBackend(Protocol):
+    """The job half of the ClusterBackend: start, read and stop one training job."""
+
+    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
+        """Start the job (idempotent for the same name and execution)."""
+
+    def status(self, job_name: str, attempt: int) -> JobStatus:
+        """The job's state at poll number `attempt`."""
+
+    def cancel(self, job_name: str) -> None:
+        """Stop and delete the job (idempotent)."""
+
+
+class ClusterBackend(JobBackend, Protocol):
+    """Capacity and jobs on the training cluster."""
+
+    def prepare_capacity(self, replicas: int) -> bool:
+        """Ask for `replicas` instances (again while scaling asks nothing new); True once they are in service."""
+
+    def capacity_status(self) -> CapacityStatus:
+        """The instances asked for and in service, for messages."""
+
+    def release_capacity(self) -> None:
+        """Return the cluster to its resting size (idempotent)."""

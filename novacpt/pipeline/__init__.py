@@ -1,1 +1,0 @@
-"""The pipeline's logic, one module a concern; the Lambda handlers in lambdas/ only adapt events to it."""

@@ -1,1 +1,0 @@
-"""Working with a deployed pipeline from the terminal: find it, upload a run, follow it."""

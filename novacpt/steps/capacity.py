@@ -1,0 +1,83 @@
+"""PrepareCapacity and its wait loop (CheckCapacity), and the clean-up of an aborted execution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from novacpt.catalog import INSTANCE_TYPE
+from novacpt.drop import run_prefix
+from novacpt.kernel.errors import CapacityUnavailable
+from novacpt.kernel.ports import ClusterBackend
+from novacpt.kernel.s3access import S3Access
+from novacpt.kernel.s3uri import s3_uri
+from novacpt.naming import job_name
+from novacpt.recipe import MAX_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityWait:
+    """How the run waits for its instances: poll interval, the bound, and where the capacity comes from."""
+
+    interval_seconds: int
+    max_seconds: float
+    zone: str = ""
+    training_plan: bool = False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def prepare_capacity_step(backend: ClusterBackend, recipe: dict[str, Any], wait: CapacityWait) -> dict[str, Any]:
+    """Ask for the recipe's replicas; the result says whether they are in service and when the wait began."""
+    replicas = int(recipe["replicas"])
+    ready = backend.prepare_capacity(replicas)
+    return {
+        "replicas": replicas,
+        "ready": ready,
+        "requested_at": _now().isoformat(),
+        "waited_seconds": 0,
+        "interval_seconds": wait.interval_seconds,
+    }
+
+
+def check_capacity_step(backend: ClusterBackend, capacity: dict[str, Any], wait: CapacityWait) -> dict[str, Any]:
+    """Look again (asking again only if no update is under way); CapacityUnavailable once the wait is over."""
+    replicas = int(capacity["replicas"])
+    ready = backend.prepare_capacity(replicas)
+    waited = (_now() - datetime.fromisoformat(capacity["requested_at"])).total_seconds()
+    if not ready and waited >= wait.max_seconds:
+        raise CapacityUnavailable(_unavailable(backend, replicas, wait))
+    return {**capacity, "ready": ready, "waited_seconds": round(waited), "interval_seconds": wait.interval_seconds}
+
+
+def _unavailable(backend: ClusterBackend, replicas: int, wait: CapacityWait) -> str:
+    plan_state = ", set now: is it active?" if wait.training_plan else ""
+    plan = f"a SageMaker training plan (nova-cpt:training_plan_arn{plan_state})"
+    zone = f", now {wait.zone}" if wait.zone else ""
+    return (
+        f"{replicas} x {INSTANCE_TYPE} were not in service after {wait.max_seconds / 60:g} minutes "
+        f"({backend.capacity_status()}); the capacity is being released. P5 capacity is short: put the restricted "
+        f"instance group in the availability zone that has it (nova-cpt:rig_availability_zone{zone}), reserve it "
+        f"with {plan}, lower run.replicas, or wait longer (nova-cpt:max_capacity_wait_minutes)"
+    )
+
+
+def aborted_step(backend: ClusterBackend, s3: S3Access, archive_bucket: str, execution_name: str) -> dict[str, Any]:
+    """After an execution was aborted or timed out: cancel its job, if it may exist, and release the capacity.
+
+    The job's name comes from the recipe the run archived (`runs/<execution>/recipe.yaml`); without
+    that file the run never reached the cluster's job.
+    """
+    cancelled = None
+    recipe_uri = s3_uri(archive_bucket, f"{run_prefix(execution_name)}recipe.yaml")
+    if s3.head(recipe_uri) is not None:
+        recipe = yaml.safe_load(s3.read(recipe_uri, max_bytes=MAX_BYTES))
+        cancelled = job_name(str(recipe["run"]["name"]), execution_name)
+        backend.cancel(cancelled)
+    backend.release_capacity()
+    return {"execution": execution_name, "cancelled": cancelled, "released": True}

@@ -1,0 +1,135 @@
+"""ValidateRecipe: load the recipe from S3, fill the paths the drop implies, check every rule and every path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from novacpt.drop import TRAIN_FILE, VALIDATION_FILE, drop_job, run_prefix
+from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError
+from novacpt.kernel.s3access import S3Access
+from novacpt.kernel.s3uri import s3_uri, split_s3_uri
+from novacpt.kernel.settings import Deployment
+from novacpt.naming import job_name
+from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport, validate_recipe_bytes
+
+_PATHS = ("run.data_s3_path", "run.validation_data_s3_path", "run.output_s3_path")
+
+
+def validate_recipe_step(
+    s3: S3Access, deployment: Deployment, *, recipe_uri: str, overrides: dict[str, Any], run_id: str
+) -> dict[str, Any]:
+    """Validate the run's recipe; raise RecipeInvalid naming every problem, else return the run's summary."""
+    try:
+        bucket, key = split_s3_uri(recipe_uri)
+    except ValueError as exc:
+        raise RecipeInvalid(f"recipe_s3_uri {recipe_uri!r}: {exc}") from exc
+    try:
+        data = s3.read(recipe_uri, max_bytes=MAX_BYTES)
+    except TransientError:
+        raise  # retried by the state machine, not a problem of the recipe
+    except PipelineError as exc:
+        raise RecipeInvalid(str(exc)) from exc
+    name = key.rsplit("/", 1)[-1] or "recipe.yaml"
+    first = validate_recipe_bytes(data, source=name, overrides=overrides, require_s3_paths=False)
+    fills = _fills(s3, deployment, bucket, key, first)
+    report = validate_recipe_bytes(
+        data,
+        source=name,
+        overrides={**fills, **overrides},
+        max_replicas=deployment.max_replicas,
+        model_type=deployment.model_type,
+    )
+    if report.model is None:
+        raise RecipeInvalid(_describe(recipe_uri, report.errors))
+    problems = _path_problems(s3, deployment, report.model)
+    if problems:
+        raise RecipeInvalid(_describe(recipe_uri, problems))
+    recipe = report.model
+    resolved = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}recipe.yaml")
+    s3.put(resolved, yaml.safe_dump(report.recipe, sort_keys=False).encode(), "application/yaml")
+    return _summary(recipe, report, run_id, recipe_uri, resolved)
+
+
+def _fills(s3: S3Access, deployment: Deployment, bucket: str, key: str, first: RecipeReport) -> dict[str, str]:
+    """Values for the empty S3 paths, from the drop location and the output bucket."""
+    run = (first.recipe or {}).get("run")
+    run = run if isinstance(run, dict) else {}
+    job = drop_job(key)
+    fills: dict[str, str] = {}
+    if job is not None and bucket == deployment.data_bucket:
+        folder = key.rsplit("/", 1)[0]
+        if not run.get("data_s3_path"):
+            fills["run.data_s3_path"] = s3_uri(bucket, f"{folder}/{TRAIN_FILE}")
+        validation = s3_uri(bucket, f"{folder}/{VALIDATION_FILE}")
+        if not run.get("validation_data_s3_path") and s3.head(validation) is not None:
+            fills["run.validation_data_s3_path"] = validation
+    if not run.get("output_s3_path"):
+        fills["run.output_s3_path"] = s3_uri(deployment.output_bucket, job or str(run.get("name") or "runs"))
+    return fills
+
+
+def _path_problems(s3: S3Access, deployment: Deployment, recipe: Recipe) -> list[RecipeIssue]:
+    """Every S3 path must be in this account and region, in the bucket the cluster may use, and exist."""
+    wanted = {
+        "run.data_s3_path": (recipe.run.data_s3_path, deployment.data_bucket, True),
+        "run.validation_data_s3_path": (recipe.run.validation_data_s3_path, deployment.data_bucket, True),
+        "run.output_s3_path": (recipe.run.output_s3_path, deployment.output_bucket, False),
+    }
+    problems = []
+    for field in _PATHS:
+        uri, allowed_bucket, must_exist = wanted[field]
+        if not uri:
+            continue
+        bucket, _ = split_s3_uri(uri)
+        if bucket != allowed_bucket:
+            problems.append(
+                RecipeIssue(field, f"{uri} is outside the bucket the cluster may use: use s3://{allowed_bucket}/...")
+            )
+            continue
+        try:
+            region = s3.bucket_region(bucket)
+            if region != deployment.region:
+                problems.append(
+                    RecipeIssue(
+                        field, f"{uri} is in {region}; it must be in the deployment's region {deployment.region}"
+                    )
+                )
+            elif must_exist and s3.head(uri) is None:
+                problems.append(RecipeIssue(field, f"{uri} does not exist: upload the dataset before the recipe"))
+        except TransientError:
+            raise
+        except PipelineError as exc:
+            problems.append(RecipeIssue(field, str(exc)))
+    return problems
+
+
+def _describe(recipe_uri: str, issues: list[RecipeIssue]) -> str:
+    lines = [f"{recipe_uri}: {len(issues)} problem(s):"]
+    lines += [f"  {issue.field or '(file)'}: {issue.message}" for issue in issues]
+    return "\n".join(lines)
+
+
+def _summary(recipe: Recipe, report: RecipeReport, run_id: str, recipe_uri: str, resolved: str) -> dict[str, Any]:
+    model = recipe.nova_model
+    datasets = [{"role": "train", "uri": recipe.run.data_s3_path}]
+    if recipe.run.validation_data_s3_path:
+        datasets.append({"role": "validation", "uri": recipe.run.validation_data_s3_path})
+    tc = recipe.training_config
+    return {
+        "run_id": run_id,
+        "job_name": job_name(recipe.run.name, run_id),
+        "source_uri": recipe_uri,
+        "resolved_uri": resolved,
+        "model": model.key,
+        "replicas": recipe.run.replicas,
+        "max_length": tc.max_length,
+        "global_batch_size": tc.global_batch_size,
+        "generation": model.generation,
+        "max_epochs": recipe.max_epochs,
+        "max_steps": getattr(tc.trainer, "max_steps", None),
+        "output_s3_path": recipe.run.output_s3_path.rstrip("/"),
+        "datasets": datasets,
+        "warnings": [w.to_dict() for w in report.warnings],
+    }

@@ -1,0 +1,57 @@
+"""What every cpt command shares: exit codes, usage errors, loading recipes and datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
+from novacpt.recipe import Recipe, RecipeReport, parse_set_option, validate_recipe_file
+from novacpt_cli.progress import open_with_progress
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def fail_usage(message: str) -> typer.Exit:
+    """Print a usage or I/O problem on stderr; the caller raises the returned Exit (code 2)."""
+    typer.secho(f"cpt: error: {message}", err=True, fg="red")
+    return typer.Exit(EXIT_USAGE)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`--set a.b=c` options as an overrides mapping (exit 2 on a malformed one)."""
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        try:
+            key, value = parse_set_option(item)
+        except ValueError as exc:
+            raise fail_usage(f"--set {item!r}: {exc}") from exc
+        overrides[key] = value
+    return overrides
+
+
+def load_recipe(path: Path, overrides: dict[str, Any], *, require_s3_paths: bool) -> RecipeReport:
+    """Validate a recipe file; exit 2 when it cannot be read."""
+    try:
+        return validate_recipe_file(path, overrides=overrides, require_s3_paths=require_s3_paths)
+    except OSError as exc:
+        raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
+
+
+def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
+    """Validate a local dataset file; exit 2 when it cannot be read."""
+    try:
+        with open_with_progress(path, f"validating {path.name}") as stream:
+            return validate_stream(stream, path.name, options)
+    except OSError as exc:
+        raise fail_usage(f"{path}: {exc.strerror or exc}") from exc
+
+
+def recipe_limits(recipe: Recipe) -> DatasetOptions:
+    """What a dataset is checked against for this recipe: max_length, batch size, epochs (Nova 1.0)."""
+    tc = recipe.training_config
+    return DatasetOptions(
+        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=recipe.max_epochs
+    )

@@ -1,0 +1,63 @@
+"""`cpt demo`: the real pipeline, end to end, on this machine (only the training is simulated)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from novacpt_cli.common import EXIT_INVALID, EXIT_VALID
+
+
+def _cause(raw: str | None) -> str:
+    try:
+        parsed = json.loads(raw or "")
+    except ValueError:
+        return raw or ""
+    return str(parsed.get("errorMessage", raw)) if isinstance(parsed, dict) else str(raw)
+
+
+def demo(
+    data: Annotated[Path | None, typer.Option(help="Training JSONL (default: a generated sample).")] = None,
+    validation: Annotated[Path | None, typer.Option(help="Validation JSONL.")] = None,
+    recipe: Annotated[Path | None, typer.Option(help="Recipe (default: recipes/nova_lite_cpt.yaml).")] = None,
+    fail_job: Annotated[bool, typer.Option("--fail-job", help="Make the simulated training job fail.")] = False,
+) -> None:
+    """Run the synthesised state machine with the real handlers on an AWS emulator: exit 0 when the run succeeds."""
+    from novacpt_dev.demo.run import run_demo  # moto and the CDK load only for the demo
+
+    started = time.monotonic()
+    typer.echo("cpt demo: synthesising the stacks and starting an emulated AWS (moto) on this machine...")
+
+    def show(state: str) -> None:
+        typer.echo(f"  {time.monotonic() - started:6.1f}s  {state}")
+
+    outcome = run_demo(data=data, validation=validation, recipe=recipe, fail_job=fail_job, on_state=show)
+    result, record = outcome.result, outcome.run_record
+    ok = result.status == "SUCCEEDED"
+    typer.secho(f"\nrun {result.arn.rsplit(':', 1)[-1]}: {result.status}", fg="green" if ok else "red", bold=True)
+    output: dict[str, Any] = result.output or {}
+    recipe_summary = output.get("recipe") or (record or {}).get("recipe") or {}
+    if record and record.get("job_name"):
+        typer.echo(f"job: {record['job_name']}")
+    estimate = output.get("estimate") or (record or {}).get("estimate")
+    if estimate:
+        typer.echo(
+            f"estimate: {estimate['hours']} h on {estimate['replicas']} x {estimate['instance_type']}, "
+            f"{estimate['instance_hours']} instance-hours"
+        )
+    if not ok:
+        typer.secho(f"reason: {result.error}", fg="red")
+        typer.echo(_cause(result.cause))
+    if record:
+        archive = output.get("archive") or {}
+        typer.echo(f"archive: {archive.get('run_record') or 'runs/' + str(record.get('run_id')) + '/run.json'}")
+        typer.echo("run.json:")
+        typer.echo(json.dumps(record, indent=2, default=str))
+    elif recipe_summary:
+        typer.echo(f"recipe: {recipe_summary.get('source_uri', '')}")
+    typer.echo(f"({time.monotonic() - started:.1f} s; nothing left running)")
+    raise typer.Exit(EXIT_VALID if ok else EXIT_INVALID)

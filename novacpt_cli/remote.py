@@ -1,0 +1,200 @@
+"""`cpt submit`, `cpt status`, `cpt runs`, `cpt logs`: a deployed pipeline from the terminal.
+
+Buckets and the state machine come from the stacks' outputs. `--endpoint-url` points every call
+at an emulator (moto's server) instead of AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from novacpt.adapters.stepfunctions import follow_execution
+from novacpt.drop import DROP_PREFIX, RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE, drop_job
+from novacpt.naming import execution_arn, execution_name
+from novacpt_cli.common import EXIT_INVALID, EXIT_VALID, fail_usage, load_recipe, recipe_limits, scan_dataset
+from novacpt_cli.deployed import PIPELINE_STACK, STORAGE_STACK, Deployed, NotDeployed, find_deployment
+from novacpt_cli.output import print_dataset_report, print_recipe_report
+from novacpt_cli.upload import upload_file
+
+StackOpt = Annotated[str, typer.Option("--stack", help="Name of the pipeline stack.")]
+StorageOpt = Annotated[str, typer.Option("--storage-stack", help="Name of the storage stack.")]
+RegionOpt = Annotated[str | None, typer.Option(help="AWS region (default: your AWS configuration's).")]
+EndpointOpt = Annotated[str | None, typer.Option(help="Send every AWS call here (an emulator), not to AWS.")]
+_err = Console(stderr=True)
+
+
+def _print_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A table on a terminal; tab-separated lines (easy to script) otherwise."""
+    if sys.stdout.isatty():
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    for row in (headers, *rows):
+        typer.echo("\t".join(row))
+
+
+def _deployment(stack: str, storage_stack: str, region: str | None, endpoint_url: str | None) -> Deployed:
+    try:
+        return find_deployment(
+            storage_stack=storage_stack, pipeline_stack=stack, region=region, endpoint_url=endpoint_url
+        )
+    except NotDeployed as exc:
+        raise fail_usage(str(exc)) from exc
+
+
+def _upload(deployed: Deployed, path: Path, key: str) -> dict[str, Any]:
+    s3 = deployed.client("s3")
+    size = path.stat().st_size
+    if not sys.stderr.isatty():
+        return upload_file(s3, path, deployed.data_bucket, key)
+    with Progress(console=_err, transient=True) as bar:
+        task = bar.add_task(f"uploading {path.name}", total=size)
+        return upload_file(s3, path, deployed.data_bucket, key, progress=lambda done: bar.update(task, completed=done))
+
+
+def submit(
+    recipe: Annotated[Path, typer.Option(help="The recipe YAML (its S3 paths empty: the pipeline fills them).")],
+    data: Annotated[Path, typer.Option(help="The training JSONL.")],
+    validation: Annotated[Path | None, typer.Option(help="The validation JSONL.")] = None,
+    job: Annotated[str | None, typer.Option(help="Job folder under jobs/ (default: run.name).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Check locally, upload the data, then the recipe (which starts the run); exit 1 on any error."""
+    report = load_recipe(recipe, {}, require_s3_paths=False)
+    if report.model is None:
+        print_recipe_report(str(recipe), report)
+        raise typer.Exit(EXIT_INVALID)
+    run = report.model.run
+    if run.data_s3_path or run.validation_data_s3_path:
+        raise fail_usage(f"{recipe}: leave run.data_s3_path and run.validation_data_s3_path empty; submit uploads them")
+    limits = recipe_limits(report.model)
+    datasets = [(data, TRAIN_FILE), *([(validation, VALIDATION_FILE)] if validation else [])]
+    for path, _ in datasets:
+        checked = scan_dataset(path, limits)
+        if not checked.valid:
+            print_dataset_report(str(path), checked)
+            raise typer.Exit(EXIT_INVALID)
+    folder = f"{DROP_PREFIX}{job or run.name}"
+    if drop_job(f"{folder}/{RECIPE_FILE}") is None:  # the trigger would ignore the recipe: no run would start
+        raise fail_usage(f"--job {job!r}: use letters, digits, '.', '_' and '-' only (at most 128)")
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    for path, name in datasets:
+        _upload(deployed, path, f"{folder}/{name}")
+    answer = _upload(deployed, recipe, f"{folder}/{RECIPE_FILE}")  # last: its arrival starts the run
+    name = execution_name(deployed.data_bucket, f"{folder}/{RECIPE_FILE}", answer.get("VersionId"))
+    typer.echo(f"uploaded s3://{deployed.data_bucket}/{folder}/; the run's execution: {name}")
+    if wait:
+        raise typer.Exit(_wait(deployed, name))
+
+
+def _wait(deployed: Deployed, name: str, appear_timeout_s: float = 120.0) -> int:
+    sfn = deployed.client("stepfunctions")
+    arn = execution_arn(deployed.state_machine_arn, name)
+    deadline = time.monotonic() + appear_timeout_s
+    while True:  # the trigger starts it within seconds of the recipe's arrival
+        try:
+            sfn.describe_execution(executionArn=arn)
+            break
+        except sfn.exceptions.ExecutionDoesNotExist:
+            if time.monotonic() > deadline:
+                typer.secho(f"execution {name} did not start within {appear_timeout_s:g} s", err=True, fg="red")
+                return EXIT_INVALID
+            time.sleep(2)
+    description, _ = follow_execution(sfn, arn, on_state=lambda state: typer.echo(f"  {state}"))
+    ok = description["status"] == "SUCCEEDED"
+    typer.secho(f"{name}: {description['status']}", fg="green" if ok else "red")
+    if not ok:
+        typer.echo(f"{description.get('error', '')}: {description.get('cause', '')}")
+    return EXIT_VALID if ok else EXIT_INVALID
+
+
+def status(
+    job: Annotated[str | None, typer.Argument(help="Only runs of this job folder.")] = None,
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """The most recent runs and where they stand."""
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    sfn = deployed.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, maxResults=100)["executions"]
+    rows = [
+        (e["name"], e["status"], str(e["startDate"]), str(e.get("stopDate") or ""))
+        for e in executions
+        if not job or e["name"].startswith(f"{job}-")
+    ]
+    _print_table(("execution", "status", "started", "stopped"), rows)
+
+
+def runs(
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Archived runs: outcome, job, checkpoint (from each runs/<run>/run.json)."""
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    s3 = deployed.client("s3")
+    rows = []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=deployed.archive_bucket, Prefix="runs/", Delimiter="/")
+    for page in pages:
+        for prefix in page.get("CommonPrefixes", []):
+            try:
+                body = s3.get_object(Bucket=deployed.archive_bucket, Key=f"{prefix['Prefix']}run.json")["Body"]
+            except s3.exceptions.NoSuchKey:
+                continue  # a run still in progress
+            record = json.loads(body.read())
+            timings = record.get("timings") or {}
+            rows.append(
+                (
+                    record.get("run_id", ""),
+                    record.get("status", ""),
+                    record.get("job_name") or "",
+                    record.get("checkpoint") or "",
+                    timings.get("archived_at") or "",
+                )
+            )
+    _print_table(("run", "status", "job", "checkpoint", "archived"), rows)
+
+
+def logs(
+    job: Annotated[str, typer.Argument(help="The job name (run.name plus its suffix, as in `cpt runs`).")],
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """The cluster's CloudWatch log lines that name the job."""
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    cloudwatch = deployed.client("logs")
+    groups = cloudwatch.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/Clusters/").get("logGroups", [])
+    if not groups:
+        raise fail_usage("no /aws/sagemaker/Clusters/ log group in this account and region: is the cluster deployed?")
+    found = 0
+    for group in groups:
+        pages = cloudwatch.get_paginator("filter_log_events").paginate(
+            logGroupName=group["logGroupName"], filterPattern=f'"{job}"'
+        )
+        for page in pages:
+            for event in page.get("events", []):
+                typer.echo(f"{event.get('logStreamName', '')}: {event['message'].rstrip()}")
+                found += 1
+    if not found:
+        typer.echo(f"no log lines mention {job}")

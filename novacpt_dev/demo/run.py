@@ -1,0 +1,170 @@
+"""`cpt demo`: synthesise the app, emulate AWS with moto, run the real handlers and state machine.
+
+Only the training is simulated: the job functions talk to a stand-in Kubernetes API on loopback,
+and when the job "succeeds" a simulated trainer writes the manifest and a TensorBoard event file
+to the output path, as the real job would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+
+from novacpt.adapters.k8s.client import KubernetesClient
+from novacpt.adapters.k8s.token import EksTokenSource
+from novacpt.naming import execution_arn
+from novacpt_dev.demo.sample import write_sample_dataset
+from novacpt_dev.demo.trainer import write_training_outputs
+from novacpt_dev.emulator.deployment import ExecutionResult, LocalDeployment, deploy
+from novacpt_dev.emulator.events import object_created_event
+from novacpt_dev.emulator.invoke import handlers_in_process
+from novacpt_dev.emulator.template import Templates
+from novacpt_dev.k8s_standin import FinishedJob, JobScript, KubernetesStandIn
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's account; a region with Nova CPT images
+JOB_FOLDER = "demo"
+DEFAULT_RECIPE = "nova_lite_cpt.yaml"  # the model cdk.json deploys the cluster for
+JOB_FUNCTIONS = ("SubmitJob", "PollJob", "CancelJob")
+_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "demo",
+    "AWS_SECRET_ACCESS_KEY": "demo",
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines on the demo's screen
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+}
+
+
+@dataclass
+class DemoOutcome:
+    """How the demo run ended and where its records are."""
+
+    result: ExecutionResult
+    run_record: dict[str, Any] | None
+    notifications: list[dict[str, str]]
+
+
+def synthesize(out_dir: Path) -> Path:
+    """The CDK app synthesised into `out_dir` (no Lambda bundling: the handlers run from this checkout)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk  # the CDK is slow to import: only when the demo runs
+
+    from app import build_app
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["aws:cdk:bundling-stacks"] = []
+    app = cdk.App(context=context, outdir=str(out_dir))
+    build_app(app)
+    app.synth()
+    return out_dir
+
+
+def _job_env(local: LocalDeployment) -> dict[str, str]:
+    """What the job functions need to reach the (stand-in) cluster."""
+    return {
+        "CLUSTER_BACKEND": "hyperpod",
+        "HYPERPOD_CLUSTER_NAME": "nova-cpt-demo",
+        "HYPERPOD_CLUSTER_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/demo0000cluster",
+        "INSTANCE_GROUP": "p5-restricted",
+        "EKS_CLUSTER_NAME": "nova-cpt-demo-eks",
+        "ACCOUNT_ID": ACCOUNT,
+        "REGION": REGION,
+        "DATA_BUCKET": local.buckets["data"],
+        "OUTPUT_BUCKET": local.buckets["output"],
+        "ARCHIVE_BUCKET": local.buckets["archive"],
+    }
+
+
+def run_demo(
+    *,
+    data: Path | None,
+    validation: Path | None,
+    recipe: Path | None,
+    fail_job: bool,
+    on_state: Callable[[str], None],
+    assembly: Path | None = None,
+) -> DemoOutcome:
+    """Run one training job through the whole pipeline on this machine; nothing is left running.
+
+    `assembly` is an already synthesised cloud assembly directory (default: synthesise now).
+    """
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed states are reported below, not as tracebacks
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    with tempfile.TemporaryDirectory(prefix="cpt-demo-") as folder:
+        work = Path(folder)
+        train = data or write_sample_dataset(work / "train.jsonl")
+        recipe_path = recipe or ROOT / "recipes" / DEFAULT_RECIPE
+        assembly = assembly or synthesize(work / "cdk.out")
+        script = JobScript.failing("NCCL watchdog timeout on worker 3 (simulated)") if fail_job else JobScript()
+        with (
+            mock.patch.dict("os.environ", _ENVIRONMENT),
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        ):
+            s3 = boto3.client("s3", region_name=REGION)
+
+            def trainer(finished: FinishedJob) -> None:
+                output = str(((finished.recipe or {}).get("run") or {}).get("output_s3_path", ""))
+                write_training_outputs(s3, output, finished.name, ACCOUNT)
+
+            with KubernetesStandIn(on_succeeded=trainer, default_script=script) as standin:
+                local = deploy(Templates.from_dir(assembly, account=ACCOUNT, region=REGION))
+                job_env = _job_env(local)
+
+                def env(function: str) -> dict[str, str]:
+                    knobs = {"POLL_INTERVAL_SECONDS": "1"}
+                    return (
+                        {**knobs, **job_env} if function.removeprefix("Functions").startswith(JOB_FUNCTIONS) else knobs
+                    )
+
+                def connect(session: Any, cluster_name: str, region: str, **_: Any) -> KubernetesClient:
+                    return KubernetesClient(standin.url, EksTokenSource(session, cluster_name, region), allow_http=True)
+
+                with mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", connect), handlers_in_process(env=env):
+                    arn = _drop(local, s3, train, validation, recipe_path)
+                    result = local.wait(arn, timeout_s=300, on_state=on_state)
+                    record = _run_record(local, s3, result)
+                    return DemoOutcome(result, record, local.notifications())
+
+
+def _drop(local: LocalDeployment, s3: Any, train: Path, validation: Path | None, recipe: Path) -> str:
+    """Upload as a user would (data first, the recipe last) and deliver the S3 event to the trigger."""
+    data = local.buckets["data"]
+    s3.put_object(Bucket=data, Key=f"jobs/{JOB_FOLDER}/train.jsonl", Body=train.read_bytes())
+    if validation:
+        s3.put_object(Bucket=data, Key=f"jobs/{JOB_FOLDER}/validation.jsonl", Body=validation.read_bytes())
+    key = f"jobs/{JOB_FOLDER}/recipe.yaml"
+    version = s3.put_object(Bucket=data, Key=key, Body=recipe.read_bytes()).get("VersionId")
+    event = object_created_event(data, key, version, account=ACCOUNT, region=REGION)
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    (trigger,) = [f["FunctionName"] for f in lambda_.list_functions()["Functions"] if "Trigger" in f["FunctionName"]]
+    answer = json.loads(lambda_.invoke(FunctionName=trigger, Payload=json.dumps(event))["Payload"].read())
+    if "execution_name" not in answer:
+        raise RuntimeError(f"the trigger did not start a run: {answer}")
+    return execution_arn(local.state_machine_arn, str(answer["execution_name"]))
+
+
+def _run_record(local: LocalDeployment, s3: Any, result: ExecutionResult) -> dict[str, Any] | None:
+    name = result.arn.rsplit(":", 1)[-1]
+    for _ in range(3):
+        try:
+            body = s3.get_object(Bucket=local.buckets["archive"], Key=f"runs/{name}/run.json")["Body"]
+            record: dict[str, Any] = json.loads(body.read())
+            return record
+        except s3.exceptions.NoSuchKey:
+            time.sleep(0.1)
+    return None

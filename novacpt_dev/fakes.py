@@ -1,0 +1,39 @@
+"""Scripted fakes of the runtime's ports, for tests and the emulated pipeline (never shipped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
+
+
+class ScriptedCluster:
+    """A fake cluster whose job walks through scripted states, one per poll (the last one repeats).
+
+    Stateless between invocations, so it behaves the same in Lambda and in tests.
+    """
+
+    def __init__(self, states: list[str], failure_reason: str = "scripted failure") -> None:
+        if not states:
+            raise ValueError("the fake cluster needs at least one scripted state")
+        self.states = [JobState(s.strip().upper()) for s in states]
+        self.failure_reason = failure_reason
+
+    def prepare_capacity(self, replicas: int) -> bool:
+        return True
+
+    def capacity_status(self) -> CapacityStatus:
+        return CapacityStatus(0, 0, "fake")
+
+    def release_capacity(self) -> None:
+        return None
+
+    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
+        return None
+
+    def status(self, job_name: str, attempt: int) -> JobStatus:
+        state = self.states[min(attempt, len(self.states) - 1)]
+        return JobStatus(state, self.failure_reason if state is JobState.FAILED else "")
+
+    def cancel(self, job_name: str) -> None:
+        return None

@@ -1,0 +1,122 @@
+"""`PipelineStack`: the stateless part: functions, state machine, trigger, notifications, alarms, dashboard."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from novacpt.catalog import BY_KEY
+from stacks.cluster.training_cluster import TrainingCluster
+from stacks.config import DeploymentConfig
+from stacks.pipeline.abort_cleanup import AbortCleanup
+from stacks.pipeline.drop_trigger import DropTrigger
+from stacks.pipeline.functions import CLEANUP_FUNCTION, PipelineFunctions
+from stacks.pipeline.monitoring import PipelineMonitoring, RunNotifications
+from stacks.pipeline.state_machine import RunStateMachine
+from stacks.storage.access import BucketAccessPolicies
+
+PIPELINE_STACK_ID: Final = "NovaCptPipeline"
+OUTPUT_STATE_MACHINE: Final = "StateMachineArn"
+OUTPUT_TOPIC: Final = "NotificationTopicArn"
+OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
+OUTPUT_CONSOLE_URL: Final = "StateMachineConsoleUrl"
+_CONSOLE: Final = f"https://{Aws.REGION}.console.aws.amazon.com"
+# Read by `cpt ... --stack` (novacpt_cli/cluster.py) to check recipes against the deployment.
+OUTPUT_CLUSTER_MODEL: Final = "ClusterModel"
+OUTPUT_MAX_REPLICAS: Final = "MaxReplicas"
+
+
+class PipelineStack(Stack):
+    """Everything that runs a CPT job; holds no data (the buckets and key come from StorageStack).
+
+    The capacity and job steps drive `cluster` (app.py always passes the ClusterStack's); without one
+    they run against the scripted fake cluster.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        access: BucketAccessPolicies,
+        data_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        archive_bucket: s3.IBucket,
+        cluster: TrainingCluster | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        notifications = RunNotifications(self, "Notifications", email=config.notification_email)
+        functions = PipelineFunctions(
+            self,
+            "Functions",
+            access=access,
+            data_bucket=data_bucket,
+            output_bucket=output_bucket,
+            archive_bucket=archive_bucket,
+            topic=notifications.topic,
+            topic_key=notifications.key,
+            log_retention=config.log_retention,
+            poll_interval_seconds=config.poll_interval_seconds,
+            max_poll_seconds=config.max_poll_hours * 3600,
+            shard_bytes=config.validation_shard_gib << 30,
+            budget_instance_hours=config.budget_instance_hours,
+            price_per_instance_hour=config.price_per_instance_hour,
+            max_capacity_wait_seconds=config.max_capacity_wait_minutes * 60,
+            max_replicas=config.max_replicas,
+            model_type=BY_KEY[config.model].model_type,
+            cluster=cluster,
+        )
+        run = RunStateMachine(
+            self,
+            "Run",
+            functions=dict(functions.functions),
+            log_retention=config.log_retention,
+            max_poll_hours=config.max_poll_hours,
+            max_capacity_wait_minutes=config.max_capacity_wait_minutes,
+            shard_concurrency=config.validation_concurrency,
+            log_key=functions.log_key,
+        )
+        self.state_machine = run.state_machine
+        if cluster is not None:
+            AbortCleanup(
+                self, "AbortCleanup", state_machine=run.state_machine, function=functions.functions[CLEANUP_FUNCTION]
+            )
+        DropTrigger(
+            self,
+            "DropTrigger",
+            data_bucket=data_bucket,
+            trigger=functions.functions["Trigger"],
+            state_machine=run.state_machine,
+        )
+        monitoring = PipelineMonitoring(
+            self,
+            "Monitoring",
+            topic=notifications.topic,
+            state_machine=run.state_machine,
+            functions=functions.functions,
+        )
+        CfnOutput(
+            self, OUTPUT_STATE_MACHINE, value=run.state_machine.state_machine_arn, description="Run state machine"
+        )
+        CfnOutput(self, OUTPUT_TOPIC, value=notifications.topic.topic_arn, description="Run notifications (SNS)")
+        CfnOutput(
+            self,
+            OUTPUT_DASHBOARD_URL,
+            value=f"{_CONSOLE}/cloudwatch/home?region={Aws.REGION}#dashboards:name={monitoring.dashboard.dashboard_name}",
+            description="CloudWatch dashboard of the pipeline (runs, function errors and durations, alarms)",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_CONSOLE_URL,
+            value=f"{_CONSOLE}/states/home?region={Aws.REGION}#/statemachines/view/{run.state_machine.state_machine_arn}",
+            description="The run state machine in the Step Functions console (executions, start a console run)",
+        )
+        CfnOutput(self, OUTPUT_CLUSTER_MODEL, value=config.model, description="Nova model the cluster trains")
+        CfnOutput(
+            self, OUTPUT_MAX_REPLICAS, value=str(config.max_replicas), description="Most P5 instances a run may use"
+        )

@@ -1,0 +1,256 @@
+"""The run state machine: validate everything, then spend; on any failure clean up and say why."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from aws_cdk import Arn, ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.shared.nag import acknowledge_wildcard_resources
+
+# Errors worth retrying: our handlers raise TransientError for throttling, 5xx and timeouts of AWS
+# calls; the rest are Lambda service errors. Validation errors (RecipeInvalid, DatasetInvalid, ...)
+# are never retried.
+TRANSIENT_ERRORS: Final = [
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+PARTITION_CONCURRENCY: Final = 8  # hash partitions counted at once (a few, unless the data is huge)
+BUSY_RETRY_MINUTES: Final = 5  # ReleaseCapacity retries ClusterBusy this often until a scale-up in flight ends
+
+
+class RunStateMachine(Construct):
+    """ValidateRecipe -> PlanValidation -> ValidateShards (Distributed Map) -> CountDuplicates -> MergeReports
+    -> Estimate -> PrepareCapacity -> (wait, CheckCapacity) until the instances are in service -> SubmitJob
+    -> poll -> release, archive, notify; every failure goes through cancel, release, archive and notify
+    before failing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.IFunction],
+        log_retention: logs.RetentionDays,
+        max_poll_hours: float,
+        max_capacity_wait_minutes: int,
+        shard_concurrency: int,
+        log_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._functions = functions
+        state = sfn.JsonPath.entire_payload
+        whole = {"state": state}
+        outcome = {"state": state, "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id")}
+
+        # Failure path: each clean-up step continues even if it fails itself.
+        failed = sfn.Fail(self, "RunFailed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify_failure = self._cleanup("NotifyFailure", "Notify", {**outcome, "succeeded": False}, "$.notification")
+        archive_failure = self._cleanup(
+            "ArchiveOnFailure", "ArchiveOutputs", {**outcome, "succeeded": False}, "$.archive"
+        )
+        release_failure = self._cleanup("ReleaseCapacityOnFailure", "ReleaseCapacity", whole, "$.release")
+        self._retry_while_busy(release_failure, max_capacity_wait_minutes)
+        cancel_failure = self._cleanup("CancelJobOnFailure", "CancelJob", whole, "$.cancel")
+        steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
+        for step, following in zip(steps, [*steps[1:], failed], strict=True):
+            step.add_catch(following, errors=["States.ALL"], result_path="$.cleanup_error")
+            step.next(following)
+        self.cleanup = cancel_failure
+
+        validate_recipe = self._task(
+            "ValidateRecipe",
+            "ValidateRecipe",
+            {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
+            "$.recipe",
+        )
+        recipe_only = {"recipe": sfn.JsonPath.object_at("$.recipe")}
+        plan = self._task("PlanValidation", "PlanValidation", recipe_only, "$.plan")
+        validate_shards = sfn.DistributedMap(
+            self,
+            "ValidateShards",
+            items_path="$.plan.shards",
+            max_concurrency=shard_concurrency,
+            result_path="$.shards",
+            comment="Scan every byte-range shard of every dataset in parallel (one item each)",
+        ).item_processor(self._invoke("ValidateShard", "ValidateShard", None))
+        validate_shards.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        count_duplicates = sfn.Map(
+            self,
+            "CountDuplicates",
+            items_path="$.plan.partitions",
+            item_selector={
+                "run_id.$": "$$.Map.Item.Value.run_id",
+                "role.$": "$$.Map.Item.Value.role",
+                "partition.$": "$$.Map.Item.Value.partition",
+                "shards.$": "$.shards",
+            },
+            max_concurrency=PARTITION_CONCURRENCY,
+            result_path="$.duplicates",
+        ).item_processor(self._invoke("CountPartition", "CountDuplicates", None))
+        count_duplicates.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        merge = self._task(
+            "MergeReports",
+            "MergeReports",
+            {
+                "plan": sfn.JsonPath.object_at("$.plan"),
+                "shards": sfn.JsonPath.list_at("$.shards"),
+                "duplicates": sfn.JsonPath.list_at("$.duplicates"),
+            },
+            "$.datasets",
+        )
+        estimate = self._task(
+            "Estimate",
+            "Estimate",
+            {"recipe": sfn.JsonPath.object_at("$.recipe"), "datasets": sfn.JsonPath.list_at("$.datasets")},
+            "$.estimate",
+        )
+        prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
+        # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
+        # CapacityUnavailable once max_capacity_wait_minutes have passed.
+        check = self._task(
+            "CheckCapacity",
+            "PrepareCapacity",
+            {**recipe_only, "capacity": sfn.JsonPath.object_at("$.capacity")},
+            "$.capacity",
+        )
+        wait_for_capacity = sfn.Wait(
+            self, "WaitForCapacity", time=sfn.WaitTime.seconds_path("$.capacity.interval_seconds")
+        )
+        submit = self._task("SubmitJob", "SubmitJob", recipe_only, "$.job")
+        start_polling = sfn.Pass(
+            self, "StartPolling", result=sfn.Result.from_object({"attempt": 0}), result_path="$.poll"
+        )
+        poll = self._task(
+            "PollJob",
+            "PollJob",
+            {"job": sfn.JsonPath.object_at("$.job"), "attempt": sfn.JsonPath.number_at("$.poll.attempt")},
+            "$.poll",
+        )
+        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.seconds_path("$.poll.interval_seconds"))
+        timed_out = sfn.Pass(
+            self,
+            "JobTimedOut",
+            result=sfn.Result.from_object(
+                {
+                    "Error": "JobTimedOut",
+                    "Cause": f"the job was still running after max_poll_hours ({max_poll_hours:g} h): it is being "
+                    "cancelled; raise max_poll_hours in cdk.json if runs of this size need longer",
+                }
+            ),
+            result_path="$.error",
+        ).next(self.cleanup)
+        release = self._task("ReleaseCapacity", "ReleaseCapacity", whole, "$.release")
+        self._retry_while_busy(release, max_capacity_wait_minutes)
+        archive = self._task("ArchiveOutputs", "ArchiveOutputs", {**outcome, "succeeded": True}, "$.archive")
+        notify = self._task("NotifySuccess", "Notify", {**outcome, "succeeded": True}, "$.notification")
+        succeeded = sfn.Succeed(self, "RunSucceeded")
+        job_finished = (
+            sfn.Choice(self, "JobFinished")
+            .when(sfn.Condition.string_equals("$.poll.state", "SUCCEEDED"), release)
+            .when(sfn.Condition.boolean_equals("$.poll.timed_out", True), timed_out)
+            .otherwise(wait)
+        )
+        capacity_ready = (
+            sfn.Choice(self, "CapacityReady")
+            .when(sfn.Condition.boolean_equals("$.capacity.ready", True), submit)
+            .otherwise(wait_for_capacity)
+        )
+        wait_for_capacity.next(check).next(capacity_ready)
+        wait.next(poll)
+        release.next(archive).next(notify).next(succeeded)
+        submit.next(start_polling).next(poll).next(job_finished)
+        definition = (
+            validate_recipe.next(plan)
+            .next(validate_shards)
+            .next(count_duplicates)
+            .next(merge)
+            .next(estimate)
+            .next(prepare)
+            .next(capacity_ready)
+        )
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, encryption_key=log_key, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            comment="Nova CPT run: validate recipe and datasets, estimate, train on HyperPod, archive, notify",
+            # Polling, plus waiting for capacity and for a busy cluster to scale down, plus the other steps.
+            timeout=Duration.minutes(int(max_poll_hours * 60) + 2 * max_capacity_wait_minutes + 180),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        stack = Stack.of(self)
+        name = Arn.split(self.state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        children = [
+            stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{name}{suffix}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for suffix in ("/*:*", ":*")
+        ]
+        acknowledge_wildcard_resources(
+            self.state_machine,
+            ["*", *(f"{fn.function_arn}:*" for fn in functions.values()), *children],
+            "Resource '*' is required by X-Ray (PutTraceSegments) and by CloudWatch Logs vended-log delivery "
+            "(CreateLogDelivery and friends), which accept no other resource; '<function ARN>:*' is how CDK "
+            "grants invoking the pipeline's own functions' versions; 'execution:<this state machine>...' are the "
+            "child executions of its own Distributed Map (ValidateShards), which it must describe and stop.",
+        )
+
+    def _invoke(
+        self, id_: str, function: str, payload: sfn.TaskInput | None, result_path: str | None = None
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            id_,
+            lambda_function=self._functions[function],
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=4,
+            max_delay=Duration.seconds(30),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    @staticmethod
+    def _retry_while_busy(task: tasks.LambdaInvoke, max_capacity_wait_minutes: int) -> None:
+        """Retry ClusterBusy (a scale-up still in flight) every few minutes, for as long as one may take."""
+        task.add_retry(
+            errors=["ClusterBusy"],
+            interval=Duration.minutes(BUSY_RETRY_MINUTES),
+            backoff_rate=1,
+            max_attempts=math.ceil(max_capacity_wait_minutes / BUSY_RETRY_MINUTES) + 1,
+        )
+
+    def _task(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+        """A main-path step: retried when transient, and any failure goes to the clean-up path."""
+        task = self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
+        task.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        return task
+
+    def _cleanup(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+        """A clean-up step: retried when transient; when it still fails, the next one runs anyway (caught above)."""
+        return self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)

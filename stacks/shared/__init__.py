@@ -1,0 +1,1 @@
+"""Helpers every stack uses: cdk-nag and checkov acknowledgements, the log key, Lambda bundling, deploy functions."""

@@ -1,0 +1,564 @@
+"""The cluster stack (VPC, EKS, HyperPod dependencies, HyperPod with a P5 RIG) and its wiring into the pipeline.
+
+Every configuration below is synthesised by app.py's own `build_app` (Lambda bundling skipped), with
+the cdk-nag checks it registers: a finding fails the synth. cfn-lint and checkov (skipped without
+.venv-checkov, as in tests/test_checkov_gate.py) run over each variant's templates too;
+tests/infra/test_cdk_gates.py runs the gates over the real app as `make synth` builds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+import yaml
+
+from app import build_app
+from novacpt.catalog import BY_KEY
+from stacks.cluster.dependencies import HYPERPOD_CLI_COMMIT, HYPERPOD_CLI_REPOSITORY
+from stacks.cluster.network import INTERFACE_ENDPOINTS
+from stacks.cluster.stack import CLUSTER_STACK_ID
+from stacks.config import ConfigError
+from stacks.pipeline.stack import PIPELINE_STACK_ID
+from stacks.shared.nag import VALIDATION_REPORT
+from tests.conftest import ROOT
+from tests.infra.test_checkov_gate import run_checkov, unjustified
+
+pytestmark = pytest.mark.slow
+
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+PLAN = "arn:aws:sagemaker:us-east-1:123456789012:training-plan/p5-reserved"
+VARIANTS: dict[str, tuple[str | None, dict[str, Any]]] = {
+    # name: (CDK_DEFAULT_REGION, nova-cpt overrides)
+    "default": (None, {}),
+    "us-west-2": (
+        "us-west-2",
+        {"region": "us-west-2", "availability_zones": ["us-west-2a", "us-west-2b", "us-west-2c"]}
+        | {"rig_availability_zone": "us-west-2c"},
+    ),
+    "always-on": (
+        None,
+        {
+            "model": "pro",
+            "max_replicas": 24,
+            "capacity_mode": "always-on",
+            "training_plan_arn": PLAN,
+            "deep_health_checks": False,
+            "fsx_size_gib": 4800,
+            "fsx_throughput_mbps_per_tib": 500,
+            "eks_public_access_cidrs": ["203.0.113.0/24"],
+            "eks_admin_principal_arns": [ADMIN],
+            "kubernetes_version": "1.34",
+        },
+    ),
+    "existing": (None, {"existing_cluster_name": "team-hyperpod", "existing_eks_cluster_name": "team-eks"}),
+}
+
+
+@dataclass
+class Synth:
+    """One synthesised app: its cluster and pipeline templates and where they were written."""
+
+    outdir: Path
+    cluster: dict[str, Any]
+    pipeline: dict[str, Any]
+
+    def of_type(self, template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
+
+    def only(self, template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+        (item,) = self.of_type(template, type_).items()
+        return item
+
+    def function_id(self, name: str) -> str:
+        for logical_id, resource in self.of_type(self.pipeline, "AWS::Lambda::Function").items():
+            if resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == name:
+                return logical_id
+        raise KeyError(name)
+
+    def env(self, name: str) -> dict[str, Any]:
+        env: dict[str, Any] = self.pipeline["Resources"][self.function_id(name)]["Properties"]["Environment"][
+            "Variables"
+        ]
+        return env
+
+    def statements(self, name: str) -> list[dict[str, Any]]:
+        role = self.pipeline["Resources"][self.function_id(name)]["Properties"]["Role"]["Fn::GetAtt"][0]
+        return [
+            statement
+            for policy in self.of_type(self.pipeline, "AWS::IAM::Policy").values()
+            if {"Ref": role} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+
+def _synth(outdir: Path, region: str | None, overrides: dict[str, Any]) -> Synth:
+    context = {**CDK_JSON_CONTEXT, **NO_BUNDLING, **{f"nova-cpt:{k}": v for k, v in overrides.items()}}
+    saved = os.environ.pop("CDK_DEFAULT_REGION", None)
+    if region:
+        os.environ["CDK_DEFAULT_REGION"] = region
+    try:
+        app = build_app(cdk.App(context=context, outdir=str(outdir)))
+        assembly = app.synth()  # cdk-nag runs here: any unacknowledged finding raises
+    finally:
+        os.environ.pop("CDK_DEFAULT_REGION", None)
+        if saved is not None:
+            os.environ["CDK_DEFAULT_REGION"] = saved
+    return Synth(
+        outdir,
+        assembly.get_stack_by_name(CLUSTER_STACK_ID).template,
+        assembly.get_stack_by_name(PIPELINE_STACK_ID).template,
+    )
+
+
+@pytest.fixture(scope="module")
+def synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synth]:
+    return {
+        name: _synth(tmp_path_factory.mktemp(name), region, overrides) for name, (region, overrides) in VARIANTS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def default(synths: dict[str, Synth]) -> Synth:
+    return synths["default"]
+
+
+def _ref_of_output(value: Any) -> str:
+    """The output name a cross-stack reference reads (Fn::GetStackOutput, CDK's weak references)."""
+    return str(value["Fn::GetStackOutput"]["OutputName"])
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action if isinstance(action, list) else [action])
+
+
+# --------------------------------------------------------------------------- gates over every variant
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_passes_cdk_nag_and_cfn_lint(synths: dict[str, Synth], variant: str) -> None:
+    outdir = synths[variant].outdir
+    report = json.loads((outdir / VALIDATION_REPORT).read_text())
+    assert [v["ruleName"] for plugin in report["pluginReports"] for v in plugin.get("violations", [])] == []
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from cfnlint.runner import main; sys.exit(main())",
+            "--format",
+            "parseable",
+            "--regions",
+            "us-east-1",
+            "us-west-2",
+            "ap-northeast-1",
+            "--ignore-checks",
+            "W3005",
+            "--",
+            *map(str, sorted(outdir.glob("*.template.json"))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.stdout.strip() == "" and result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_passes_checkov(synths: dict[str, Synth], variant: str, tmp_path: Path) -> None:
+    for template in synths[variant].outdir.glob("*.template.json"):
+        (tmp_path / template.name).write_bytes(template.read_bytes())
+    assert unjustified(run_checkov(tmp_path)) == []
+
+
+# --------------------------------------------------------------------------- the HyperPod cluster
+
+
+def test_the_cluster_has_one_p5_restricted_instance_group_at_zero(default: Synth) -> None:
+    eks_id, _ = default.only(default.cluster, "AWS::EKS::Cluster")
+    _, cluster = default.only(default.cluster, "AWS::SageMaker::Cluster")
+    props = cluster["Properties"]
+    assert props["ClusterName"] == "nova-cpt"
+    assert props["Orchestrator"] == {"Eks": {"ClusterArn": {"Fn::GetAtt": [eks_id, "Arn"]}}}
+    assert props["NodeRecovery"] == "Automatic"
+    assert "InstanceGroups" not in props
+    (group,) = props["RestrictedInstanceGroups"]
+    role_id = group["ExecutionRole"]["Fn::GetAtt"][0]
+    assert group == {
+        "InstanceGroupName": "nova-p5",
+        "InstanceType": "ml.p5.48xlarge",
+        "InstanceCount": 0,
+        "ExecutionRole": {"Fn::GetAtt": [role_id, "Arn"]},
+        "EnvironmentConfig": {"FSxLustreConfig": {"SizeInGiB": 1200, "PerUnitStorageThroughput": 250}},
+        "InstanceStorageConfigs": [{"EbsVolumeConfig": {"VolumeSizeInGB": 500}}],
+        "OnStartDeepHealthChecks": ["InstanceStress", "InstanceConnectivity"],
+    }
+    (subnet,) = props["VpcConfig"]["Subnets"]
+    assert default.cluster["Resources"][subnet["Ref"]]["Properties"]["AvailabilityZone"] == "us-east-1a"
+    (group_ref,) = props["VpcConfig"]["SecurityGroupIds"]
+    assert default.cluster["Resources"][group_ref["Fn::GetAtt"][0]]["Type"] == "AWS::EC2::SecurityGroup"
+
+
+def test_always_on_training_plan_and_fsx_come_from_the_config(synths: dict[str, Synth]) -> None:
+    synth = synths["always-on"]
+    _, cluster = synth.only(synth.cluster, "AWS::SageMaker::Cluster")
+    (group,) = cluster["Properties"]["RestrictedInstanceGroups"]
+    assert group["InstanceCount"] == 24
+    assert group["TrainingPlanArn"] == PLAN
+    assert "OnStartDeepHealthChecks" not in group
+    assert group["EnvironmentConfig"] == {"FSxLustreConfig": {"SizeInGiB": 4800, "PerUnitStorageThroughput": 500}}
+    env = synth.env("PrepareCapacity")
+    assert (env["CAPACITY_MODE"], env["RESTING_COUNT"], env["TRAINING_PLAN"]) == ("always-on", "24", "true")
+    assert synth.env("ValidateRecipe")["MAX_REPLICAS"] == "24"
+    assert synth.env("ValidateRecipe")["MODEL_TYPE"] == BY_KEY["pro"].model_type
+
+
+def test_the_execution_role_has_the_managed_policy_network_ecr_and_the_data_policies(default: Synth) -> None:
+    _, cluster = default.only(default.cluster, "AWS::SageMaker::Cluster")
+    role_id = cluster["Properties"]["RestrictedInstanceGroups"][0]["ExecutionRole"]["Fn::GetAtt"][0]
+    role = default.cluster["Resources"][role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    managed = role["ManagedPolicyArns"]
+    assert {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy"],
+        ]
+    } in managed
+    storage_outputs = sorted(_ref_of_output(m) for m in managed if isinstance(m, dict) and "Fn::GetStackOutput" in m)
+    assert len(storage_outputs) == 2
+    assert any("ReadData" in o for o in storage_outputs) and any("WriteOutputs" in o for o in storage_outputs)
+    statements = [
+        s
+        for policy in default.of_type(default.cluster, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = set().union(*(_actions(s) for s in statements))
+    assert {a.split(":")[0] for a in actions} == {"ec2", "ecr"}
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses"} <= actions
+    assert {"ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= actions
+    assert not any("*" in a for a in actions)
+
+
+def test_the_cluster_is_created_after_the_helm_charts_are_installed(default: Synth) -> None:
+    wait_id, wait = default.only(default.cluster, "AWS::CloudFormation::WaitCondition")
+    _, cluster = default.only(default.cluster, "AWS::SageMaker::Cluster")
+    assert wait_id in cluster["DependsOn"]
+    handle_id, _ = default.only(default.cluster, "AWS::CloudFormation::WaitConditionHandle")
+    assert wait["Properties"] == {"Count": 1, "Handle": {"Ref": handle_id}, "Timeout": "3600"}
+    start_id, start = default.only(default.cluster, "Custom::AWS")
+    assert start_id in wait["DependsOn"]
+    project_id, project = default.only(default.cluster, "AWS::CodeBuild::Project")
+    call = json.dumps(start["Properties"]["Create"])
+    assert "startBuild" in call and project_id in call and handle_id in call
+    props = project["Properties"]
+    buildspec = props["Source"]["BuildSpec"]
+    assert "sagemaker-hyperpod-cli-$HYPERPOD_CLI_COMMIT/helm_chart" in buildspec
+    assert "helm upgrade --install hyperpod-dependencies HyperPodHelmChart --namespace kube-system" in buildspec
+    assert "yes y | bash install_rig_dependencies.sh" in buildspec and "$WAIT_HANDLE_URL" in buildspec
+    variables = {v["Name"]: v["Value"] for v in props["Environment"]["EnvironmentVariables"]}
+    assert variables["HYPERPOD_CLI_REPOSITORY"] == HYPERPOD_CLI_REPOSITORY == "aws/sagemaker-hyperpod-cli"
+    assert variables["HYPERPOD_CLI_COMMIT"] == HYPERPOD_CLI_COMMIT and len(HYPERPOD_CLI_COMMIT) == 40
+    assert variables["EKS_CLUSTER"] == "nova-cpt-eks" and variables["KUBECTL_VERSION"] == "v1.33.0"
+    assert props["EncryptionKey"]["Fn::GetAtt"][1] == "Arn"
+    installer_subnets = {s["Ref"] for s in props["VpcConfig"]["Subnets"]}
+    assert all("Installer" in s for s in installer_subnets)
+    entries = [e["Properties"] for e in default.of_type(default.cluster, "AWS::EKS::AccessEntry").values()]
+    (installer,) = entries
+    assert installer["AccessPolicies"][0]["AccessScope"] == {"Type": "cluster"}
+    assert json.dumps(installer["AccessPolicies"][0]["PolicyArn"]).endswith('/AmazonEKSClusterAdminPolicy"]]}')
+
+
+# --------------------------------------------------------------------------- EKS
+
+
+def test_eks_uses_access_entries_a_supported_version_all_logs_and_a_private_endpoint(default: Synth) -> None:
+    _, eks = default.only(default.cluster, "AWS::EKS::Cluster")
+    props = eks["Properties"]
+    assert props["Name"] == "nova-cpt-eks" and props["Version"] == "1.33"
+    assert props["AccessConfig"] == {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False}
+    assert {t["Type"] for t in props["Logging"]["ClusterLogging"]["EnabledTypes"]} == {
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    }
+    vpc = props["ResourcesVpcConfig"]
+    assert vpc["EndpointPrivateAccess"] is True and vpc["EndpointPublicAccess"] is False
+    assert "PublicAccessCidrs" not in vpc
+    assert props["EncryptionConfig"][0]["Resources"] == ["secrets"]
+    zones = {default.cluster["Resources"][s["Ref"]]["Properties"]["AvailabilityZone"] for s in vpc["SubnetIds"]}
+    assert zones == {"us-east-1a", "us-east-1b"}
+
+
+def test_a_public_endpoint_and_admins_only_when_configured(synths: dict[str, Synth]) -> None:
+    synth = synths["always-on"]
+    _, eks = synth.only(synth.cluster, "AWS::EKS::Cluster")
+    vpc = eks["Properties"]["ResourcesVpcConfig"]
+    assert vpc["EndpointPublicAccess"] is True and vpc["PublicAccessCidrs"] == ["203.0.113.0/24"]
+    assert eks["Properties"]["Version"] == "1.34"
+    principals = [
+        e["Properties"]["PrincipalArn"] for e in synth.of_type(synth.cluster, "AWS::EKS::AccessEntry").values()
+    ]
+    assert ADMIN in principals
+
+
+# --------------------------------------------------------------------------- network
+
+
+def test_private_subnets_in_the_configured_zones_and_the_rig_zone(synths: dict[str, Synth]) -> None:
+    synth = synths["us-west-2"]
+    subnets = synth.of_type(synth.cluster, "AWS::EC2::Subnet")
+    cluster_zones = sorted(s["Properties"]["AvailabilityZone"] for k, s in subnets.items() if "ClusterSubnet" in k)
+    assert cluster_zones == ["us-west-2a", "us-west-2b", "us-west-2c"]
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    _, cluster = synth.only(synth.cluster, "AWS::SageMaker::Cluster")
+    (rig_subnet,) = cluster["Properties"]["VpcConfig"]["Subnets"]
+    assert subnets[rig_subnet["Ref"]]["Properties"]["AvailabilityZone"] == "us-west-2c"
+    assert "ConfiguredRegion" not in synth.cluster.get("Rules", {})  # the region is known: no rule needed
+
+
+def test_an_environment_agnostic_template_refuses_other_regions(default: Synth) -> None:
+    rule = default.cluster["Rules"]["ConfiguredRegion"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+def test_s3_gateway_and_the_interface_endpoints_of_a_cluster_without_internet(default: Synth) -> None:
+    endpoints = default.of_type(default.cluster, "AWS::EC2::VPCEndpoint").values()
+    by_type: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        props = endpoint["Properties"]
+        service = json.dumps(props["ServiceName"])
+        name = service.split(".")[-1].rstrip('"]') if "Fn::Join" in service else service
+        by_type.setdefault(props.get("VpcEndpointType", "Gateway"), []).append(service)
+        if props.get("VpcEndpointType") == "Interface":
+            assert props["PrivateDnsEnabled"] is True
+            assert all("ClusterSubnet" in s["Ref"] for s in props["SubnetIds"]), name
+    assert len(by_type["Gateway"]) == 1 and '".s3"' in by_type["Gateway"][0]
+    interfaces = sorted(by_type["Interface"])
+    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 7
+    for service in INTERFACE_ENDPOINTS:
+        assert any(f'".{service}"' in s for s in interfaces), service
+
+
+def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth) -> None:
+    _, cluster = default.only(default.cluster, "AWS::SageMaker::Cluster")
+    group_id = cluster["Properties"]["VpcConfig"]["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+    self_rules = [
+        r["Properties"]
+        for r in default.of_type(default.cluster, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+        and r["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    ports = {(r["IpProtocol"], r.get("FromPort"), r.get("ToPort")) for r in self_rules}
+    assert ports == {("-1", None, None), ("tcp", 988, 988), ("tcp", 1018, 1023)}
+    egress = [
+        r["Properties"]
+        for r in default.of_type(default.cluster, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    assert [(e["IpProtocol"], e["DestinationSecurityGroupId"]["Fn::GetAtt"][0]) for e in egress] == [("-1", group_id)]
+    inline = default.cluster["Resources"][group_id]["Properties"]["SecurityGroupEgress"]
+    assert inline == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS: VPC endpoints, S3, EKS API",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+
+
+# --------------------------------------------------------------------------- the pipeline on the cluster
+
+
+def test_capacity_functions_may_only_describe_list_and_update_this_cluster(default: Synth) -> None:
+    cluster_arn_output = _ref_of_output(default.env("SubmitJob")["HYPERPOD_CLUSTER_ARN"])
+    for name, expected in {
+        "PrepareCapacity": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster", "sagemaker:ListClusterNodes"},
+        "ReleaseCapacity": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster"},
+        "CleanUpAborted": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster"},
+    }.items():
+        statements = default.statements(name)
+        sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in _actions(s))]
+        assert set().union(*(_actions(s) for s in sagemaker)) == expected, name
+        assert all(_ref_of_output(s["Resource"]) == cluster_arn_output for s in sagemaker), name
+        (passing,) = [s for s in statements if "iam:PassRole" in _actions(s)]
+        assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        assert "ExecutionRole" in _ref_of_output(passing["Resource"])
+    assert not any(a.startswith("sagemaker:") for s in default.statements("SubmitJob") for a in _actions(s))
+
+
+def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) -> None:
+    entries = {
+        e["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]: e["Properties"]
+        for e in default.of_type(default.pipeline, "AWS::EKS::AccessEntry").values()
+    }
+    for name in ("SubmitJob", "PollJob", "CancelJob", "CleanUpAborted"):
+        props = default.pipeline["Resources"][default.function_id(name)]["Properties"]
+        assert len(props["VpcConfig"]["SubnetIds"]) == 2, name
+        entry = entries[props["Role"]["Fn::GetAtt"][0]]
+        assert entry["ClusterName"] == "nova-cpt-eks"
+        # No EKS access policy (none reaches kubeflow.org objects): the group is bound to a namespaced Role.
+        assert "AccessPolicies" not in entry
+        assert entry["KubernetesGroups"] == ["nova-cpt-jobs"]
+        env = default.env(name)
+        assert (env["CLUSTER_BACKEND"], env["EKS_CLUSTER_NAME"], env["HYPERPOD_CLUSTER_NAME"]) == (
+            "hyperpod",
+            "nova-cpt-eks",
+            "nova-cpt",
+        )
+    assert len(entries) == 4
+    assert "VpcConfig" not in default.pipeline["Resources"][default.function_id("PrepareCapacity")]["Properties"]
+
+
+def test_validate_recipe_knows_the_cluster_limits(default: Synth) -> None:
+    env = default.env("ValidateRecipe")
+    assert env["MAX_REPLICAS"] == "16" and env["MODEL_TYPE"] == "amazon.nova-lite-v1:0:300k"
+    capacity = default.env("PrepareCapacity")
+    assert capacity["MAX_CAPACITY_WAIT_SECONDS"] == "7200" and capacity["CAPACITY_ZONE"] == "us-east-1a"
+
+
+def test_aborted_and_timed_out_runs_are_cleaned_up(default: Synth) -> None:
+    machine_id, _ = default.only(default.pipeline, "AWS::StepFunctions::StateMachine")
+    rules = [
+        r["Properties"]
+        for r in default.of_type(default.pipeline, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"].get("source") == ["aws.states"]
+    ]
+    (rule,) = rules
+    assert rule["EventPattern"] == {
+        "detail-type": ["Step Functions Execution Status Change"],
+        "source": ["aws.states"],
+        "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [{"Ref": machine_id}]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [default.function_id("CleanUpAborted"), "Arn"]}
+    assert "DeadLetterConfig" in target
+    function = default.pipeline["Resources"][default.function_id("CleanUpAborted")]["Properties"]
+    assert function["Handler"] == "lambdas.capacity.aborted" and "DeadLetterConfig" in function
+
+
+def _asl(synth: Synth) -> dict[str, Any]:
+    _, machine = synth.only(synth.pipeline, "AWS::StepFunctions::StateMachine")
+    _, parts = machine["Properties"]["DefinitionString"]["Fn::Join"]
+    text = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+    asl: dict[str, Any] = json.loads(text)
+    return asl
+
+
+def test_the_run_waits_for_capacity_in_a_bounded_loop(default: Synth) -> None:
+    states = _asl(default)["States"]
+    assert states["PrepareCapacity"]["Next"] == "CapacityReady"
+    ready = states["CapacityReady"]
+    assert ready["Choices"] == [{"Variable": "$.capacity.ready", "BooleanEquals": True, "Next": "SubmitJob"}]
+    assert ready["Default"] == "WaitForCapacity"
+    assert states["WaitForCapacity"] == {
+        "Type": "Wait",
+        "SecondsPath": "$.capacity.interval_seconds",
+        "Next": "CheckCapacity",
+    }
+    check = states["CheckCapacity"]
+    assert check["Next"] == "CapacityReady" and check["ResultPath"] == "$.capacity"
+    assert check["Parameters"] == {"recipe.$": "$.recipe", "capacity.$": "$.capacity"}
+    assert check["Catch"][0]["Next"] == "CancelJobOnFailure"
+    for release in ("ReleaseCapacity", "ReleaseCapacityOnFailure"):
+        (busy,) = [r for r in states[release]["Retry"] if r["ErrorEquals"] == ["ClusterBusy"]]
+        assert busy["IntervalSeconds"] == 300 and busy["MaxAttempts"] == 25, release
+
+
+# --------------------------------------------------------------------------- an existing cluster
+
+
+def test_an_existing_cluster_creates_no_vpc_eks_or_hyperpod(synths: dict[str, Synth]) -> None:
+    synth = synths["existing"]
+    types = {r["Type"] for r in synth.cluster["Resources"].values()}
+    assert not types & {"AWS::EC2::VPC", "AWS::EKS::Cluster", "AWS::SageMaker::Cluster", "AWS::CodeBuild::Project"}
+    _, lookup = synth.only(synth.cluster, "Custom::AWS")
+    call = json.loads(lookup["Properties"]["Create"])
+    assert (call["service"], call["action"], call["parameters"]) == (
+        "SageMaker",
+        "describeCluster",
+        {"ClusterName": "team-hyperpod"},
+    )
+    assert synth.cluster["Outputs"]["EksClusterName"]["Value"] == "team-eks"
+    env = synth.env("SubmitJob")
+    assert env["EKS_CLUSTER_NAME"] == "team-eks" and env["HYPERPOD_CLUSTER_NAME"] == "team-hyperpod"
+    assert "VpcConfig" not in synth.pipeline["Resources"][synth.function_id("SubmitJob")]["Properties"]
+    sagemaker = [s for s in synth.statements("PrepareCapacity") if "sagemaker:UpdateCluster" in _actions(s)]
+    assert "ExistingCluster" in _ref_of_output(sagemaker[0]["Resource"])
+
+
+# --------------------------------------------------------------------------- configuration errors
+
+
+@pytest.mark.parametrize(
+    ("overrides", "region", "expected"),
+    [
+        ({"region": "eu-west-1"}, None, "invalid CDK context 'nova-cpt:region': got \"eu-west-1\"; allowed: one of"),
+        ({"max_replicas": 12}, None, "invalid CDK context 'nova-cpt:max_replicas': got 12; allowed: a replica count"),
+        ({"model": "pro"}, None, "invalid CDK context 'nova-cpt.max_replicas': got 16; allowed: a replica count"),
+        ({}, "us-west-2", "got 'us-east-1' but the CDK environment's region (CDK_DEFAULT_REGION"),
+    ],
+)
+def test_a_bad_region_or_replica_count_stops_synthesis_with_one_line(
+    tmp_path: Path, overrides: dict[str, Any], region: str | None, expected: str
+) -> None:
+    context = {**CDK_JSON_CONTEXT, **NO_BUNDLING, **{f"nova-cpt:{k}": v for k, v in overrides.items()}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env |= {"CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
+    if region:
+        env["CDK_DEFAULT_REGION"] = region
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("b'")]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_config_errors_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "ap-northeast-1")
+    with pytest.raises(ConfigError, match="CDK_DEFAULT_REGION"):
+        build_app(cdk.App(context={**CDK_JSON_CONTEXT, **NO_BUNDLING}))
+
+
+@pytest.fixture(autouse=True)
+def _no_default_region(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    yield
+
+
+def test_installer_binds_the_job_group_to_a_namespaced_role(default: Synth) -> None:
+    (project,) = [
+        r
+        for r in default.of_type(default.cluster, "AWS::CodeBuild::Project").values()
+        if "HyperPod Helm charts" in r["Properties"].get("Description", "")
+        or "Installs the HyperPod Helm charts" in r["Properties"].get("Description", "")
+    ]
+    env = {v["Name"]: v.get("Value") for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    rbac = list(yaml.safe_load_all(env["JOB_RBAC"]))
+    role, binding = rbac
+    assert (role["kind"], role["metadata"]) == ("Role", {"name": "nova-cpt-jobs", "namespace": "kubeflow"})
+    assert {(tuple(r["apiGroups"]), tuple(r["resources"])) for r in role["rules"]} == {
+        (("kubeflow.org",), ("pytorchjobs",)),
+        (("",), ("configmaps",)),
+        (("",), ("pods",)),
+    }
+    assert all("*" not in verb for r in role["rules"] for verb in r["verbs"])
+    assert binding["subjects"] == [{"kind": "Group", "name": "nova-cpt-jobs", "apiGroup": "rbac.authorization.k8s.io"}]
+    assert "JOB_RBAC" in json.dumps(project["Properties"]["Source"])

@@ -1,0 +1,42 @@
+"""Fixtures of the integration suite: the app synthesised once, and an emulated deployment per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from novacpt_dev.demo.run import synthesize
+from novacpt_dev.emulator.deployment import deploy
+from novacpt_dev.emulator.invoke import handlers_in_process
+from novacpt_dev.emulator.template import Templates
+from tests.integration.emulated import ACCOUNT, REGION, Pipeline
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app synthesised once (without Lambda bundling: the handlers run from this checkout)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture
+def pipeline(assembly: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    """The synthesised app deployed in moto, its functions' handlers run in process, the fake cluster scripted."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
+    }.items():
+        monkeypatch.setenv(name, value)
+    knobs = {"POLL_INTERVAL_SECONDS": "0", "FAKE_JOB_STATES": "RUNNING,SUCCEEDED"}
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        local = deploy(Templates.from_dir(assembly, account=ACCOUNT, region=REGION))
+        with handlers_in_process(env=lambda _: knobs) as calls:
+            yield Pipeline(local, calls, knobs, boto3.client("s3", region_name=REGION))

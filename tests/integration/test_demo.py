@@ -1,0 +1,92 @@
+"""`cpt demo`: the synthesised pipeline run end to end on this machine, success and every failure path."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from novacpt_cli import app
+from novacpt_dev.demo.run import ROOT, DemoOutcome, run_demo
+
+
+def _run(assembly: Path, **kwargs: object) -> tuple[DemoOutcome, list[str]]:
+    states: list[str] = []
+    options = {"data": None, "validation": None, "recipe": None, "fail_job": False, **kwargs}
+    return run_demo(on_state=states.append, assembly=assembly, **options), states  # type: ignore[arg-type]
+
+
+def test_success_archives_a_real_tensorboard_file_and_the_checkpoint(assembly: Path) -> None:
+    outcome, states = _run(assembly)
+    assert outcome.result.status == "SUCCEEDED", outcome.result.cause
+    assert states[0] == "ValidateRecipe" and states[-1] == "RunSucceeded"
+    record = outcome.run_record
+    assert record is not None and record["status"] == "SUCCEEDED"
+    assert record["checkpoint"].startswith("s3://customer-escrow-123456789012-demo/")
+    assert record["next_run"] == {"run.model_name_or_path": record["checkpoint"]}
+    archived = {Path(o["archived"]).name for o in record["outputs"]}
+    assert "manifest.json" in archived
+    assert any(name.startswith("events.out.tfevents.") for name in archived)
+    assert [n["subject"] for n in outcome.notifications] == [f"Nova CPT succeeded: {record['job_name']}"]
+
+
+def test_tensorboard_event_file_is_a_valid_tfrecord(tmp_path: Path) -> None:
+    """The simulated trainer writes what TensorBoard reads: length-prefixed, CRC-framed records."""
+    import boto3
+    from moto import mock_aws
+
+    from novacpt_dev.demo.trainer import write_training_outputs
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        write_training_outputs(s3, "s3://out-bucket/runs", "job-1", "123456789012", steps=3)
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="out-bucket")["Contents"]]
+        (event_key,) = [k for k in keys if "tfevents" in k]
+        data = s3.get_object(Bucket="out-bucket", Key=event_key)["Body"].read()
+        manifest = json.loads(s3.get_object(Bucket="out-bucket", Key="runs/job-1/manifest.json")["Body"].read())
+    records, offset = 0, 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        offset += 12 + length + 4  # length, its CRC, the record, its CRC
+        records += 1
+    assert offset == len(data) and records == 1 + 2 * 3  # the file version record, then two scalars a step
+    assert manifest["checkpoint_s3_bucket"].endswith("/job-1/checkpoints/final/")
+
+
+def test_bad_dataset_names_the_lines_and_submits_nothing(assembly: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "train.jsonl"
+    bad.write_text('{"text": "fine"}\n\n{"text": 5}\n')
+    outcome, states = _run(assembly, data=bad)
+    assert outcome.result.status == "FAILED" and outcome.result.error == "DatasetInvalid"
+    assert "train.jsonl:2: empty_line" in (outcome.result.cause or "")
+    assert "train.jsonl:3: text_not_string" in (outcome.result.cause or "")
+    assert "SubmitJob" not in states and "PrepareCapacity" not in states
+
+
+def test_bad_recipe_fails_before_the_data(assembly: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((ROOT / "recipes" / "nova_lite_cpt.yaml").read_text().replace("replicas: 16", "replicas: 12"))
+    outcome, states = _run(assembly, recipe=recipe)
+    assert outcome.result.error == "RecipeInvalid"
+    assert "run.replicas" in (outcome.result.cause or "")
+    assert "ValidateShards" not in states
+
+
+def test_failed_job_is_reported_with_its_reason_and_capacity_released(assembly: Path) -> None:
+    outcome, states = _run(assembly, fail_job=True)
+    assert outcome.result.error == "JobFailed"
+    assert "NCCL watchdog timeout" in (outcome.result.cause or "")
+    assert "/aws/sagemaker/Clusters/" in (outcome.result.cause or "")
+    assert "ReleaseCapacityOnFailure" in states and "CancelJobOnFailure" in states
+    assert outcome.run_record is not None and outcome.run_record["status"] == "FAILED"
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    bad = tmp_path / "train.jsonl"
+    bad.write_text("not json\n")
+    result = CliRunner().invoke(app, ["demo", "--data", str(bad)])
+    assert result.exit_code == 1
+    assert "train.jsonl:1: invalid_json" in result.output

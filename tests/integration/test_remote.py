@@ -1,0 +1,167 @@
+"""`cpt submit`, `status`, `runs` against moto: the deployed stacks' outputs, resumable uploads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from novacpt.naming import execution_name
+from novacpt_cli import app, upload
+from novacpt_cli.deployed import NotDeployed, find_deployment
+from tests.conftest import ROOT
+
+REGION = "us-east-1"
+BUCKETS = {"DataBucketName": "drop-bucket", "OutputBucketName": "out-bucket", "ArchiveBucketName": "archive-bucket"}
+runner = CliRunner()
+
+
+def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in BUCKETS.values():
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="run",
+            definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+            roleArn="arn:aws:iam::123456789012:role/x",
+        )["stateMachineArn"]
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        _stack(cloudformation, "NovaCptStorage", BUCKETS)
+        _stack(cloudformation, "NovaCptPipeline", {"StateMachineArn": machine})
+        yield {"s3": s3, "sfn": sfn, "machine": machine}
+
+
+def _train(tmp_path: Path, lines: int = 300) -> Path:
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"text": f"note {i} on dosage"}) + "\n" for i in range(lines)))
+    return path
+
+
+def test_deployment_is_found_from_stack_outputs(deployed: dict[str, Any]) -> None:
+    found = find_deployment()
+    assert (found.data_bucket, found.archive_bucket) == ("drop-bucket", "archive-bucket")
+    assert found.state_machine_arn == deployed["machine"]
+    with pytest.raises(NotDeployed, match="stack Missing not found"):
+        find_deployment(pipeline_stack="Missing")
+
+
+def test_submit_uploads_data_then_recipe_and_names_the_execution(deployed: dict[str, Any], tmp_path: Path) -> None:
+    recipe = ROOT / "recipes" / "nova_micro_cpt.yaml"
+    result = runner.invoke(app, ["submit", "--recipe", str(recipe), "--data", str(_train(tmp_path)), "--job", "trial"])
+    assert result.exit_code == 0, result.output
+    s3 = deployed["s3"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="drop-bucket")["Contents"]]
+    assert sorted(keys) == ["jobs/trial/recipe.yaml", "jobs/trial/train.jsonl"]
+    version = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["VersionId"]
+    assert execution_name("drop-bucket", "jobs/trial/recipe.yaml", version) in result.output
+    recipe_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["LastModified"]
+    data_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/train.jsonl")["LastModified"]
+    assert data_time <= recipe_time  # the recipe, which starts the run, goes last
+
+
+def test_submit_stops_on_a_bad_dataset_and_uploads_nothing(deployed: dict[str, Any], tmp_path: Path) -> None:
+    bad = tmp_path / "train.jsonl"
+    bad.write_text('{"text": "ok"}\n\n')
+    recipe = ROOT / "recipes" / "nova_micro_cpt.yaml"
+    result = runner.invoke(app, ["submit", "--recipe", str(recipe), "--data", str(bad)])
+    assert result.exit_code == 1
+    assert "train.jsonl:2: empty_line" in result.output
+    assert "Contents" not in deployed["s3"].list_objects_v2(Bucket="drop-bucket")
+
+
+def test_submit_refuses_a_recipe_with_its_own_data_path(deployed: dict[str, Any], tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    text = (ROOT / "recipes" / "nova_micro_cpt.yaml").read_text()
+    recipe.write_text(text.replace('data_s3_path: ""', 'data_s3_path: "s3://drop-bucket/x/train.jsonl"'))
+    result = runner.invoke(app, ["submit", "--recipe", str(recipe), "--data", str(_train(tmp_path))])
+    assert result.exit_code == 2
+    assert "leave run.data_s3_path" in result.output
+
+
+def test_interrupted_upload_resumes_without_resending_parts(
+    deployed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload, "SMALL_BYTES", 1)
+    part = 5 << 20  # S3's smallest part
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"text": "x"}\n' * ((3 * part) // 14 + 1000))
+    s3 = deployed["s3"]
+    sent: list[int] = []
+    real_upload_part = s3.upload_part
+
+    def counting_upload_part(**kwargs: Any) -> Any:
+        sent.append(kwargs["PartNumber"])
+        return real_upload_part(**kwargs)
+
+    monkeypatch.setattr(s3, "upload_part", counting_upload_part)
+
+    def fail_after_two_parts(done: int) -> None:
+        if done >= 2 * part:
+            raise ConnectionError("network dropped")
+
+    with pytest.raises(ConnectionError):
+        upload.upload_file(
+            s3, path, "drop-bucket", "jobs/big/train.jsonl", part_bytes=part, progress=fail_after_two_parts
+        )
+    assert sent == [1, 2]
+    assert list(upload.state_dir().glob("*.json"))  # the unfinished upload is remembered
+    upload.upload_file(s3, path, "drop-bucket", "jobs/big/train.jsonl", part_bytes=part)
+    assert sent == [1, 2, 3, 4]
+    body = s3.get_object(Bucket="drop-bucket", Key="jobs/big/train.jsonl")["Body"].read()
+    assert body == path.read_bytes()
+    assert not list(upload.state_dir().glob("*.json"))
+
+
+def test_status_and_runs_tables(deployed: dict[str, Any]) -> None:
+    deployed["sfn"].start_execution(stateMachineArn=deployed["machine"], name="trial-abc")
+    record = {
+        "run_id": "trial-abc",
+        "status": "SUCCEEDED",
+        "job_name": "nova-micro-cpt-1234abcd",
+        "checkpoint": "s3://customer-escrow-1/ckpt/",
+        "timings": {"archived_at": "2026-11-28T01:00:00"},
+    }
+    deployed["s3"].put_object(Bucket="archive-bucket", Key="runs/trial-abc/run.json", Body=json.dumps(record))
+    deployed["s3"].put_object(Bucket="archive-bucket", Key="runs/in-progress/recipe.yaml", Body=b"x")
+    status = runner.invoke(app, ["status", "trial"])
+    assert status.exit_code == 0 and "trial-abc" in status.output
+    runs = runner.invoke(app, ["runs"])
+    assert runs.exit_code == 0, runs.output
+    assert runs.output.splitlines()[1].split("\t") == [
+        "trial-abc",
+        "SUCCEEDED",
+        "nova-micro-cpt-1234abcd",
+        "s3://customer-escrow-1/ckpt/",
+        "2026-11-28T01:00:00",
+    ]
+    assert "in-progress" not in runs.output
+
+
+def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        result = runner.invoke(app, ["runs"])
+    assert result.exit_code == 2
+    assert "NovaCptStorage not found" in result.output

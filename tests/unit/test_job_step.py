@@ -1,0 +1,57 @@
+"""SubmitJob, PollJob and CancelJob steps over any cluster backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from novacpt.kernel.errors import JobFailed
+from novacpt.kernel.ports import JobState, JobStatus
+from novacpt.steps.job import cancel_step, poll_step, submit_step
+from novacpt_dev.fakes import ScriptedCluster
+
+LOG_GROUP = "/aws/sagemaker/Clusters/hp-cluster/abc123def456"
+
+
+class Recording(ScriptedCluster):
+    """The scripted fake, remembering what was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__(["RUNNING"])
+        self.cancelled: list[str] = []
+
+    def cancel(self, job_name: str) -> None:
+        self.cancelled.append(job_name)
+
+
+@pytest.mark.parametrize(
+    ("state", "cancelled"),
+    [
+        ({"recipe": {"job_name": "j-1"}, "capacity": {"ready": True}, "job": {"job_name": "j-1"}}, "j-1"),
+        ({"recipe": {"job_name": "j-1"}, "capacity": {"ready": True}}, "j-1"),  # SubmitJob failed part-way
+        ({"recipe": {"job_name": "j-1"}}, None),  # stopped before the cluster was touched
+        ({"input": {}}, None),
+    ],
+)
+def test_cancel_step_cancels_whatever_submit_may_have_started(state: dict[str, Any], cancelled: str | None) -> None:
+    backend = Recording()
+    assert cancel_step(backend, state) == {"cancelled": cancelled}
+    assert backend.cancelled == ([cancelled] if cancelled else [])
+
+
+def test_submit_then_poll_reports_running_and_elapsed_time() -> None:
+    backend = Recording()
+    job = submit_step(backend, {"job_name": "j-1"})
+    poll = poll_step(backend, job, 0, interval_seconds=5, max_seconds=60)
+    assert poll["state"] == "RUNNING" and poll["attempt"] == 1 and not poll["timed_out"]
+
+
+def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
+    class Failed(Recording):
+        def status(self, job_name: str, attempt: int) -> JobStatus:
+            return JobStatus(JobState.FAILED, f"boom; logs: CloudWatch log group {LOG_GROUP}")
+
+    job = {"job_name": "j", "submitted_at": "2026-01-01T00:00:00+00:00"}
+    with pytest.raises(JobFailed, match=f"job j failed: boom; logs: CloudWatch log group {LOG_GROUP}"):
+        poll_step(Failed(), job, 0, interval_seconds=0, max_seconds=1)
