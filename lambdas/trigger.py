@@ -15,18 +15,31 @@ from novacpt.drop import drop_job
 from novacpt.kernel.s3uri import s3_uri
 from novacpt.naming import execution_name
 
+S3_SOURCE = "aws.s3"
+OBJECT_CREATED = "Object Created"
+
 
 class TriggerEnv(BaseModel):
-    """The state machine to start."""
+    """The state machine to start, and the one bucket whose drops start it."""
 
     model_config = ConfigDict(extra="ignore")
     state_machine_arn: str
+    drop_bucket: str
 
 
 @pipeline_handler(S3EventNotificationEventBridgeModel)
 def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     """Start the run for `jobs/<job>/recipe.yaml`; a repeated event for the same version starts nothing."""
+    settings = env(TriggerEnv)
     bucket, key, version = event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id
+    # The rule already filters on these; checked again so that no other event (a misconfigured rule, a direct
+    # invocation) can start a run.
+    if (event.source, event.detail_type, bucket) != (S3_SOURCE, OBJECT_CREATED, settings.drop_bucket):
+        logger.warning(
+            "ignored: not an S3 Object Created event of the data bucket",
+            extra={"source": event.source, "detail_type": event.detail_type, "bucket": bucket},
+        )
+        return {"started": False, "reason": "not an S3 Object Created event of the data bucket"}
     if drop_job(key) is None:
         logger.warning("ignored: not a jobs/<job>/recipe.yaml drop", extra={"key": key})
         return {"started": False, "reason": "not a recipe drop", "key": key}
@@ -35,7 +48,7 @@ def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) 
     client = boto3.client("stepfunctions")
     try:
         answer = client.start_execution(
-            stateMachineArn=env(TriggerEnv).state_machine_arn, name=name, input=json.dumps(payload)
+            stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(payload)
         )
     except client.exceptions.ExecutionAlreadyExists:
         logger.info("execution already exists: repeated event", extra={"execution": name})

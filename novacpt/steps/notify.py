@@ -8,6 +8,16 @@ from typing import Any
 SUBJECT_MAX = 100
 
 
+def encodable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (lone surrogates from hostile data) escaped as `\\udXXX`."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _subject(text: str) -> str:
+    """An SNS subject: encodable, one line, printable characters only, at most SUBJECT_MAX."""
+    return "".join(c if c.isprintable() else "?" for c in encodable(text))[:SUBJECT_MAX]
+
+
 def _reason(error: dict[str, Any] | None) -> tuple[str, str]:
     if not error:
         return "Unknown", "no error details"
@@ -45,5 +55,4 @@ def build_message(
     if log_group:
         lines.append(f"cluster logs: CloudWatch log group {log_group}")
     status = "succeeded" if succeeded else "FAILED"
-    subject = f"Nova CPT {status}: {job}"[:SUBJECT_MAX]
-    return subject, "\n".join(lines)
+    return _subject(f"Nova CPT {status}: {job}"), encodable("\n".join(lines))

@@ -27,6 +27,7 @@ class DropTrigger(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         trigger.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        trigger.add_environment("DROP_BUCKET", data_bucket.bucket_name)  # the trigger checks the event again
         state_machine.grant_start_execution(trigger)
         self.dead_letters = event_dead_letters(
             self, function=trigger, holds="the S3 events (bucket, key, version) whose run could not be started"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -28,7 +28,19 @@ class RunNotifications(Construct):
             description="Encrypts the Nova CPT notification topic",
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
+        # Only for alarms of this account and region (no confused deputy: another account's alarm cannot use it).
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.key.grant(
+            iam.ServicePrincipal(
+                "cloudwatch.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}},
+            ),
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+        )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name="Nova CPT runs")
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

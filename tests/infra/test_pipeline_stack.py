@@ -318,6 +318,7 @@ def test_notify_and_trigger_environment(synth: Synth) -> None:
     state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
     assert synth.env("Notify")["TOPIC_ARN"] == {"Ref": topic_id}
     assert synth.env("Trigger")["STATE_MACHINE_ARN"] == {"Ref": state_machine_id}
+    assert _refers_to(synth.env("Trigger")["DROP_BUCKET"], synth.storage_id(synth.storage.data_bucket))
 
 
 # --------------------------------------------------------------------------- least privilege
@@ -683,6 +684,10 @@ def test_topic_is_encrypted_with_a_rotating_key_and_tls_only(synth: Synth) -> No
     ]
     assert len(cloudwatch) == 1  # alarms publish to the encrypted topic
     assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # Only alarms of this account and region may use it (confused deputy).
+    condition = cloudwatch[0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert json.dumps(condition["ArnLike"]["aws:SourceArn"]).count(":alarm:*") == 1
     _, policy = synth.only("AWS::SNS::TopicPolicy")
     assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [

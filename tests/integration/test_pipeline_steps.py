@@ -610,6 +610,17 @@ def test_failure_before_the_recipe_was_read() -> None:
     assert "reason: Unknown" in unknown
 
 
+def test_hostile_text_is_escaped_not_a_crash() -> None:
+    """A dataset line `{"\\ud800": "x"}` puts a lone surrogate into the error; SNS needs UTF-8."""
+    cause = json.dumps({"errorMessage": "train.jsonl:1: unknown_field: field '\ud800' is not allowed"})
+    state = _run_state(error={"Error": "DatasetInvalid", "Cause": cause}, recipe={"job_name": "j\ud800\nx\x00"})
+    subject, body = build_message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
+    body.encode("utf-8")
+    subject.encode("utf-8")
+    assert "field '\\ud800' is not allowed" in body
+    assert subject == "Nova CPT FAILED: j\\ud800?x?"
+
+
 def test_subject_is_at_most_100_characters() -> None:
     state = _run_state(recipe={"job_name": "j" * 300})
     subject, _ = build_message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
@@ -654,6 +665,7 @@ def state_machine(world: World, monkeypatch: pytest.MonkeyPatch) -> str:
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/run",
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("DROP_BUCKET", DATA)
     return arn
 
 
@@ -701,6 +713,26 @@ def test_trigger_repeated_event_starts_nothing_new(state_machine: str, ctx: Fake
     # A new upload of the recipe (a new version) is a new run.
     assert trigger.handler(_s3_event(DATA, "jobs/j1/recipe.yaml", "v2"), ctx)["started"] is True
     assert len(_executions(state_machine)) == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("source", "aws.s3.fake"), ("detail-type", "Object Deleted"), ("bucket", "someone-elses-bucket")],
+)
+def test_trigger_checks_source_detail_type_and_bucket_again(
+    state_machine: str, ctx: FakeLambdaContext, field: str, value: str
+) -> None:
+    """The rule filters these already; an event that slips past it (or a direct invocation) starts nothing."""
+    from lambdas import trigger
+
+    event = _s3_event(DATA, "jobs/j1/recipe.yaml", "v1")
+    if field == "bucket":
+        event["detail"]["bucket"]["name"] = value
+    else:
+        event[field] = value
+    result = trigger.handler(event, ctx)
+    assert result == {"started": False, "reason": "not an S3 Object Created event of the data bucket"}
+    assert _executions(state_machine) == []
 
 
 @pytest.mark.parametrize(
@@ -827,6 +859,11 @@ def test_notify_handler_publishes_to_the_topic(
     result = notify.handler({"state": _run_state(), "succeeded": True, "execution_arn": EXECUTION_ARN}, ctx)
     assert result["subject"] == f"Nova CPT succeeded: {JOB}"
     assert f"job: {JOB}" in result["message"]
+    hostile = {"Error": "DatasetInvalid", "Cause": json.dumps({"errorMessage": 'line 1: field "\ud800"'})}
+    failed = notify.handler(
+        {"state": _run_state(error=hostile), "succeeded": False, "execution_arn": EXECUTION_ARN}, ctx
+    )
+    assert 'field "\\ud800"' in failed["message"]
 
 
 # --------------------------------------------------------------------------- naming and errors
