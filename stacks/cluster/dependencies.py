@@ -17,25 +17,34 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from aws_cdk import ArnFormat, Aws, CfnWaitCondition, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
+from aws_cdk import (
+    ArnFormat,
+    Aws,
+    CfnWaitCondition,
+    CfnWaitConditionHandle,
+    Duration,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from novacpt.jobs.manifests import DEFAULT_NAMESPACE
-from stacks.cluster.eks import access_entry, eks_cluster_arn
+from stacks.cluster.eks import CLUSTER_ADMIN_POLICY, eks_cluster_arn
+from stacks.cluster.installer_tools import HELM, YQ
 from stacks.shared.deploy_functions import aws_custom_resource_provider
-from stacks.shared.nag import acknowledge_wildcard_resources
+from stacks.shared.nag import acknowledge, acknowledge_wildcard_resources, skip_checkov
 
 HYPERPOD_CLI_REPOSITORY: Final = "aws/sagemaker-hyperpod-cli"
 # Head of its release_v2 branch (2026-04-14): the branch whose helm_chart/ holds install_rig_dependencies.sh.
 HYPERPOD_CLI_COMMIT: Final = "abcdc77b3e4ca160874021c6615baf0dbb96c69b"
-HELM_VERSION: Final = "v3.16.4"
-YQ_VERSION: Final = "v4.44.3"  # the RIG script needs yq 4
 INSTALL_TIMEOUT: Final = Duration.minutes(60)
 STANDARD_RELEASE: Final = "hyperpod-dependencies"
 RIG_RELEASE: Final = "rig-dependencies"  # fixed by install_rig_dependencies.sh
@@ -69,19 +78,22 @@ roleRef: {{kind: Role, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}
 
 _BUILD_COMMANDS: Final = [
     'mkdir -p "$HOME/bin" && export PATH="$HOME/bin:$PATH"',
-    'curl -fsSL -o helm.tgz "https://get.helm.sh/helm-$HELM_VERSION-linux-amd64.tar.gz"',
-    'echo "$(curl -fsSL "https://get.helm.sh/helm-$HELM_VERSION-linux-amd64.tar.gz.sha256sum" | cut -d" " -f1)'
-    '  helm.tgz" | sha256sum -c -',
+    HELM.download(),
     'tar -xzf helm.tgz && install linux-amd64/helm "$HOME/bin/helm"',
+    # kubectl must match the cluster's Kubernetes version: checked against the release's published checksum.
     'curl -fsSL -o kubectl "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"',
     'echo "$(curl -fsSL "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl.sha256")  kubectl"'
     " | sha256sum -c -",
     'install kubectl "$HOME/bin/kubectl"',
-    'curl -fsSL -o "$HOME/bin/yq" "https://github.com/mikefarah/yq/releases/download/$YQ_VERSION/yq_linux_amd64"',
-    'chmod +x "$HOME/bin/yq"',
-    'curl -fsSL "https://github.com/$HYPERPOD_CLI_REPOSITORY/archive/$HYPERPOD_CLI_COMMIT.tar.gz" | tar -xz',
+    YQ.download(),
+    'install yq "$HOME/bin/yq"',
+    # A commit fetched by its hash is what it names: git checks the content against the hash.
+    'git init -q "sagemaker-hyperpod-cli-$HYPERPOD_CLI_COMMIT"',
+    'cd "sagemaker-hyperpod-cli-$HYPERPOD_CLI_COMMIT"',
+    'git fetch -q --depth 1 "https://github.com/$HYPERPOD_CLI_REPOSITORY.git" "$HYPERPOD_CLI_COMMIT"',
+    'git checkout -q FETCH_HEAD && test "$(git rev-parse HEAD)" = "$HYPERPOD_CLI_COMMIT"',
     'aws eks update-kubeconfig --name "$EKS_CLUSTER" --region "$AWS_REGION"',
-    'cd "sagemaker-hyperpod-cli-$HYPERPOD_CLI_COMMIT/helm_chart"',
+    "cd helm_chart",
     "helm dependency update HyperPodHelmChart",
     f"helm upgrade --install {STANDARD_RELEASE} HyperPodHelmChart --namespace kube-system",
     f"if helm status {RIG_RELEASE} --namespace kube-system > /dev/null 2>&1; "
@@ -90,7 +102,9 @@ _BUILD_COMMANDS: Final = [
     f"kubectl create namespace {JOB_NAMESPACE} --dry-run=client -o yaml | kubectl apply -f -",
     'printf "%s" "$JOB_RBAC" | kubectl apply -f -',
 ]
-# Tell CloudFormation how the build ended (the wait condition's presigned URL; empty for a manual run).
+# Tell CloudFormation how the build ended. The wait condition's presigned URL comes from a Secrets Manager
+# secret: CodeBuild masks it in the build's logs, and neither the project, the build's recorded environment
+# nor the custom resource that starts the build (or its logs) shows it.
 _SIGNAL: Final = [
     'if [ "$CODEBUILD_BUILD_SUCCEEDING" = "1" ]; then STATUS=SUCCESS; else STATUS=FAILURE; fi',
     'BODY="{\\"Status\\":\\"$STATUS\\",\\"UniqueId\\":\\"$CODEBUILD_BUILD_ID\\",\\"Data\\":\\"$STATUS\\",'
@@ -120,6 +134,24 @@ class HyperPodDependencies(Construct):
         log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
         )
+        fingerprint = hashlib.sha256(
+            f"{HYPERPOD_CLI_COMMIT}|{eks_cluster_name}|{kubernetes_version}|{JOB_RBAC}".encode()
+        ).hexdigest()[:10]
+        handle = CfnWaitConditionHandle(self, f"Handle{fingerprint}")
+        signal_url = secretsmanager.Secret(
+            self,
+            f"SignalUrl{fingerprint}",
+            description="Presigned URL the HyperPod dependencies installer reports its outcome to",
+            secret_string_value=SecretValue.unsafe_plain_text(handle.ref),  # a reference: no URL in the template
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        no_rotation = (
+            "The presigned URL of one CloudFormation wait condition: it cannot be rotated, and it is replaced "
+            "(with its wait condition) by every new installation."
+        )
+        acknowledge(signal_url, "AwsSolutions-SMG4", no_rotation)
+        skip_checkov(signal_url, "CKV2_AWS_57", no_rotation)
         self.project = codebuild.Project(
             self,
             "Installer",
@@ -135,17 +167,19 @@ class HyperPodDependencies(Construct):
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.SMALL
             ),
             environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value)
-                for name, value in {
-                    "EKS_CLUSTER": eks_cluster_name,
-                    "HYPERPOD_CLI_REPOSITORY": HYPERPOD_CLI_REPOSITORY,
-                    "HYPERPOD_CLI_COMMIT": HYPERPOD_CLI_COMMIT,
-                    "HELM_VERSION": HELM_VERSION,
-                    "KUBECTL_VERSION": f"v{kubernetes_version}.0",
-                    "YQ_VERSION": YQ_VERSION,
-                    "WAIT_HANDLE_URL": "",
-                    "JOB_RBAC": JOB_RBAC,
-                }.items()
+                **{
+                    name: codebuild.BuildEnvironmentVariable(value=value)
+                    for name, value in {
+                        "EKS_CLUSTER": eks_cluster_name,
+                        "HYPERPOD_CLI_REPOSITORY": HYPERPOD_CLI_REPOSITORY,
+                        "HYPERPOD_CLI_COMMIT": HYPERPOD_CLI_COMMIT,
+                        "KUBECTL_VERSION": f"v{kubernetes_version}.0",
+                        "JOB_RBAC": JOB_RBAC,
+                    }.items()
+                },
+                "WAIT_HANDLE_URL": codebuild.BuildEnvironmentVariable(
+                    value=signal_url.secret_arn, type=codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER
+                ),
             },
             vpc=vpc,
             subnet_selection=subnets,
@@ -165,7 +199,6 @@ class HyperPodDependencies(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[eks_cluster_arn(self, eks_cluster_name)])
         )
-        admin = access_entry(self, "InstallerAccess", cluster_name=eks_cluster_name, principal_arn=role.role_arn)
         stack = Stack.of(self)
         interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
         # CDK lets a VPC project create and delete any network interface; only its subnets and group are needed.
@@ -216,24 +249,17 @@ class HyperPodDependencies(Construct):
             "these statements to every project).",
         )
 
-        fingerprint = hashlib.sha256(
-            f"{HYPERPOD_CLI_COMMIT}|{eks_cluster_name}|{kubernetes_version}|{JOB_RBAC}".encode()
-        ).hexdigest()[:10]
-        handle = CfnWaitConditionHandle(self, f"Handle{fingerprint}")
+        admin = self._installer_access(eks_cluster_name, role, fingerprint)
         start = cr.AwsCustomResource(
             self,
             "StartInstall",
             on_update=cr.AwsSdkCall(
                 service="CodeBuild",
                 action="startBuild",
-                parameters={
-                    "projectName": self.project.project_name,
-                    "environmentVariablesOverride": [
-                        {"name": "WAIT_HANDLE_URL", "value": handle.ref, "type": "PLAINTEXT"}
-                    ],
-                },
+                parameters={"projectName": self.project.project_name},
                 physical_resource_id=cr.PhysicalResourceId.of(f"hyperpod-dependencies-{fingerprint}"),
                 output_paths=["build.id"],
+                logging=cr.Logging.with_data_hidden(),
             ),
             policy=cr.AwsCustomResourcePolicy.from_statements(
                 [iam.PolicyStatement(actions=["codebuild:StartBuild"], resources=[self.project.project_arn])]
@@ -246,4 +272,80 @@ class HyperPodDependencies(Construct):
             self, f"Installed{fingerprint}", handle=handle.ref, count=1, timeout=str(INSTALL_TIMEOUT.to_seconds())
         )
         self.installed.node.add_dependency(start)
-        aws_custom_resource_provider(Stack.of(self))
+        # Once the charts are installed, the installer's cluster-admin access ends (its entry is deleted).
+        revoke = self._access_call(
+            "RevokeInstallerAccess",
+            "deleteAccessEntry",
+            eks_cluster_name,
+            role,
+            f"installer-access-ended-{fingerprint}",
+        )
+        revoke.node.add_dependency(self.installed)
+        aws_custom_resource_provider(stack)
+
+    def _installer_access(self, cluster_name: str, role: iam.IRole, fingerprint: str) -> Construct:
+        """Cluster-admin for the installer's role, only for the installation: created before each build.
+
+        Its entry is deleted once the installation ends (RevokeInstallerAccess), and when a failed
+        installation is rolled back (on_delete).
+        """
+        entry = self._access_call(
+            "GrantInstallerAccess", "createAccessEntry", cluster_name, role, f"installer-access-{fingerprint}"
+        )
+        admin = self._access_call(
+            "InstallerClusterAdmin", "associateAccessPolicy", cluster_name, role, f"installer-admin-{fingerprint}"
+        )
+        admin.node.add_dependency(entry)
+        return admin
+
+    def _access_call(self, id_: str, action: str, cluster_name: str, role: iam.IRole, physical_id: str) -> Construct:
+        """A custom resource making one EKS access-entry call for the installer's role."""
+        stack = Stack.of(self)
+        principal = {"clusterName": cluster_name, "principalArn": role.role_arn}
+        parameters: dict[str, object] = dict(principal)
+        if action == "createAccessEntry":
+            parameters["type"] = "STANDARD"
+        if action == "associateAccessPolicy":
+            parameters["policyArn"] = f"arn:{stack.partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}"
+            parameters["accessScope"] = {"type": "cluster"}
+        delete = cr.AwsSdkCall(
+            service="EKS",
+            action="deleteAccessEntry",
+            parameters=principal,
+            ignore_error_codes_matching="ResourceNotFoundException",
+            logging=cr.Logging.with_data_hidden(),
+        )
+        entries = stack.format_arn(
+            service="eks",
+            resource="access-entry",
+            resource_name=f"{cluster_name}/role/{stack.account}/{role.role_name}/*",
+        )
+        call = cr.AwsCustomResource(
+            self,
+            id_,
+            on_update=cr.AwsSdkCall(
+                service="EKS",
+                action=action,
+                parameters=parameters,
+                physical_resource_id=cr.PhysicalResourceId.of(physical_id),
+                ignore_error_codes_matching="ResourceInUseException|ResourceNotFoundException",
+                logging=cr.Logging.with_data_hidden(),
+            ),
+            on_delete=delete if action == "createAccessEntry" else None,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["eks:CreateAccessEntry", "eks:AssociateAccessPolicy", "eks:DeleteAccessEntry"],
+                        resources=[eks_cluster_arn(self, cluster_name), entries],
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        acknowledge_wildcard_resources(
+            call,
+            [entries],
+            "An EKS access entry's ARN ends in an ID EKS assigns when it creates it: '/*' covers only the entries "
+            "of the installer's own role on this one cluster.",
+        )
+        return call

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import yaml
 from app import build_app
 from novacpt.catalog import BY_KEY
 from stacks.cluster.dependencies import HYPERPOD_CLI_COMMIT, HYPERPOD_CLI_REPOSITORY
+from stacks.cluster.installer_tools import PINNED_TOOLS
 from stacks.cluster.network import INTERFACE_ENDPOINTS
 from stacks.cluster.stack import CLUSTER_STACK_ID
 from stacks.config import ConfigError
@@ -252,33 +254,89 @@ def test_the_execution_role_has_the_managed_policy_network_ecr_and_the_data_poli
     assert not any("*" in a for a in actions)
 
 
+def _custom_call(resource: dict[str, Any]) -> str:
+    return json.dumps(resource["Properties"]["Create"])
+
+
+def _calls(synth: Synth) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The cluster stack's AwsCustomResources by the API action each one makes."""
+    found = {}
+    for logical_id, resource in synth.of_type(synth.cluster, "Custom::AWS").items():
+        action = re.search(r'action\\":\\"(\w+)', _custom_call(resource))
+        assert action is not None, logical_id
+        found[action.group(1)] = (logical_id, resource)
+    return found
+
+
 def test_the_cluster_is_created_after_the_helm_charts_are_installed(default: Synth) -> None:
     wait_id, wait = default.only(default.cluster, "AWS::CloudFormation::WaitCondition")
     _, cluster = default.only(default.cluster, "AWS::SageMaker::Cluster")
     assert wait_id in cluster["DependsOn"]
     handle_id, _ = default.only(default.cluster, "AWS::CloudFormation::WaitConditionHandle")
     assert wait["Properties"] == {"Count": 1, "Handle": {"Ref": handle_id}, "Timeout": "3600"}
-    start_id, start = default.only(default.cluster, "Custom::AWS")
+    start_id, start = _calls(default)["startBuild"]
     assert start_id in wait["DependsOn"]
     project_id, project = default.only(default.cluster, "AWS::CodeBuild::Project")
-    call = json.dumps(start["Properties"]["Create"])
-    assert "startBuild" in call and project_id in call and handle_id in call
+    call = _custom_call(start)
+    assert "startBuild" in call and project_id in call
     props = project["Properties"]
     buildspec = props["Source"]["BuildSpec"]
-    assert "sagemaker-hyperpod-cli-$HYPERPOD_CLI_COMMIT/helm_chart" in buildspec
+    assert (
+        'git fetch -q --depth 1 \\"https://github.com/$HYPERPOD_CLI_REPOSITORY.git\\" \\"$HYPERPOD_CLI_COMMIT\\"'
+        in buildspec
+    )
     assert "helm upgrade --install hyperpod-dependencies HyperPodHelmChart --namespace kube-system" in buildspec
     assert "yes y | bash install_rig_dependencies.sh" in buildspec and "$WAIT_HANDLE_URL" in buildspec
-    variables = {v["Name"]: v["Value"] for v in props["Environment"]["EnvironmentVariables"]}
-    assert variables["HYPERPOD_CLI_REPOSITORY"] == HYPERPOD_CLI_REPOSITORY == "aws/sagemaker-hyperpod-cli"
-    assert variables["HYPERPOD_CLI_COMMIT"] == HYPERPOD_CLI_COMMIT and len(HYPERPOD_CLI_COMMIT) == 40
-    assert variables["EKS_CLUSTER"] == "nova-cpt-eks" and variables["KUBECTL_VERSION"] == "v1.33.0"
+    variables = {v["Name"]: v for v in props["Environment"]["EnvironmentVariables"]}
+    assert variables["HYPERPOD_CLI_REPOSITORY"]["Value"] == HYPERPOD_CLI_REPOSITORY == "aws/sagemaker-hyperpod-cli"
+    assert variables["HYPERPOD_CLI_COMMIT"]["Value"] == HYPERPOD_CLI_COMMIT and len(HYPERPOD_CLI_COMMIT) == 40
+    assert variables["EKS_CLUSTER"]["Value"] == "nova-cpt-eks" and variables["KUBECTL_VERSION"]["Value"] == "v1.33.0"
     assert props["EncryptionKey"]["Fn::GetAtt"][1] == "Arn"
     installer_subnets = {s["Ref"] for s in props["VpcConfig"]["Subnets"]}
     assert all("Installer" in s for s in installer_subnets)
-    entries = [e["Properties"] for e in default.of_type(default.cluster, "AWS::EKS::AccessEntry").values()]
-    (installer,) = entries
-    assert installer["AccessPolicies"][0]["AccessScope"] == {"Type": "cluster"}
-    assert json.dumps(installer["AccessPolicies"][0]["PolicyArn"]).endswith('/AmazonEKSClusterAdminPolicy"]]}')
+
+
+def test_installer_secrets_stay_out_of_logs_and_requests(default: Synth) -> None:
+    """The wait condition's presigned URL lives in a secret: CodeBuild masks it, no request or log carries it."""
+    handle_id, _ = default.only(default.cluster, "AWS::CloudFormation::WaitConditionHandle")
+    secret_id, secret = default.only(default.cluster, "AWS::SecretsManager::Secret")
+    assert secret["Properties"]["SecretString"] == {"Ref": handle_id}
+    assert secret["Properties"]["KmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+    _, project = default.only(default.cluster, "AWS::CodeBuild::Project")
+    (signal,) = [
+        v for v in project["Properties"]["Environment"]["EnvironmentVariables"] if v["Name"] == "WAIT_HANDLE_URL"
+    ]
+    assert signal == {"Name": "WAIT_HANDLE_URL", "Type": "SECRETS_MANAGER", "Value": {"Ref": secret_id}}
+    for logical_id, resource in default.of_type(default.cluster, "Custom::AWS").items():
+        for phase in ("Create", "Update"):
+            call = json.dumps(resource["Properties"][phase])
+            assert handle_id not in call and secret_id not in call, logical_id
+            assert '\\"logApiResponseData\\":false' in call, logical_id  # no API answer in its logs
+
+
+def test_downloaded_tools_are_pinned_to_checksums_kept_here(default: Synth) -> None:
+    _, project = default.only(default.cluster, "AWS::CodeBuild::Project")
+    buildspec = project["Properties"]["Source"]["BuildSpec"]
+    for tool in PINNED_TOOLS:
+        assert re.fullmatch(r"[0-9a-f]{64}", tool.sha256)
+        assert f'\\"{tool.url}\\"' in buildspec and f"{tool.sha256}  {tool.file}" in buildspec
+    assert ".sha256sum" not in buildspec and "archive/" not in buildspec  # no checksum fetched beside the file
+    assert 'test \\"$(git rev-parse HEAD)\\" = \\"$HYPERPOD_CLI_COMMIT\\"' in buildspec
+
+
+def test_installer_cluster_admin_lasts_only_for_the_installation(default: Synth) -> None:
+    """No standing access entry: created before the build, deleted once the wait condition completes."""
+    assert default.of_type(default.cluster, "AWS::EKS::AccessEntry") == {}
+    wait_id, _ = default.only(default.cluster, "AWS::CloudFormation::WaitCondition")
+    calls = _calls(default)
+    grant_id, grant = calls["createAccessEntry"]
+    admin_id, admin = calls["associateAccessPolicy"]
+    _, start = calls["startBuild"]
+    _, revoke = calls["deleteAccessEntry"]
+    assert grant_id in admin["DependsOn"] and admin_id in start["DependsOn"] and wait_id in revoke["DependsOn"]
+    assert "AmazonEKSClusterAdminPolicy" in _custom_call(admin) and '\\"type\\":\\"cluster\\"' in _custom_call(admin)
+    # A failed installation is rolled back: deleting the grant deletes the entry too.
+    assert "deleteAccessEntry" in json.dumps(grant["Properties"]["Delete"])
 
 
 # --------------------------------------------------------------------------- EKS
