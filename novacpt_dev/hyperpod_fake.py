@@ -68,7 +68,7 @@ class FakeHyperPod:
         self.role = f"arn:aws:iam::{account}:role/{cluster_name}-rig-execution"
         self.current = resting
         self.target = resting
-        self.status = "InService"
+        self.cluster_status = "InService"
         self.update_describes = update_describes
         self.job_polls = job_polls
         self.hold_updates = False
@@ -86,7 +86,7 @@ class FakeHyperPod:
     def complete_update(self) -> None:
         """Finish the update under way now (when updates are held)."""
         with self._lock:
-            if self.status == "Updating":
+            if self.cluster_status == "Updating":
                 self._settle()
 
     def finish(self, job: str, state: str = "SUCCEEDED", reason: str = "") -> None:
@@ -114,14 +114,14 @@ class FakeHyperPod:
     def describe_cluster(self, ClusterName: str) -> dict[str, Any]:
         with self._lock:
             self._check_name(ClusterName)
-            if self.status == "Updating" and not self.hold_updates:
+            if self.cluster_status == "Updating" and not self.hold_updates:
                 self._pending -= 1
                 if self._pending <= 0:
                     self._settle()
             return {
                 "ClusterArn": self.arn,
                 "ClusterName": self.cluster_name,
-                "ClusterStatus": self.status,
+                "ClusterStatus": self.cluster_status,
                 "RestrictedInstanceGroups": [
                     {
                         "InstanceGroupName": self.group,
@@ -129,7 +129,7 @@ class FakeHyperPod:
                         "ExecutionRole": self.role,
                         "CurrentCount": self.current,
                         "TargetCount": self.target,
-                        "Status": "Updating" if self.status == "Updating" else "InService",
+                        "Status": "Updating" if self.cluster_status == "Updating" else "InService",
                         "ThreadsPerCore": 1,
                         "EnvironmentConfig": {"FSxLustreConfig": {"SizeInGiB": 1200, "PerUnitStorageThroughput": 250}},
                     }
@@ -140,7 +140,7 @@ class FakeHyperPod:
     def list_cluster_nodes(self, ClusterName: str, **_: Any) -> dict[str, Any]:
         with self._lock:
             self._check_name(ClusterName)
-            in_service = self.current if self.status != "Updating" else min(self.current, self.target)
+            in_service = self.current if self.cluster_status != "Updating" else min(self.current, self.target)
             return {
                 "ClusterNodeSummaries": [
                     {
@@ -156,10 +156,11 @@ class FakeHyperPod:
     def update_cluster(self, ClusterName: str, **request: Any) -> dict[str, Any]:
         with self._lock:
             self._check_name(ClusterName)
-            if self.status != "InService":
+            if self.cluster_status != "InService":
                 self.conflicts += 1
                 raise ClientError(
-                    {"Error": {"Code": "ConflictException", "Message": f"cluster is {self.status}"}}, "UpdateCluster"
+                    {"Error": {"Code": "ConflictException", "Message": f"cluster is {self.cluster_status}"}},
+                    "UpdateCluster",
                 )
             (count,) = [
                 g["InstanceCount"]
@@ -172,7 +173,7 @@ class FakeHyperPod:
                 self.violations.append(f"scaled {self.target} -> {count} while {', '.join(running)} ran on {used}")
             self.scales.append(ScaleEvent(self.target, count, running))
             self.target = count
-            self.status = "Updating"
+            self.cluster_status = "Updating"
             self._pending = self.update_describes
             return {"ClusterArn": self.arn}
 
@@ -186,9 +187,9 @@ class FakeHyperPod:
             others = self.running_jobs()
             if others:
                 self.violations.append(f"job {job_name} started while {', '.join(others)} ran on the group")
-            if self.current < replicas or self.status != "InService":
+            if self.current < replicas or self.cluster_status != "InService":
                 self.violations.append(
-                    f"job {job_name} started on {self.current} instances ({self.status}); it needs {replicas}"
+                    f"job {job_name} started on {self.current} instances ({self.cluster_status}); it needs {replicas}"
                 )
             self.jobs[job_name] = FakeJob(job_name, replicas, polls_left=self.job_polls, summary=dict(summary))
 
@@ -212,13 +213,13 @@ class FakeHyperPod:
 
     def capacity_status(self) -> CapacityStatus:
         with self._lock:
-            return CapacityStatus(self.target, self.current, self.status)
+            return CapacityStatus(self.target, self.current, self.cluster_status)
 
     # --- internals --------------------------------------------------------------------------------
 
     def _settle(self) -> None:
         self.current = self.target
-        self.status = "InService"
+        self.cluster_status = "InService"
         self._pending = 0
 
     def _check_name(self, name: str) -> None:
