@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from novacpt.pipeline.cluster import CapacityStatus, JobState, JobStatus
+from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
 
 INSTANCE_TYPE = "ml.p5.48xlarge"
 

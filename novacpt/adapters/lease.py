@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from novacpt.pipeline.errors import PipelineError, TransientError, error_code, is_transient
+from novacpt.kernel.errors import PipelineError, TransientError, error_code, is_transient
 
 LEASE_KEY: Final = "lease"
 QUEUE_PREFIX: Final = "queue#"

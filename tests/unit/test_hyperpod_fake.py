@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from novacpt.hyperpod import HyperPodCapacity
-from novacpt.pipeline.cluster import JobState
-from novacpt.pipeline.errors import ClusterBusy
+from novacpt.adapters.hyperpod import HyperPodCapacity
+from novacpt.kernel.errors import ClusterBusy
+from novacpt.kernel.ports import JobState
 from novacpt_dev.hyperpod_fake import FakeHyperPod
 
 
