@@ -83,4 +83,4 @@ bench: setup
 	$(BIN)/python -m bench.fanout_bench
 
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache bench/out

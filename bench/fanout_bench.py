@@ -1,9 +1,10 @@
-"""`make bench` (second part): the scale-out validation simulated on this machine.
+"""`make bench` (second part): the scale-out validation simulated on this machine, on the slowest shape.
 
-One 2 GB file of ~200 B lines (the slowest kind), validated by one process in a single pass, then as
-the pipeline does it: 256 MiB shards scanned by N worker processes, hashes merged by partition.
-Prints both times, the speed-up and each worker's peak memory; checks the two reports are equal.
-BENCH_FANOUT_GB sets the size, BENCH_WORKERS the worker count (default: the machine's cores).
+One file of the slowest shape (BENCH_FANOUT_SHAPE, default `ja_short_escaped`; 2 x BENCH_GB bytes,
+BENCH_FANOUT_GB to change it) validated by one process in a single pass, then as the pipeline does
+it: 8 byte-range shards scanned by N worker processes (BENCH_WORKERS, default the machine's cores),
+hashes merged by partition. Prints CPU seconds and wall time of both, each shard's peak memory and
+its growth with the shard's size (for the Lambda memory sizing), and checks the two reports are equal.
 """
 
 from __future__ import annotations
@@ -11,42 +12,56 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-from bench.corpus import write_corpus
-from bench.dataset_bench import warm
+from bench.corpus import SHAPES
+from bench.dataset_bench import corpus, warm
 from novacpt.dataset import DatasetOptions, validate_path
-from novacpt.dataset.fanout import validate_fanned_out
+from novacpt.dataset.fanout import scan_shard, validate_fanned_out
 
-OUT = Path(__file__).resolve().parent / "out"
-SHARD_BYTES = 256 << 20
+SHARDS = 8
+LAMBDA_SHARD_GIB = 16
 
 
 def main() -> int:
-    size = int(float(os.environ.get("BENCH_FANOUT_GB", "2")) * 1e9)
+    base = float(os.environ.get("BENCH_GB", "0.1"))
+    size = int(float(os.environ.get("BENCH_FANOUT_GB", str(2 * base))) * 1e9)
     workers = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
-    OUT.mkdir(exist_ok=True)
-    path = OUT / "fanout.jsonl"
-    if not path.exists() or abs(path.stat().st_size - size) > 1_000_000:
-        print(f"generating {path.name} ({size / 1e9:.1f} GB, ~200 chars a line)...", flush=True)
-        write_corpus(path, total_bytes=size, line_chars=200, seed=11)
+    shape = SHAPES[os.environ.get("BENCH_FANOUT_SHAPE", "ja_short_escaped")]
+    path = corpus(shape, size)
     options = DatasetOptions()
     warm(path)
-    start = time.perf_counter()
+    gigabytes = path.stat().st_size / 1e9
+    shard_bytes = -(-path.stat().st_size // SHARDS)
+    cpu, wall = time.process_time(), time.perf_counter()
     single = validate_path(path, options)
-    single_s = time.perf_counter() - start
-    fanned = validate_fanned_out(path, options, shard_bytes=SHARD_BYTES, partitions=8, workers=workers)
-    fanned_s = fanned.scan_seconds + fanned.merge_seconds
+    single_cpu, single_wall = time.process_time() - cpu, time.perf_counter() - wall
+    fanned = validate_fanned_out(path, options, shard_bytes=shard_bytes, partitions=8, workers=workers)
+    fanned_wall = fanned.scan_seconds + fanned.merge_seconds
     peaks = fanned.peak_mib
     same = fanned.report.to_json_dict() == single.to_json_dict()
-    gigabytes = path.stat().st_size / 1e9
-    print(f"fan-out on {gigabytes:.1f} GB, {len(peaks)} shards of {SHARD_BYTES >> 20} MiB, {workers} workers:")
-    print(f"  single pass   {single_s:7.2f} s  {gigabytes / single_s:5.2f} GB/s")
-    print(f"  fanned out    {fanned_s:7.2f} s  {gigabytes / fanned_s:5.2f} GB/s  speed-up {single_s / fanned_s:4.2f}x")
     print(
-        f"    shard scans {fanned.scan_seconds:7.2f} s (in parallel), merge {fanned.merge_seconds:.2f} s (one process)"
+        f"fan-out on {gigabytes:.2f} GB of {shape.name}, {SHARDS} shards of {shard_bytes / 1e6:.0f} MB, "
+        f"{workers} workers:"
     )
+    print(
+        f"  single pass   {single_cpu:7.2f} CPU s  {gigabytes / single_cpu:5.2f} GB/CPU s   wall {single_wall:6.2f} s"
+    )
+    print(
+        f"  fanned out    {sum(fanned.shard_cpu_seconds):7.2f} CPU s in the shards, wall {fanned_wall:6.2f} s "
+        f"(scans {fanned.scan_seconds:.2f} s in parallel, merge {fanned.merge_seconds:.2f} s), "
+        f"speed-up {single_wall / fanned_wall:4.2f}x"
+    )
+    # Memory of one shard against its size: the slope sizes a Lambda for a LAMBDA_SHARD_GIB shard.
+    small = scan_shard(str(path), 0, shard_bytes // 2, 8, False)
+    large = scan_shard(str(path), 0, shard_bytes, 8, False)
+    slope = (large.peak_mib - small.peak_mib) / (shard_bytes / 2 / 2**30)
+    estimate = large.peak_mib + slope * (LAMBDA_SHARD_GIB - shard_bytes / 2**30)
     print(f"  peak memory per worker: max {max(peaks):.0f} MiB, mean {sum(peaks) / len(peaks):.0f} MiB")
+    print(
+        f"  one shard: {small.peak_mib:.0f} MiB at {shard_bytes / 2e6:.0f} MB, {large.peak_mib:.0f} MiB at "
+        f"{shard_bytes / 1e6:.0f} MB: ~{slope:.0f} MiB a GiB, ~{estimate:.0f} MiB for a {LAMBDA_SHARD_GIB} GiB shard"
+    )
+    print(f"  shard scan speed: {shard_bytes / 1e9 / large.cpu_seconds:.2f} GB/CPU s")
     print(f"  reports equal: {same}")
     return 0 if same else 1
 

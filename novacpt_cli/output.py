@@ -38,7 +38,8 @@ def print_dataset_report(path: str, report: DatasetReport) -> None:
     _line(
         f"{path}: {verdict}; {stats['lines']} lines, {stats['records']} records, "
         f"~{stats['estimated_tokens']} tokens (p50 {lengths.get('p50', 0)}, max {lengths.get('max', 0)}), "
-        f"{stats['exact_duplicates']['count']} exact duplicates",
+        f"{stats['exact_duplicates']['count']} exact duplicates"
+        + (f", {near['count']} normalised duplicates" if (near := stats.get("normalised_duplicates")) else ""),
         "green" if report.valid else "red",
     )
 

@@ -1,33 +1,57 @@
-"""Vectorised validation of a block of lines: exact, or None when any line needs the per-line rules.
+"""Validation of a block of lines at once: exact, or None when any line needs the per-line rules.
 
-A block passes only when every line is a compact-enough valid record; then the result is the
-same as the per-line checker would give (the tests hold the two paths equal). Strictness:
+Two block paths; each accepts a block only when every line is a valid record, and then gives what
+the per-line checker gives (the tests hold all paths equal):
+- the raw path (here), for text whose escapes are few and in canonical form (English, raw UTF-8
+  CJK): msgspec parses the lines with each text kept raw, numpy finds escapes and quotes, and a
+  raw text is hashed as it is (it is already the canonical form);
+- the parsed path (parsed.py), for blocks dense in backslashes (`\\uXXXX` text, source code) or
+  holding a `\\u`/`\\/` escape: orjson decodes each line.
+Raw-path strictness:
 - msgspec parses every line (strings: escapes, control characters, surrogates);
 - every line starts with `{` and ends with `"}` (before an optional `\\r`), and the number of
   parsed values equals the number of lines, so each line holds exactly one object whose
   "text" value is a string;
 - unescaped quotes number exactly 4 per record, so no key appears twice;
-- the bytes are valid UTF-8 (msgspec's raw mode does not check it).
+- the bytes are valid UTF-8 (msgspec's raw mode does not check it): the runs of non-ASCII bytes
+  are decoded when they are few, each text with any is decoded when they are many.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from novacpt.dataset.text_hash import hash_bytes, normalised_hash, text_hash
+from novacpt.dataset.blank import is_blank
+from novacpt.dataset.parsed import scan_parsed
+from novacpt.dataset.records import BlockRecords
+from novacpt.dataset.text_hash import hash_bytes, normalised_hash, normalised_hash_if_needed
 from novacpt.dataset.utf8 import non_ascii_characters
 
 SHORTEST_RECORD = len(b'{"text":"x"}')
 _QUOTE, _BACKSLASH, _SPACE, _NEWLINE, _CR = 34, 92, 32, 10, 13
-# Escapes whose character may be whitespace, non-ASCII or a control character: normalisation
-# must see the decoded text.
-_MAY_CHANGE = np.frombuffer(b"bfnrtu", dtype=np.uint8)
+# Escapes whose character may be whitespace or a control character: normalisation must see the text.
+_MAY_CHANGE = np.frombuffer(b"bfnrt", dtype=np.uint8)
+# Escapes the raw path leaves to the parsed path (their raw form is not the canonical form).
+_NOT_CANONICAL = np.frombuffer(b"u/", dtype=np.uint8)
+# Blocks with more backslashes than 1 byte in DENSE_ESCAPES go to the parsed path at once; raw
+# blocks with more non-ASCII bytes than 1 in DENSE_WIDE validate UTF-8 text by text.
+DENSE_ESCAPES = 32
+DENSE_WIDE = 16
+
+
+# The first two UTF-8 bytes (hex) of every non-ASCII whitespace or format (Cf) character: a text
+# starting otherwise is not blank. tests/ recomputes this list from unicodedata.
+BLANK_STARTS = (
+    "C285 C2A0 C2AD D880 D881 D882 D883 D884 D885 D89C DB9D DC8F E0A2 E0A3 E19A E1A0 E280 E281 E380 EFBB EFBF "
+    "F091 F093 F09B F09D F3A0"
+)
+_BLANK_STARTS = np.array([int(pair, 16) for pair in BLANK_STARTS.split()], dtype=np.int64)
 
 
 class _RawRecord(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,16 +61,7 @@ class _RawRecord(msgspec.Struct, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_RawRecord)
 _STR = msgspec.json.Decoder(str)
 _TEXT = attrgetter("text")
-
-
-@dataclass(slots=True)
-class BlockRecords:
-    """Per-record facts of a block whose every line is a valid record."""
-
-    hashes: npt.NDArray[np.uint64]
-    norm_hashes: npt.NDArray[np.uint64] | None
-    text_bytes: npt.NDArray[np.int64]
-    characters: int
+_UTF8 = partial(str, encoding="utf-8")
 
 
 def line_ends(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
@@ -60,6 +75,18 @@ def line_ends(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
 def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | None:
     """Validate a block of whole lines at once; None when any line breaks a rule."""
     a = np.frombuffer(data, dtype=np.uint8)
+    if np.count_nonzero(a == _BACKSLASH) * DENSE_ESCAPES > a.size:
+        return scan_parsed(data, normalise=normalise)
+    raw = _scan_raw(data, a, normalise=normalise)
+    if raw is _PARSE:
+        return scan_parsed(data, normalise=normalise)
+    return raw if isinstance(raw, BlockRecords) else None
+
+
+_PARSE = object()  # the raw path's answer for a block it leaves to the parsed path
+
+
+def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: bool) -> BlockRecords | object | None:
     ends = line_ends(a)
     n = ends.size
     if n == 0:
@@ -82,12 +109,15 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
         return None
     texts = list(map(_TEXT, records))
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    if (lens == 2).any():
+        return None  # an empty text
     raw_start = brace - lens
 
     # Escapes: a backslash at an even offset within its run escapes the byte after it.
-    backslashes = np.flatnonzero(a == _BACKSLASH)
-    escapes = _escaping(backslashes)
+    escapes = _escaping(np.flatnonzero(a == _BACKSLASH))
     targets = a[escapes + 1]
+    if np.isin(targets, _NOT_CANONICAL).any():
+        return _PARSE
     owner = np.searchsorted(ends, escapes, side="right")
     if (escapes <= raw_start[owner]).any():
         return None  # an escape in the key: let the exact rules judge it
@@ -95,29 +125,41 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
     if quotes != 4 * n:
         return None
 
-    high = np.flatnonzero(a >= 0x80)
-    wide_characters = non_ascii_characters(a, high)
-    if wide_characters is None:
-        return None
+    escape_counts = np.bincount(owner, minlength=n)
+    text_bytes = lens - 2 - escape_counts
+    wide = int(np.count_nonzero(a >= 0x80))
+    decoded: list[str] | None = None
+    high = np.zeros(0, dtype=np.int64)
+    if wide * DENSE_WIDE > a.size:
+        try:
+            decoded = list(map(_UTF8, texts))
+        except UnicodeDecodeError:
+            return None
+        characters = np.fromiter(map(len, decoded), dtype=np.int64, count=n) - 2 - escape_counts
+    else:
+        high = np.flatnonzero(a >= 0x80)
+        if non_ascii_characters(a, high) is None:
+            return None
+        continuation = high[(a[high] & 0xC0) == 0x80]
+        characters = text_bytes - np.bincount(np.searchsorted(ends, continuation, side="right"), minlength=n)
 
     first = a[raw_start + 1]
-    suspicious = (lens == 2) | (first == _SPACE) | (first == _BACKSLASH) | np.isin(first, (0xC2, 0xE1, 0xE2, 0xE3))
+    second = a[np.minimum(raw_start + 2, a.size - 1)]
+    suspicious = (first == _SPACE) | (first == _BACKSLASH)
+    if wide:
+        suspicious |= (first >= 0x80) & np.isin(first.astype(np.int64) * 256 + second, _BLANK_STARTS)
     for i in np.flatnonzero(suspicious).tolist():
-        if not _STR.decode(texts[i]).strip():
+        if is_blank(_STR.decode(texts[i])):
             return None
 
-    text_bytes = lens - 2 - np.bincount(owner, minlength=n)
     hashes = np.fromiter(map(hash_bytes, texts), dtype=np.uint64, count=n)
-    characters = int(text_bytes.sum()) - high.size + wide_characters
-    # Texts written with \uXXXX or \/ escapes are not in canonical form: hash their decoded text.
-    for i in np.unique(owner[(targets == ord("u")) | (targets == ord("/"))]).tolist():
-        text = _STR.decode(texts[i])
-        raw = a[raw_start[i] : brace[i]]
-        characters += len(text) - int(text_bytes[i]) + int(np.count_nonzero((raw & 0xC0) == 0x80))
-        text_bytes[i] = len(text.encode("utf-8"))
-        hashes[i] = text_hash(text)
     hashes[hashes == 0] = 1
-    norm = _norm_hashes(a, texts, hashes, ends, owner, targets, high, first, brace) if normalise else None
+    norm = None
+    if normalise:
+        if decoded is None:
+            norm = _norm_hashes(a, texts, hashes, ends, owner, targets, high, first, brace)
+        else:
+            norm = _norm_hashes_each(texts, decoded, hashes, escape_counts)
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
@@ -130,6 +172,17 @@ def _escaping(backslashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     offset = np.arange(backslashes.size) - first_of_run[np.cumsum(run_start) - 1]
     escaping: npt.NDArray[np.int64] = backslashes[offset % 2 == 0]
     return escaping
+
+
+def _norm_hashes_each(
+    texts: list[msgspec.Raw], decoded: list[str], hashes: npt.NDArray[np.uint64], escape_counts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    """Normalised-text hashes, text by text (a text without escapes is its raw string less the quotes)."""
+    norm = hashes.copy()
+    for i, (spelled, escapes) in enumerate(zip(decoded, escape_counts.tolist(), strict=True)):
+        text = spelled[1:-1] if not escapes else _STR.decode(texts[i])
+        norm[i] = normalised_hash_if_needed(text, int(hashes[i]))
+    return norm
 
 
 def _norm_hashes(

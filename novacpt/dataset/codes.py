@@ -9,6 +9,7 @@ class ErrorCode(StrEnum):
     """One code per dataset rule; the values never change once released."""
 
     BAD_EXTENSION = "bad_extension"
+    NOT_JSONL = "not_jsonl"
     EMPTY_FILE = "empty_file"
     BOM = "bom"
     INVALID_UTF8 = "invalid_utf8"

@@ -22,22 +22,24 @@ from novacpt.dataset.validate import DatasetOptions, build_report
 
 @dataclass(frozen=True)
 class FanOut:
-    """The merged report, each shard's peak memory, and where the time went."""
+    """The merged report, each shard's peak memory and CPU seconds, and where the time went."""
 
     report: DatasetReport
     peak_mib: list[float]
+    shard_cpu_seconds: list[float]
     scan_seconds: float
     merge_seconds: float
 
 
 @dataclass(frozen=True)
 class ShardOutput:
-    """What a worker returns: the JSON summary, the partitioned hashes, and its own peak memory."""
+    """What a worker returns: the JSON summary, the partitioned hashes, its peak memory and CPU time."""
 
     summary: dict[str, Any]
     exact: list[bytes]
     normalised: list[bytes] | None
     peak_mib: float
+    cpu_seconds: float
 
 
 def _peak_mib() -> float:
@@ -49,12 +51,14 @@ def _peak_mib() -> float:
 
 def scan_shard(path: str, start: int, end: int, partitions: int, normalised: bool) -> ShardOutput:
     """Scan bytes [start, end) of a file as one shard (run in a worker process)."""
+    cpu = time.process_time()
     with open(path, "rb", buffering=0) as stream:
         stream.seek(read_from(start))
         scan = scan_stream(ShardStream(stream, start, end), normalised=normalised, file_start=start == 0)
     exact = [rows.tobytes() for rows in partition(scan.hashes, partitions)]
     norm = [rows.tobytes() for rows in partition(scan.norm_hashes or [], partitions)] if normalised else None
-    return ShardOutput(json.loads(json.dumps(summary_of(scan))), exact, norm, _peak_mib())
+    summary = json.loads(json.dumps(summary_of(scan)))
+    return ShardOutput(summary, exact, norm, _peak_mib(), time.process_time() - cpu)
 
 
 def validate_fanned_out(
@@ -91,4 +95,5 @@ def validate_fanned_out(
     duplicates = (count("exact"), count("normalised") if options.normalised_duplicates else None)
     report = build_report(path.name, [scan_of(o.summary) for o in outputs], options, duplicates)
     peaks = [o.peak_mib for o in outputs]
-    return FanOut(report, peaks, scanned - started, time.perf_counter() - scanned)
+    cpu = [o.cpu_seconds for o in outputs]
+    return FanOut(report, peaks, cpu, scanned - started, time.perf_counter() - scanned)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from novacpt.dataset.blank import is_blank, what_blank
 from novacpt.dataset.codes import ErrorCode
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -93,9 +94,8 @@ def _check_pairs(pairs: _Pairs) -> str | LineError:
             ErrorCode.LONE_SURROGATE,
             f'"text" holds a lone surrogate U+{ord(found.group()):04X} (invalid Unicode)',
         )
-    if not text.strip():
-        what = "empty" if not text else "whitespace only"
-        return LineError(ErrorCode.EMPTY_TEXT, f'"text" is {what}')
+    if is_blank(text):
+        return LineError(ErrorCode.EMPTY_TEXT, f'"text" is {what_blank(text)}')
     return text
 
 

@@ -9,11 +9,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from novacpt.dataset.block import BlockRecords, line_ends, scan_block
+from novacpt.dataset.block import scan_block
 from novacpt.dataset.codes import ErrorCode
 from novacpt.dataset.lengths import TokenHistogram, estimate_tokens
 from novacpt.dataset.line_check import LineError, check_line
+from novacpt.dataset.parsed import split_lines
+from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.report import MAX_KEPT_ERRORS, DatasetError
+from novacpt.dataset.sniff import HEAD_BYTES, sniff
 from novacpt.dataset.text_hash import normalised_hash, text_hash
 
 BOM = b"\xef\xbb\xbf"
@@ -73,12 +76,18 @@ def _blocks(
         result.bytes += len(chunk)
         if first:
             first = False
-            while len(chunk) < len(BOM) and BOM.startswith(chunk) and (more := stream.read(chunk_bytes)):
-                result.bytes += len(more)  # a short first read: see the whole BOM before judging it
+            head = min(HEAD_BYTES, MAX_LINE_BYTES)
+            while len(chunk) < head and (more := stream.read(head - len(chunk))):
+                result.bytes += len(more)  # a short first read: see the file's start before judging it
                 chunk += more
             if chunk.startswith(BOM):
                 result.error(1, ErrorCode.BOM, "byte-order mark at the start of the file: save as UTF-8 without BOM")
                 chunk = chunk[len(BOM) :]
+            if (what := sniff(chunk[:HEAD_BYTES])) is not None:
+                result.error(None, ErrorCode.NOT_JSONL, what)
+                while more := stream.read(chunk_bytes):
+                    result.bytes += len(more)
+                return
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
@@ -150,37 +159,37 @@ class _Scanner:
         n = fast.hashes.size
         r.lines += n
         r.records += n
-        r.characters += fast.characters
+        r.characters += int(fast.characters.sum())
         r.text_bytes += int(fast.text_bytes.sum())
         r.hashes.append(fast.hashes)
         if r.norm_hashes is not None and fast.norm_hashes is not None:
             r.norm_hashes.append(fast.norm_hashes)
-        r.lengths.add(estimate_tokens(fast.text_bytes))
+        r.lengths.add(estimate_tokens(fast.text_bytes, fast.characters))
 
     def _per_line(self, data: bytes | memoryview) -> None:
         r = self.result
-        lines = bytes(data).split(b"\n")
-        if lines[-1] == b"" and len(lines) > 1:
-            lines.pop()
+        lines = split_lines(data) or [b""]
         hashes = np.zeros(len(lines), dtype=np.uint64)
         norm = np.zeros(len(lines), dtype=np.uint64) if r.norm_hashes is not None else None
-        text_bytes = []
+        text_bytes: list[int] = []
+        characters: list[int] = []
         for i, raw in enumerate(lines):
             outcome = check_line(raw)
             if isinstance(outcome, LineError):
                 r.error(r.lines + i + 1, outcome.code, outcome.message)
                 continue
-            encoded = outcome.encode("utf-8")
-            text_bytes.append(len(encoded))
-            r.characters += len(outcome)
+            text_bytes.append(len(outcome.encode("utf-8")))
+            characters.append(len(outcome))
             hashes[i] = text_hash(outcome)
             if norm is not None:
                 norm[i] = normalised_hash(outcome)
         r.lines += len(lines)
         r.records += len(text_bytes)
         sizes = np.array(text_bytes, dtype=np.int64)
+        chars = np.array(characters, dtype=np.int64)
         r.text_bytes += int(sizes.sum())
-        r.lengths.add(estimate_tokens(sizes))
+        r.characters += int(chars.sum())
+        r.lengths.add(estimate_tokens(sizes, chars))
         r.hashes.append(hashes)
         if r.norm_hashes is not None and norm is not None:
             r.norm_hashes.append(norm)
@@ -189,15 +198,10 @@ class _Scanner:
 def _split(data: bytes | memoryview) -> Iterator[bytes | memoryview]:
     """Cut a block into runs of whole lines of about SUB_BLOCK_BYTES."""
     view = memoryview(data)
-    ends = line_ends(np.frombuffer(view, dtype=np.uint8))
-    marks = np.unique(np.searchsorted(ends, np.arange(SUB_BLOCK_BYTES, len(view), SUB_BLOCK_BYTES)))
+    raw = data if isinstance(data, bytes) else view.tobytes()
     start = 0
-    for idx in marks.tolist():
-        if idx >= ends.size:
-            break
-        stop = int(ends[idx]) + 1
-        if stop > start:
-            yield view[start:stop]
-            start = stop
-    if start < len(view):
-        yield view[start:]
+    while start < len(raw):
+        cut = raw.find(b"\n", start + SUB_BLOCK_BYTES - 1)
+        stop = len(raw) if cut < 0 else cut + 1
+        yield view[start:stop]
+        start = stop

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import unicodedata
 
-import msgspec
 import numpy as np
+import orjson
 import xxhash
 
-# A record's identity is the xxh3-64 of its text's canonical JSON string literal (msgspec's
-# encoding: short escapes for quote, backslash and \b \f \n \r \t, \uXXXX for other control
-# characters, UTF-8 for the rest). 0 is reserved for "no record on this line".
-_encode = msgspec.json.encode
+# A record's identity is the xxh3-64 of its text's canonical JSON string literal (short escapes for
+# quote, backslash and \b \f \n \r \t, \u00XX for other control characters, UTF-8 for the rest:
+# what orjson.dumps and msgspec both write), whatever escapes the line used. A line already in that
+# form is hashed as it is, without decoding. 0 is reserved for "no record on this line".
+canonical = orjson.dumps
 hash_bytes = xxhash.xxh3_64_intdigest
 
 
 def text_hash(text: str) -> int:
-    """Hash of a decoded text (never 0)."""
-    return hash_bytes(_encode(text)) or 1
+    """Hash of a decoded text (never 0); the text holds no lone surrogate (that is an error)."""
+    return hash_bytes(canonical(text)) or 1
 
 
 # Python's whitespace (str.isspace), as UTF-8: ASCII ones map byte to byte, the rest are sequences.
@@ -58,3 +59,23 @@ def normalise(text: str) -> str:
 def normalised_hash(text: str) -> int:
     """Hash of the normalised text (never 0)."""
     return text_hash(normalise(text))
+
+
+def is_normal(text: str) -> bool:
+    """True when `normalise` would return the text unchanged (a cheap, exact test).
+
+    Every whitespace character but the space is non-printable, so a printable text with no double,
+    leading or trailing space has nothing to fold; NFC is checked by its quick check.
+    """
+    return (
+        text.isprintable()
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and (text.isascii() or unicodedata.is_normalized("NFC", text))
+    )
+
+
+def normalised_hash_if_needed(text: str, exact: int) -> int:
+    """The normalised hash of a text whose exact hash is `exact`, normalising only when needed."""
+    return exact if is_normal(text) else normalised_hash(text)

@@ -11,7 +11,7 @@ import numpy as np
 
 from novacpt.dataset.codes import ErrorCode, WarningCode
 from novacpt.dataset.duplicates import Duplicates, find_duplicates
-from novacpt.dataset.lengths import BYTES_PER_TOKEN, TokenHistogram
+from novacpt.dataset.lengths import TOKEN_ESTIMATE, TokenHistogram
 from novacpt.dataset.report import MAX_KEPT_ERRORS, DatasetError, DatasetReport, DatasetWarning
 from novacpt.dataset.scan import CHUNK_BYTES, Readable, ScanResult, scan_stream
 
@@ -60,8 +60,12 @@ def build_report(
             DatasetError(None, ErrorCode.BAD_EXTENSION, f'"{name}": a dataset file name must end in .jsonl')
         )
     total = ScanResult()
+    total.bytes = sum(scan.bytes for scan in scans)
     lengths = TokenHistogram()
     offset = 0
+    not_jsonl = bool(scans) and ErrorCode.NOT_JSONL in scans[0].error_counts
+    if not_jsonl:  # the file is no JSONL at all: one error says so, the line rules say nothing
+        scans, duplicates = scans[:1], (Duplicates(0, []), Duplicates(0, []) if options.normalised_duplicates else None)
     for scan in scans:
         room = MAX_KEPT_ERRORS - len(report.errors)
         report.errors.extend(
@@ -69,7 +73,7 @@ def build_report(
         )
         for code, count in scan.error_counts.items():
             report.error_counts[code] = report.error_counts.get(code, 0) + count
-        for attr in ("lines", "records", "bytes", "characters", "text_bytes"):
+        for attr in ("lines", "records", "characters", "text_bytes"):
             setattr(total, attr, getattr(total, attr) + getattr(scan, attr))
         lengths.merge(scan.lengths)
         offset += scan.lines
@@ -85,7 +89,7 @@ def build_report(
         if options.normalised_duplicates:
             normalised = find_duplicates(_concat([h for s in scans for h in s.norm_hashes or []]))
     report.stats = _stats(total, lengths, exact, normalised, options)
-    report.warnings = _warnings(total.records, lengths, exact, options)
+    report.warnings = _warnings(total.records, lengths, exact, normalised, options)
     return report
 
 
@@ -115,7 +119,7 @@ def _stats(
         "characters": total.characters,
         "text_bytes": total.text_bytes,
         "estimated_tokens": lengths.total_tokens(),
-        "token_estimate": f"ceil(UTF-8 bytes of each text / {BYTES_PER_TOKEN})",
+        "token_estimate": TOKEN_ESTIMATE,
         "length_tokens": lengths.percentiles(),
         "exact_duplicates": _dupes_json(exact, total.records),
         "normalised_duplicates": None if normalised is None else _dupes_json(normalised, total.records),
@@ -125,14 +129,16 @@ def _stats(
 
 
 def _warnings(
-    records: int, lengths: TokenHistogram, exact: Duplicates, options: DatasetOptions
+    records: int, lengths: TokenHistogram, exact: Duplicates, normalised: Duplicates | None, options: DatasetOptions
 ) -> list[DatasetWarning]:
     found = []
-    if records and exact.count / records > DUPLICATE_RATE_LIMIT:
+    # With --normalised the rate counts near-duplicates too (every exact duplicate is one of them).
+    repeats, how = (exact, "") if normalised is None else (normalised, " after normalisation")
+    if records and repeats.count / records > DUPLICATE_RATE_LIMIT:
         found.append(
             DatasetWarning(
                 WarningCode.DUPLICATE_RATE,
-                f"{exact.count} of {records} records ({exact.count / records:.1%}) repeat an earlier record "
+                f"{repeats.count} of {records} records ({repeats.count / records:.1%}) repeat an earlier record{how} "
                 f"(over {DUPLICATE_RATE_LIMIT:.0%}): deduplicate to avoid overfitting",
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import unicodedata
@@ -10,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from novacpt.cli import app
 from novacpt.dataset import DatasetOptions, ErrorCode, WarningCode, validate_path, validate_stream
 from novacpt.dataset import scan as scan_module
+from novacpt.dataset.lengths import TOKEN_ESTIMATE
 
 BOM = b"\xef\xbb\xbf"
 
@@ -59,7 +63,8 @@ def nearest_rank(values: Sequence[int], q: int) -> int:
 
 
 def tokens(text: str) -> int:
-    return -(-len(text.encode("utf-8")) // 4)
+    """The per-script estimate: ceil((3 x UTF-8 bytes - characters) / 8)."""
+    return -(-(3 * len(text.encode("utf-8")) - len(text)) // 8)
 
 
 def normal_form(text: str) -> str:
@@ -399,8 +404,21 @@ def test_escaped_whitespace_only_text_is_empty_text() -> None:
     assert_only(run(good_then(b'{"text":"\\u0020\\r"}')), 2, "empty_text")
 
 
-@pytest.mark.parametrize("text", [" a", "a ", "\u3000x", "\n.", "\u200b", "\x00", "0", "\u180e"])
-def test_text_with_any_non_whitespace_character_is_valid(text: str) -> None:
+# Zero-width space, word joiner, BOM, soft hyphen, Mongolian vowel separator, bidi marks, tag characters:
+# all Unicode format characters (category Cf), invisible on their own.
+INVISIBLE = ["\u200b", "\u200b\u200c\u200d", "\ufeff", " \u2060 ", "\u00ad", "\u180e", "\u200e\u202e", "\U000e0041"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+@pytest.mark.parametrize("ascii", [True, False])
+def test_text_of_only_invisible_characters_is_empty_text(text: str, ascii: bool) -> None:
+    report = run(good_then(rec(text, ascii=ascii)))
+    assert_only(report, 2, "empty_text")
+    assert "invisible" in report["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("text", [" a", "a ", "\u3000x", "\n.", "\u200bx", "x\ufeff", "\x00", "0", "\u180e\u3042"])
+def test_text_with_any_visible_character_is_valid(text: str) -> None:
     report = run(jsonl(rec(text), rec(text, ascii=True)))
     assert_valid(report)
     assert report["stats"]["characters"] == 2 * len(text)
@@ -542,6 +560,7 @@ def test_cap_includes_the_file_name_error() -> None:
 def test_error_codes_are_stable() -> None:
     assert {c.value for c in ErrorCode} == {
         "bad_extension",
+        "not_jsonl",
         "empty_file",
         "bom",
         "invalid_utf8",
@@ -663,6 +682,25 @@ def test_estimated_tokens_round_up_per_record() -> None:
     assert stats["text_bytes"] == 19
     assert stats["estimated_tokens"] == 7
     assert stats["length_tokens"] == {"p50": 1, "p90": 3, "p99": 3, "max": 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("abcd" * 100, 100),  # English and code: four ASCII characters a token
+        ("東京都" * 100, 300),  # kanji: one token a character
+        ("ひらがなカタカナ" * 10, 80),  # kana
+        ("한국어" * 10, 30),  # Hangul
+        ("日本語のtext" * 10, 40 + 10),  # mixed: 4 CJK characters + 4 ASCII characters
+        ("Привет" * 8, 30),  # Cyrillic, 2-byte characters: 5/8 of a token each
+        ("😀" * 8, 11),  # 4-byte characters: 11/8 each
+    ],
+)
+def test_estimated_tokens_per_script(text: str, want: int) -> None:
+    for spelled in (rec(text), rec(text, ascii=True)):
+        stats = run(jsonl(spelled))["stats"]
+        assert stats["estimated_tokens"] == want
+        assert stats["length_tokens"]["max"] == want
 
 
 def test_length_percentiles_are_nearest_rank() -> None:
@@ -832,11 +870,14 @@ def test_duplicate_rate_of_exactly_one_percent_does_not_warn() -> None:
     assert warning_codes(report) == []
 
 
-def test_normalised_duplicates_do_not_trigger_the_duplicate_warning() -> None:
+def test_normalised_duplicates_over_one_percent_warn_with_normalised() -> None:
     lines = [rec(f"w {i}") for i in range(50)] + [rec(f"w  {i}") for i in range(50)]
     report = run(jsonl(*lines), normalised_duplicates=True)
     assert report["stats"]["normalised_duplicates"]["count"] == 50
-    assert warning_codes(report) == []
+    assert report["stats"]["exact_duplicates"]["count"] == 0
+    assert warning_codes(report) == ["duplicate_rate"]
+    assert "after normalisation" in report["warnings"][0]["message"]
+    assert warning_codes(run(jsonl(*lines))) == []  # exact mode counts exact duplicates only
 
 
 def test_records_longer_than_max_length_warn() -> None:
@@ -943,7 +984,7 @@ def test_report_json_values_for_a_small_file() -> None:
             "characters": 2,
             "text_bytes": 2,
             "estimated_tokens": 2,
-            "token_estimate": "ceil(UTF-8 bytes of each text / 4)",
+            "token_estimate": TOKEN_ESTIMATE,
             "length_tokens": {"p50": 1, "p90": 1, "p99": 1, "max": 1},
             "exact_duplicates": {"count": 1, "rate": 0.5, "examples": [{"first_line": 1, "duplicate_line": 3}]},
             "normalised_duplicates": {
@@ -965,3 +1006,55 @@ def test_report_object_agrees_with_its_json() -> None:
     assert report.errors[0].code is ErrorCode.NOT_OBJECT
     assert report.errors[0].line == 2
     assert report.error_counts == {"not_object": 1}
+
+
+# --- files that are no JSON Lines at all: one error that names the format and the fix ----------------
+
+NOT_JSONL = {
+    "gzip": (gzip.compress(b'{"text": "a"}\n' * 200), "gzip", "gunzip"),
+    "zip": (b"PK\x03\x04" + bytes(range(256)) * 4, "zip", "unzip"),
+    "json array": (b'[\n  {"text": "a"},\n  {"text": "b"}\n]\n', "JSON array", "jq -c '.[]'"),
+    "json array on one line": (b'[{"text": "a"}, {"text": "b"}]', "JSON array", "jq -c '.[]'"),
+    "pretty-printed json": (b'{\n  "text": "a"\n}\n', "pretty-printed JSON", "jq -c ."),
+    "pretty-printed json, key on the first line": (b'{"text":\n  "a"}\n', "pretty-printed JSON", "jq -c ."),
+    "csv": (b'text,source\nhello world,web\n"quoted, text",book\nmore,web\n', "CSV", '{"text": "..."}'),
+    "tsv": (b"text\tsource\nhello world\tweb\nmore\tweb\n", "TSV", '{"text": "..."}'),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_JSONL))
+def test_a_file_that_is_no_jsonl_gets_one_error_naming_its_format(name: str) -> None:
+    data, kind, fix = NOT_JSONL[name]
+    report = run(data)
+    assert_only(report, None, "not_jsonl")
+    message = report["errors"][0]["message"]
+    assert kind in message and fix in message, message
+    assert report["stats"]["bytes"] == len(data)
+    assert report["stats"]["records"] == 0
+    sharded = run(data, chunk_bytes=7)
+    assert sharded == report
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"text": "a, b, c"}\n{"text": "d, e, f"}\n',  # commas inside records
+        b'{"text": "a"}\n[1, 2]\n[3, 4]\n',  # arrays after a valid first line: line errors
+        b"hello\nworld\n",  # plain text: line errors
+    ],
+)
+def test_jsonl_or_plain_text_is_not_taken_for_another_format(data: bytes) -> None:
+    assert "not_jsonl" not in run(data)["error_counts"]
+
+
+def test_normalised_duplicates_and_their_rate_warning_show_in_the_text_output(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(jsonl(rec("a b"), rec("a  b"), rec(" a b"), rec("c")))
+    result = CliRunner().invoke(app, ["validate-dataset", str(path), "--normalised"])
+    assert result.exit_code == 0, result.output
+    assert "0 exact duplicates, 2 normalised duplicates" in result.output
+    assert (
+        "warning: duplicate_rate: 2 of 4 records (50.0%) repeat an earlier record after normalisation" in result.output
+    )
+    exact = CliRunner().invoke(app, ["validate-dataset", str(path)])
+    assert "normalised duplicates" not in exact.output and "duplicate_rate" not in exact.output

@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from novacpt.dataset import DatasetOptions, build_report, scan_stream, validate_stream
+from novacpt.dataset import block as block_module
 from novacpt.dataset import scan as scan_module
+from novacpt.dataset.blank import is_blank
 from novacpt.dataset.block import scan_block
 from novacpt.dataset.line_check import check_line
 from novacpt.dataset.text_hash import normalise, normalised_hash, text_hash
@@ -252,7 +254,7 @@ def test_scan_block_matches_check_line_record_by_record(texts: list[str]) -> Non
     encoded = [msgspec.json.encode({"text": t}) for t in texts]
     data = lines(*encoded)
     block = scan_block(data, normalise=True)
-    valid = [t.strip() != "" and not any("\ud800" <= c <= "\udfff" for c in t) for t in texts]
+    valid = [not is_blank(t) and not any("\ud800" <= c <= "\udfff" for c in t) for t in texts]
     if all(valid):
         # A compact msgspec-encoded block of valid records is the fast path's own case.
         assert block is not None
@@ -264,7 +266,7 @@ def test_scan_block_matches_check_line_record_by_record(texts: list[str]) -> Non
     assert block.norm_hashes is not None
     assert block.norm_hashes.tolist() == [normalised_hash(t) for t in texts]
     assert block.text_bytes.tolist() == [len(t.encode("utf-8")) for t in texts]
-    assert block.characters == sum(len(t) for t in texts)
+    assert block.characters.tolist() == [len(t) for t in texts]
     assert scan_block(data, normalise=False) is not None
 
 
@@ -303,8 +305,19 @@ def _spell(text: str, how: int) -> bytes:
 GEN_TEXT = pieces_text(
     ["a", "b", " ", "  ", "é", "e\u0301", "\u3000", "\n", "\\", '"', "/", "😀", "東"], min_size=0, max_size=12
 )
+# Japanese prose, source code and invisible characters: the shapes the two block paths split between.
+CJK_TEXT = pieces_text(
+    ["東京", "です。", "カタカナ", "、", "「引用」", "（注）", "한국어", "\u3000", "\n", "\u200b", "\ufeff", "𠮷"],  # noqa: RUF001
+    min_size=0,
+    max_size=10,
+)
+CODE_TEXT = pieces_text(
+    ['print("x")\n', "\tif a:\n", "C:\\Users\\nova", '\\"', '"key": "v"', "\\\\", "/", "\\u0041", "  "],
+    min_size=0,
+    max_size=10,
+)
 
-RECORD = st.builds(_spell, GEN_TEXT, st.integers(0, 4))
+RECORD = st.builds(_spell, st.one_of(GEN_TEXT, CJK_TEXT, CODE_TEXT), st.integers(0, 4))
 CORRUPT = st.one_of(
     st.binary(max_size=24),
     st.builds(lambda r, k: r[: max(0, len(r) - k)], RECORD, st.integers(1, 8)),  # truncated
@@ -312,6 +325,8 @@ CORRUPT = st.one_of(
     st.builds(lambda t: b'{"text":' + json.dumps(t).encode() + b',"id":1}', GEN_TEXT),  # extra key
     st.builds(lambda t: b'{"text":"a","text":' + json.dumps(t).encode() + b"}", GEN_TEXT),  # duplicate key
     st.builds(lambda a, b: a + b, RECORD, RECORD),  # two objects on a line
+    st.builds(lambda r, k: r[:k] + b"\xe3" + r[k:], RECORD, st.integers(2, 12)),  # a cut CJK character
+    st.builds(lambda t: b'{"text":' + json.dumps(t).encode() + b',"text":"x"}', CJK_TEXT),  # escaped, duplicate key
     st.sampled_from([b'{"text":"\\ud800"}', b'{"text":"\\udc00"}', b'{"text":1}', b'{"text":"\xff"}']),
 )
 
@@ -335,10 +350,60 @@ def files(draw: st.DrawFn) -> bytes:
     return out
 
 
+@contextmanager
+def block_path(name: str) -> Iterator[None]:
+    """Every block through one path: the parsed path only, or the raw path decoding each wide text."""
+    if name == "parsed only":
+        with mock.patch.object(block_module, "_scan_raw", lambda *args, **kwargs: block_module._PARSE):
+            yield
+    elif name == "raw, text by text":
+        with mock.patch.object(block_module, "DENSE_ESCAPES", 0), mock.patch.object(block_module, "DENSE_WIDE", 10**9):
+            yield
+    else:
+        yield
+
+
+PATHS = ["as chosen", "parsed only", "raw, text by text"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files())
-def test_fast_path_equals_exact_path_on_generated_files(data: bytes) -> None:
-    check_all_paths(data)
+def test_fast_path_equals_exact_path_on_generated_files(path: str, data: bytes) -> None:
+    with block_path(path):
+        check_all_paths(data)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", list(TRICKY))
+def test_each_block_path_equals_exact_path_on_tricky_input(path: str, name: str) -> None:
+    with block_path(path):
+        check_all_paths(TRICKY[name], chunks=[64, 4 << 20])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_each_block_path_accepts_clean_japanese_escaped_and_code_blocks(path: str) -> None:
+    texts = [
+        "東京都の人口は増えています。\n次の段落。",
+        "カタカナ「引用」",
+        'def f(x):\n\treturn "a\\b"',
+        "\u3000先頭の空白",
+    ]
+    data = lines(*[rec(t) for t in texts], *[rec(t, ascii=True) for t in texts])
+    with block_path(path), counting_fast_blocks() as accepted:
+        fast = report_of(data, normalised_duplicates=True)
+    assert accepted[0] == 1
+    assert_same(fast, exact_report(data, normalised_duplicates=True))
+    assert fast["stats"]["exact_duplicates"]["count"] == len(texts)
+
+
+def test_blank_starts_list_every_invisible_character() -> None:
+    starts = set()
+    for code in range(0x80, 0x110000):
+        char = chr(code)
+        if not 0xD800 <= code < 0xE000 and (char.isspace() or unicodedata.category(char) == "Cf"):
+            starts.add(char.encode("utf-8")[:2].hex().upper())
+    assert set(block_module.BLANK_STARTS.split()) == starts
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -362,12 +427,15 @@ def test_arbitrary_bytes_always_give_a_report(data: bytes, chunk: int) -> None:
     report = report_of(data, chunk_bytes=chunk, normalised_duplicates=True)
     stats = report["stats"]
     assert stats["bytes"] == len(data)
+    assert_same(report, exact_report(data, normalised_duplicates=True))
+    if "not_jsonl" in report["error_counts"]:  # one error for the whole file, no line rules
+        assert report["error_counts"] == {"not_jsonl": 1} and stats["lines"] == 0
+        return
     assert stats["records"] <= stats["lines"]
     body = data.removeprefix(BOM)
     assert stats["lines"] == (body.count(b"\n") + (not body.endswith(b"\n")) if body else 0)
     assert sum(report["error_counts"].values()) >= stats["lines"] - stats["records"]
     assert report["valid"] == (not report["errors"])
-    assert_same(report, exact_report(data, normalised_duplicates=True))
 
 
 # --- sharding: scanning parts and merging equals one pass -----------------------------------------
