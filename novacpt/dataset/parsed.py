@@ -5,8 +5,8 @@ checker gives (the tests hold the two paths equal). Strictness:
 - orjson parses each line on its own: one JSON value a line, strict UTF-8, valid escapes, no
   control characters in strings, no lone surrogates, no NaN;
 - every value is a dict of one key, "text", whose value is a non-empty exact str;
-- the unescaped quotes of the block number exactly 4 a line, so no key appears twice (orjson
-  keeps the last of duplicate keys);
+- the quotes of the block number 4 a line plus those inside the texts, so no key appears twice
+  (orjson keeps the last of duplicate keys);
 - a text whose first character is whitespace or invisible is checked in full by `is_blank`.
 The parser's own loop does the per-character work; what this module adds per record runs in C
 (`map` over built-ins), so the cost depends neither on the language nor on the escapes.
@@ -14,17 +14,17 @@ The parser's own loop does the per-character work; what this module adds per rec
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.text_hash import canonical, hash_bytes, normalised_hash_if_needed
 
-_QUOTE, _BACKSLASH = 34, 92
+_QUOTE = 34
 _TEXT = itemgetter("text")
 _FIRST = itemgetter(0)
 _loads = orjson.loads
@@ -55,8 +55,8 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
     characters = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     if not characters.all():
         return None
-    if unescaped_quotes(np.frombuffer(raw, dtype=np.uint8)) != 4 * n:
-        return None  # a key appears twice
+    if not _one_key_each(raw, texts):
+        return None
     firsts = "".join(map(_FIRST, texts))
     if not firsts.isprintable() or " " in firsts:
         for i, first in enumerate(firsts):
@@ -71,20 +71,15 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
-def unescaped_quotes(a: npt.NDArray[np.uint8]) -> int:
-    """Quote characters in `a` that are not escaped (not after an odd run of backslashes)."""
-    total = int(np.count_nonzero(a == _QUOTE))
-    if not total or not np.count_nonzero(a == _BACKSLASH):
-        return total
-    candidates = np.flatnonzero(a == _QUOTE)
-    escaped = 0
-    run = 0  # candidates are preceded by at least `run` backslashes
-    while candidates.size:
-        before = candidates - run - 1
-        more = before >= 0
-        more[more] = a[before[more]] == _BACKSLASH
-        if run % 2:
-            escaped += int(candidates.size - np.count_nonzero(more))
-        candidates = candidates[more]
-        run += 1
-    return total - escaped
+def _one_key_each(raw: bytes, texts: list[str]) -> bool:
+    """True when no line repeats its key: the block's quotes are 4 a line plus those inside the texts.
+
+    A quote inside a text is written `\\"` (or `\\u0022`, which sends the block to the per-line
+    rules); a repeated key adds at least two quotes that no kept text holds.
+    """
+    quotes = int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _QUOTE))
+    if quotes == 4 * len(texts):
+        return True
+    if b"\\u0022" in raw:
+        return False
+    return quotes - sum(map(str.count, texts, repeat('"'))) == 4 * len(texts)
