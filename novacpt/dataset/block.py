@@ -40,9 +40,11 @@ _MAY_CHANGE = np.frombuffer(b"bfnrt", dtype=np.uint8)
 # Escapes the raw path leaves to the parsed path (their raw form is not the canonical form).
 _NOT_CANONICAL = np.frombuffer(b"u/", dtype=np.uint8)
 # Blocks with more backslashes than 1 byte in DENSE_ESCAPES go to the parsed path at once; raw
-# blocks with more non-ASCII bytes than 1 in DENSE_WIDE validate UTF-8 text by text.
+# blocks with more non-ASCII bytes than 1 in DENSE_WIDE validate UTF-8 text by text (either way
+# gives the same result: only the cost differs).
 DENSE_ESCAPES = 32
 DENSE_WIDE = 16
+SAMPLE_BYTES = 64 << 10  # the densities are judged on the block's first bytes
 
 
 # The first two UTF-8 bytes (hex) of every non-ASCII whitespace or format (Cf) character: a text
@@ -75,7 +77,8 @@ def line_ends(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
 def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | None:
     """Validate a block of whole lines at once; None when any line breaks a rule."""
     a = np.frombuffer(data, dtype=np.uint8)
-    if np.count_nonzero(a == _BACKSLASH) * DENSE_ESCAPES > a.size:
+    sample = a[:SAMPLE_BYTES]
+    if np.count_nonzero(sample == _BACKSLASH) * DENSE_ESCAPES > sample.size:
         return scan_parsed(data, normalise=normalise)
     raw = _scan_raw(data, a, normalise=normalise)
     if raw is _PARSE:
@@ -127,10 +130,10 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
 
     escape_counts = np.bincount(owner, minlength=n)
     text_bytes = lens - 2 - escape_counts
-    wide = int(np.count_nonzero(a >= 0x80))
+    sample = a[:SAMPLE_BYTES]
     decoded: list[str] | None = None
     high = np.zeros(0, dtype=np.int64)
-    if wide * DENSE_WIDE > a.size:
+    if np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size:
         try:
             decoded = list(map(_UTF8, texts))
         except UnicodeDecodeError:
@@ -146,7 +149,7 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     first = a[raw_start + 1]
     second = a[np.minimum(raw_start + 2, a.size - 1)]
     suspicious = (first == _SPACE) | (first == _BACKSLASH)
-    if wide:
+    if decoded is not None or high.size:
         suspicious |= (first >= 0x80) & np.isin(first.astype(np.int64) * 256 + second, _BLANK_STARTS)
     for i in np.flatnonzero(suspicious).tolist():
         if is_blank(_STR.decode(texts[i])):

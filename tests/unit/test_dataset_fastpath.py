@@ -101,6 +101,10 @@ LONG_TEXT = "long " * 30_000 + "東京 😀 é"
 TRICKY: dict[str, bytes] = {
     "key with escape": lines(GOOD, b'{"\\u0074ext":"a"}', b'{"te\\u0078t":"a"}', GOOD),
     "duplicate key with escape": lines(GOOD, b'{"text":"a","\\u0074ext":"b"}', GOOD),
+    "duplicate key after a short value": lines(GOOD, b'{"text":1,"text":"b"}', b'{"text":"","text":"\\u00e9"}', GOOD),
+    "duplicate key with a quote escaped as \\u0022": lines(
+        GOOD, b'{"text":"x","text":"\\u0022\\u0022\\u0022\\u0022"}', GOOD
+    ),
     # Two objects on a line and a blank line elsewhere: msgspec finds as many values as lines.
     "two objects and a blank line": lines(b'{"text":"a"}{"text":"b"}', b"", GOOD),
     "two objects and a whitespace line": lines(GOOD, b'{"text":"a"} {"text":"b"}', b"   ", GOOD),
