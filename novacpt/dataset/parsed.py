@@ -22,7 +22,7 @@ import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import canonical, hash_bytes, normalised_hash_if_needed
+from novacpt.dataset.text_hash import canonical_each, hash_bytes, normalised_hash_if_needed
 
 _QUOTE = 34
 # A line is at most this much longer than its text's canonical literal unless it holds a second key:
@@ -65,7 +65,7 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         for i, first in enumerate(firsts):
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
-    spelled = list(map(canonical, texts))
+    spelled = canonical_each(texts)
     extra = np.fromiter(map(len, lines), dtype=np.int64, count=n) - np.fromiter(map(len, spelled), np.int64, n)
     if (extra > NO_SECOND_KEY).any() and not _one_key_each(raw, texts):
         return None
