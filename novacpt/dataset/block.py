@@ -38,7 +38,7 @@ _QUOTE, _BACKSLASH, _SPACE, _NEWLINE, _CR = 34, 92, 32, 10, 13
 # Escapes whose character may be whitespace or a control character: normalisation must see the text.
 _MAY_CHANGE = np.frombuffer(b"bfnrt", dtype=np.uint8)
 # Escapes the raw path leaves to the parsed path (their raw form is not the canonical form).
-_NOT_CANONICAL = np.frombuffer(b"u/", dtype=np.uint8)
+_U, _SLASH = ord("u"), ord("/")
 # Blocks with more backslashes than 1 byte in DENSE_ESCAPES go to the parsed path at once; raw
 # blocks with more non-ASCII bytes than 1 in DENSE_WIDE validate UTF-8 text by text (either way
 # gives the same result: only the cost differs).
@@ -53,7 +53,8 @@ BLANK_STARTS = (
     "C285 C2A0 C2AD D880 D881 D882 D883 D884 D885 D89C DB9D DC8F E0A2 E0A3 E19A E1A0 E280 E281 E380 EFBB EFBF "
     "F091 F093 F09B F09D F3A0"
 )
-_BLANK_STARTS = np.array([int(pair, 16) for pair in BLANK_STARTS.split()], dtype=np.int64)
+_BLANK_START = np.zeros(1 << 16, dtype=bool)
+_BLANK_START[[int(pair, 16) for pair in BLANK_STARTS.split()]] = True
 
 
 class _RawRecord(msgspec.Struct, forbid_unknown_fields=True):
@@ -119,7 +120,7 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     # Escapes: a backslash at an even offset within its run escapes the byte after it.
     escapes = _escaping(np.flatnonzero(a == _BACKSLASH))
     targets = a[escapes + 1]
-    if np.isin(targets, _NOT_CANONICAL).any():
+    if np.count_nonzero((targets == _U) | (targets == _SLASH)):
         return _PARSE
     owner = np.searchsorted(ends, escapes, side="right")
     if (escapes <= raw_start[owner]).any():
@@ -150,7 +151,7 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     second = a[np.minimum(raw_start + 2, a.size - 1)]
     suspicious = (first == _SPACE) | (first == _BACKSLASH)
     if decoded is not None or high.size:
-        suspicious |= (first >= 0x80) & np.isin(first.astype(np.int64) * 256 + second, _BLANK_STARTS)
+        suspicious |= _BLANK_START[first.astype(np.int64) * 256 + second]
     for i in np.flatnonzero(suspicious).tolist():
         if is_blank(_STR.decode(texts[i])):
             return None
