@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from novacpt.cli import app
+from novacpt_cli import app
 from novacpt.dataset import DatasetOptions, ErrorCode, WarningCode, validate_path, validate_stream
 from novacpt.dataset import scan as scan_module
 from novacpt.dataset.lengths import TOKEN_ESTIMATE
