@@ -2,11 +2,11 @@
 
 Two block paths; each accepts a block only when every line is a valid record, and then gives what
 the per-line checker gives (the tests hold all paths equal):
-- the raw path (here), for text whose escapes are few and in canonical form (English, raw UTF-8
-  CJK): msgspec parses the lines with each text kept raw, numpy finds escapes and quotes, and a
-  raw text is hashed as it is (it is already the canonical form);
-- the parsed path (parsed.py), for blocks dense in backslashes (`\\uXXXX` text, source code) or
-  holding a `\\u`/`\\/` escape: orjson decodes each line.
+- the raw path (here), for text with few escapes and little non-ASCII (English, most European text):
+  msgspec parses the lines with each text kept raw, numpy finds escapes and quotes and undoes
+  the escapes in a copy of the block, and each text's UTF-8 bytes are hashed where they lie;
+- the parsed path (parsed.py), for blocks dense in backslashes (`\\uXXXX` text, source code) or in
+  non-ASCII bytes (CJK), or holding a `\\u`/`\\/` escape: orjson decodes each line.
 Raw-path strictness:
 - msgspec parses every line (strings: escapes, control characters, surrogates);
 - every line starts with `{` and ends with `"}` (before an optional `\\r`), and the number of
@@ -14,13 +14,13 @@ Raw-path strictness:
   "text" value is a string;
 - unescaped quotes number exactly 4 per record, so no key appears twice;
 - the bytes are valid UTF-8 (msgspec's raw mode does not check it): the runs of non-ASCII bytes
-  are decoded when they are few, each text with any is decoded when they are many.
+  are decoded.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from functools import partial
+from itertools import chain, compress, zip_longest
 from operator import attrgetter
 
 import msgspec
@@ -30,18 +30,21 @@ import numpy.typing as npt
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.parsed import scan_parsed
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import hash_bytes, normalised_hash, normalised_hash_if_needed
+from novacpt.dataset.text_hash import hash_bytes, normalised_hash
 from novacpt.dataset.utf8 import non_ascii_characters
 
 SHORTEST_RECORD = len(b'{"text":"x"}')
 _QUOTE, _BACKSLASH, _SPACE, _NEWLINE, _CR = 34, 92, 32, 10, 13
 # Escapes whose character may be whitespace or a control character: normalisation must see the text.
 _MAY_CHANGE = np.frombuffer(b"bfnrt", dtype=np.uint8)
-# Escapes the raw path leaves to the parsed path (their raw form is not the canonical form).
+# Escapes the raw path leaves to the parsed path, and the characters of those it undoes itself.
 _U, _SLASH = ord("u"), ord("/")
-# Blocks with more backslashes than 1 byte in DENSE_ESCAPES go to the parsed path at once; raw
-# blocks with more non-ASCII bytes than 1 in DENSE_WIDE validate UTF-8 text by text (either way
-# gives the same result: only the cost differs).
+_UNESCAPED = [bytes([c]) for c in range(256)]
+for _letter, _char in zip(b"bfnrt", b"\b\f\n\r\t", strict=True):
+    _UNESCAPED[_letter] = bytes([_char])
+# Blocks with more backslashes than 1 byte in DENSE_ESCAPES, or more non-ASCII bytes than 1 in
+# DENSE_WIDE (CJK text: decoding is the work, and orjson's decoder is the fastest at hand), go to the
+# parsed path at once; either path gives the same result, only the cost differs.
 DENSE_ESCAPES = 32
 DENSE_WIDE = 16
 SAMPLE_BYTES = 64 << 10  # the densities are judged on the block's first bytes
@@ -64,7 +67,6 @@ class _RawRecord(msgspec.Struct, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_RawRecord)
 _STR = msgspec.json.Decoder(str)
 _TEXT = attrgetter("text")
-_UTF8 = partial(str, encoding="utf-8")
 
 
 def line_ends(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
@@ -79,7 +81,8 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
     """Validate a block of whole lines at once; None when any line breaks a rule."""
     a = np.frombuffer(data, dtype=np.uint8)
     sample = a[:SAMPLE_BYTES]
-    if np.count_nonzero(sample == _BACKSLASH) * DENSE_ESCAPES > sample.size:
+    dense = np.count_nonzero(sample == _BACKSLASH) * DENSE_ESCAPES > sample.size
+    if dense or np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size:
         return scan_parsed(data, normalise=normalise)
     raw = _scan_raw(data, a, normalise=normalise)
     if raw is _PARSE:
@@ -131,40 +134,51 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
 
     escape_counts = np.bincount(owner, minlength=n)
     text_bytes = lens - 2 - escape_counts
-    sample = a[:SAMPLE_BYTES]
-    decoded: list[str] | None = None
-    high = np.zeros(0, dtype=np.int64)
-    if np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size:
-        try:
-            decoded = list(map(_UTF8, texts))
-        except UnicodeDecodeError:
-            return None
-        characters = np.fromiter(map(len, decoded), dtype=np.int64, count=n) - 2 - escape_counts
-    else:
-        high = np.flatnonzero(a >= 0x80)
-        if non_ascii_characters(a, high) is None:
-            return None
-        continuation = high[(a[high] & 0xC0) == 0x80]
-        characters = text_bytes - np.bincount(np.searchsorted(ends, continuation, side="right"), minlength=n)
+    high = np.flatnonzero(a >= 0x80)
+    if non_ascii_characters(a, high) is None:
+        return None
+    continuation = high[(a[high] & 0xC0) == 0x80]
+    characters = text_bytes - np.bincount(np.searchsorted(ends, continuation, side="right"), minlength=n)
 
     first = a[raw_start + 1]
     second = a[np.minimum(raw_start + 2, a.size - 1)]
     suspicious = (first == _SPACE) | (first == _BACKSLASH)
-    if decoded is not None or high.size:
+    if high.size:
         suspicious |= _BLANK_START[first.astype(np.int64) * 256 + second]
     for i in np.flatnonzero(suspicious).tolist():
         if is_blank(_STR.decode(texts[i])):
             return None
 
-    hashes = np.fromiter(map(hash_bytes, texts), dtype=np.uint64, count=n)
+    hashes = _utf8_hashes(data, texts, escapes, targets, escape_counts, raw_start, text_bytes)
     hashes[hashes == 0] = 1
-    norm = None
-    if normalise:
-        if decoded is None:
-            norm = _norm_hashes(a, texts, hashes, ends, owner, targets, high, first, brace)
-        else:
-            norm = _norm_hashes_each(texts, decoded, hashes, escape_counts)
+    norm = _norm_hashes(a, texts, hashes, ends, owner, targets, high, first, brace) if normalise else None
     return BlockRecords(hashes, norm, text_bytes, characters)
+
+
+def _utf8_hashes(
+    data: bytes | memoryview,
+    texts: list[msgspec.Raw],
+    escapes: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.uint8],
+    escape_counts: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    text_bytes: npt.NDArray[np.int64],
+) -> npt.NDArray[np.uint64]:
+    """Hash of each text's quoted UTF-8 bytes: a raw text without escapes is that already; for the
+    others the block is rebuilt with its (short) escapes undone and the texts are read from it."""
+    plain = escape_counts == 0
+    hashes = np.empty(len(texts), dtype=np.uint64)
+    hashes[plain] = np.fromiter(map(hash_bytes, compress(texts, plain.tolist())), np.uint64, int(plain.sum()))
+    if escapes.size:
+        view = memoryview(data)
+        segments = map(view.__getitem__, map(slice, [0, *(escapes + 2).tolist()], [*escapes.tolist(), len(view)]))
+        characters = map(_UNESCAPED.__getitem__, targets.tolist())
+        view = memoryview(b"".join(chain.from_iterable(zip_longest(segments, characters, fillvalue=b""))))
+        escaped = ~plain
+        first = starts[escaped] - np.searchsorted(escapes, starts[escaped])  # earlier texts' escapes only
+        pieces = map(view.__getitem__, map(slice, first.tolist(), (first + text_bytes[escaped] + 2).tolist()))
+        hashes[escaped] = np.fromiter(map(hash_bytes, pieces), np.uint64, first.size)
+    return hashes
 
 
 def _escaping(backslashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -176,17 +190,6 @@ def _escaping(backslashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     offset = np.arange(backslashes.size) - first_of_run[np.cumsum(run_start) - 1]
     escaping: npt.NDArray[np.int64] = backslashes[offset % 2 == 0]
     return escaping
-
-
-def _norm_hashes_each(
-    texts: list[msgspec.Raw], decoded: list[str], hashes: npt.NDArray[np.uint64], escape_counts: npt.NDArray[np.int64]
-) -> npt.NDArray[np.uint64]:
-    """Normalised-text hashes, text by text (a text without escapes is its raw string less the quotes)."""
-    norm = hashes.copy()
-    for i, (spelled, escapes) in enumerate(zip(decoded, escape_counts.tolist(), strict=True)):
-        text = spelled[1:-1] if not escapes else _STR.decode(texts[i])
-        norm[i] = normalised_hash_if_needed(text, int(hashes[i]))
-    return norm
 
 
 def _norm_hashes(

@@ -5,8 +5,8 @@ checker gives (the tests hold the two paths equal). Strictness:
 - orjson parses each line on its own: one JSON value a line, strict UTF-8, valid escapes, no
   control characters in strings, no lone surrogates, no NaN;
 - every value is a dict of one key, "text", whose value is a non-empty exact str;
-- no key appears twice (orjson keeps the last of duplicate keys): a line is barely longer than
-  its text's canonical literal, or the block's quotes are 4 a line plus those inside the texts;
+- the block's quotes number 4 a line plus those inside the texts, so no key appears twice
+  (orjson keeps the last of duplicate keys);
 - a text whose first character is whitespace or invisible is checked in full by `is_blank`.
 The parser's own loop does the per-character work; what this module adds per record runs in C
 (`map` over built-ins), so the cost depends neither on the language nor on the escapes.
@@ -22,13 +22,9 @@ import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import canonical_each, hash_bytes, normalised_hash_if_needed
+from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
 
 _QUOTE = 34
-# A line is at most this much longer than its text's canonical literal unless it holds a second key:
-# `{"text":` and `}` are 9 bytes (a space, a `\r`: 11), and a second "text" key with any earlier
-# value needs at least 18 (`{"text":1,"text":` and `}`), as a raw value is never shorter than canonical.
-NO_SECOND_KEY = 12
 _TEXT = itemgetter("text")
 _FIRST = itemgetter(0)
 _loads = orjson.loads
@@ -65,12 +61,11 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         for i, first in enumerate(firsts):
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
-    spelled = canonical_each(texts)
-    extra = np.fromiter(map(len, lines), dtype=np.int64, count=n) - np.fromiter(map(len, spelled), np.int64, n)
-    if (extra > NO_SECOND_KEY).any() and not _one_key_each(raw, texts):
+    if not _one_key_each(raw, texts):
         return None
-    text_bytes = np.fromiter(map(len, map(str.encode, texts)), dtype=np.int64, count=n)
-    hashes = np.fromiter(map(hash_bytes, spelled), dtype=np.uint64, count=n)
+    encoded = list(map(str.encode, texts))
+    text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+    hashes = np.fromiter(map(hash_bytes, map(quoted, encoded)), dtype=np.uint64, count=n)
     hashes[hashes == 0] = 1
     norm = None
     if normalise:
@@ -87,6 +82,5 @@ def _one_key_each(raw: bytes, texts: list[str]) -> bool:
     quotes = int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _QUOTE))
     if quotes == 4 * len(texts):
         return True
-    if b"\\u0022" in raw:
-        return False
-    return quotes - sum(map(str.count, texts, repeat('"'))) == 4 * len(texts)
+    inside = sum(map(str.count, texts, repeat('"')))
+    return quotes - inside == 4 * len(texts) and raw.find(b"u0022") < 0

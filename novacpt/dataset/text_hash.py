@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import unicodedata
 
-import msgspec
 import numpy as np
-import orjson
 import xxhash
 
-# A record's identity is the xxh3-64 of its text's canonical JSON string literal (short escapes for
-# quote, backslash and \b \f \n \r \t, \u00XX for other control characters, UTF-8 for the rest:
-# what orjson.dumps and msgspec both write), whatever escapes the line used. A line already in that
-# form is hashed as it is, without decoding. 0 is reserved for "no record on this line".
-canonical = orjson.dumps
+# A record's identity is the xxh3-64 of its text as UTF-8 between two quote characters: the line's
+# own bytes when it wrote the text without escapes, so most texts are hashed where they lie. 0 is
+# reserved for "no record on this line".
 hash_bytes = xxhash.xxh3_64_intdigest
-_ENCODER = msgspec.json.Encoder()
-
-
-def canonical_each(texts: list[str]) -> list[bytes]:
-    """The canonical literal of each text, encoded in one call (msgspec writes what orjson.dumps does)."""
-    spelled = _ENCODER.encode_lines(texts).split(b"\n")  # a literal never holds a raw newline
-    spelled.pop()
-    return spelled
+quoted = b'"%s"'.__mod__  # UTF-8 bytes -> the hashed form
 
 
 def text_hash(text: str) -> int:
     """Hash of a decoded text (never 0); the text holds no lone surrogate (that is an error)."""
-    return hash_bytes(canonical(text)) or 1
+    return hash_bytes(quoted(text.encode("utf-8"))) or 1
 
 
 # Python's whitespace (str.isspace), as UTF-8: ASCII ones map byte to byte, the rest are sequences.
