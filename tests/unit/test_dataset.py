@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from novacpt_cli import app
 from novacpt.dataset import DatasetOptions, ErrorCode, WarningCode, validate_path, validate_stream
 from novacpt.dataset import scan as scan_module
 from novacpt.dataset.lengths import TOKEN_ESTIMATE
+from novacpt_cli import app
 
 BOM = b"\xef\xbb\xbf"
 
