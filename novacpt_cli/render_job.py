@@ -30,6 +30,10 @@ def render_job(
     execution: Annotated[
         str, typer.Option(help="Execution name the job is labelled with (and its name derived from).")
     ] = "local",
+    require_paths: Annotated[
+        bool,
+        typer.Option("--require-paths", help="Empty S3 paths are errors (by default rendered empty, with a note)."),
+    ] = False,
     cdk_json: CdkJsonOpt = None,
     stack: StackOpt = None,
     stack_region: StackRegionOpt = None,
@@ -44,10 +48,10 @@ def render_job(
     problems = target_problems(region=region, account=account, namespace=namespace, job_name=job_name)
     if problems:
         raise fail_usage("; ".join(problems))
-    report = load_recipe(recipe, parse_overrides(set_), require_s3_paths=True)
+    report = load_recipe(recipe, parse_overrides(set_), require_s3_paths=require_paths)
     if settings is not None:
         report = settings.apply(report)
-    if report.errors or report.warnings:
+    if report.errors or report.warnings or report.notes:
         print_recipe_report(str(recipe), report, err=True)
     if report.model is None:
         raise typer.Exit(EXIT_INVALID)

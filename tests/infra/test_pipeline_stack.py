@@ -829,3 +829,11 @@ def test_app_exits_1_on_bad_price(tmp_path: Path) -> None:
         "(USD per ml.p5.48xlarge instance-hour, for estimates), or null\n"
     )
     assert not list((tmp_path / "cdk.out").glob("*.template.json"))
+
+
+def test_cluster_settings_are_outputs_the_cli_reads(default_synth: Synth) -> None:
+    from novacpt_cli.cluster import CLUSTER_MODEL_OUTPUT, MAX_REPLICAS_OUTPUT
+
+    outputs = default_synth.json["Outputs"]
+    assert outputs[CLUSTER_MODEL_OUTPUT]["Value"] == default_synth.config.model
+    assert outputs[MAX_REPLICAS_OUTPUT]["Value"] == str(default_synth.config.max_replicas)
