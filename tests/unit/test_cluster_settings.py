@@ -1,4 +1,4 @@
-"""Local checks against the deployment's cluster settings (cdk.json or a deployed stack), with the pipeline's messages."""
+"""Local checks against the deployment's cluster settings (cdk.json or a stack), with the pipeline's messages."""
 
 from __future__ import annotations
 
