@@ -45,10 +45,13 @@ def demo(
         typer.echo(f"job: {record['job_name']}")
     estimate = output.get("estimate") or (record or {}).get("estimate")
     if estimate:
+        steps = f"{estimate['steps']} steps, " if "steps" in estimate else ""
         typer.echo(
-            f"estimate: {estimate['hours']} h on {estimate['replicas']} x {estimate['instance_type']}, "
+            f"estimate: {steps}{estimate['hours']} h on {estimate['replicas']} x {estimate['instance_type']}, "
             f"{estimate['instance_hours']} instance-hours"
         )
+        for warning in estimate.get("warnings") or []:
+            typer.secho(f"  plan warning: {warning['code']}: {warning['message']}", fg="yellow")
     if not ok:
         typer.secho(f"reason: {result.error}", fg="red")
         typer.echo(_cause(result.cause))

@@ -36,7 +36,7 @@ from novacpt_dev.k8s_standin import FinishedJob, JobScript, KubernetesStandIn
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's account; a region with Nova CPT images
 JOB_FOLDER = "demo"
-DEFAULT_RECIPE = "nova_lite_cpt.yaml"  # the model cdk.json deploys the cluster for
+DEFAULT_RECIPE = "nova_lite_cpt.yaml"  # the emulated cluster is configured for the recipe's model
 JOB_FUNCTIONS = ("SubmitJob", "PollJob", "CancelJob")
 _ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "demo",
@@ -59,14 +59,34 @@ class DemoOutcome:
     notifications: list[dict[str, str]]
 
 
-def synthesize(out_dir: Path) -> Path:
-    """The CDK app synthesised into `out_dir` (no Lambda bundling: the handlers run from this checkout)."""
+def cluster_for(recipe: Path) -> dict[str, Any]:
+    """The emulated deployment's `model` and `max_replicas` for a recipe: its own model and replica count.
+
+    An invalid recipe changes nothing, so the pipeline refuses it as a deployment would.
+    """
+    from novacpt.recipe import validate_recipe_file
+
+    try:
+        model = validate_recipe_file(recipe, require_s3_paths=False).model
+    except OSError:
+        return {}
+    if model is None:
+        return {}
+    return {"model": model.nova_model.key, "max_replicas": model.run.replicas}
+
+
+def synthesize(out_dir: Path, cluster: dict[str, Any] | None = None) -> Path:
+    """The CDK app synthesised into `out_dir` (no Lambda bundling: the handlers run from this checkout).
+
+    `cluster` overrides `cdk.json`'s "nova-cpt" settings (the demo sets the recipe's model).
+    """
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk  # the CDK is slow to import: only when the demo runs
 
     from app import build_app
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["nova-cpt"] = {**context.get("nova-cpt", {}), **(cluster or {})}
     context["aws:cdk:bundling-stacks"] = []
     app = cdk.App(context=context, outdir=str(out_dir))
     build_app(app)
@@ -109,7 +129,7 @@ def run_demo(
         work = Path(folder)
         train = data or write_sample_dataset(work / "train.jsonl")
         recipe_path = recipe or ROOT / "recipes" / DEFAULT_RECIPE
-        assembly = assembly or synthesize(work / "cdk.out")
+        assembly = assembly or synthesize(work / "cdk.out", cluster_for(recipe_path))
         script = JobScript.failing("NCCL watchdog timeout on worker 3 (simulated)") if fail_job else JobScript()
         with (
             mock.patch.dict("os.environ", _ENVIRONMENT),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from novacpt_cli import app
-from novacpt_dev.demo.run import ROOT, DemoOutcome, run_demo
+from novacpt_dev.demo.run import ROOT, DemoOutcome, cluster_for, run_demo, synthesize
 
 
 def _run(assembly: Path, **kwargs: object) -> tuple[DemoOutcome, list[str]]:
@@ -90,3 +90,16 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--data", str(bad)])
     assert result.exit_code == 1
     assert "train.jsonl:1: invalid_json" in result.output
+
+
+def test_a_2_0_recipe_configures_the_emulated_cluster_and_runs(tmp_path: Path) -> None:
+    recipe = ROOT / "recipes" / "nova_lite_2_cpt.yaml"
+    assert cluster_for(recipe) == {"model": "lite-2", "max_replicas": 8}
+    assembly = synthesize(tmp_path / "cdk.out", cluster_for(recipe))
+    outcome, states = _run(assembly, recipe=recipe)
+    assert outcome.result.status == "SUCCEEDED", outcome.result.cause
+    assert "Estimate" in states and "SubmitJob" in states
+    record = outcome.run_record
+    assert record is not None and record["estimate"]["generation"] == "2.0"
+    assert record["estimate"]["steps"] == 1000 and record["estimate"]["model"] == "lite-2"
+    assert "too_many_passes" in {w["code"] for w in record["estimate"]["warnings"]}  # the sample is small
