@@ -17,6 +17,10 @@ def _money(usd: float | None) -> str:
     return f", ${usd:,.2f}" if usd is not None else ""
 
 
+def _passes(passes: float) -> str:
+    return f"{passes:.1%} of a pass" if passes < 1 else f"{passes:.2f} passes"
+
+
 def _print(recipe: Path, plan: Plan) -> None:
     run = plan.recipe_run
     unit = "max_steps" if plan.generation == "2.0" else "steps of max_epochs"
@@ -26,7 +30,7 @@ def _print(recipe: Path, plan: Plan) -> None:
         f"  sequences        {plan.sequences:>15,}  = ceil(tokens / max_length {plan.max_length})",
         f"  steps_per_epoch  {plan.steps_per_epoch:>15,}  = ceil(sequences / global_batch_size "
         f"{plan.global_batch_size})",
-        f"  recipe           {run.steps:>15,}  {unit}: {run.passes:.2%} of a pass, ~{run.hours:g} h, "
+        f"  recipe           {run.steps:>15,}  {unit}: {_passes(run.passes)}, ~{run.hours:g} h, "
         f"{run.instance_hours:g} instance-hours{_money(run.cost_usd)}",
     ]
     if plan.generation == "2.0":
