@@ -155,6 +155,8 @@ def _issue_from_error(error: ErrorDetails, root: type[Section], generation: Gene
             f"key {describe_value(value)} is not allowed: keys must be text (allowed keys here: {keys})",
         )
     path = format_path(loc)
+    if kind == "string_unicode":  # a key or value with a lone surrogate, which pydantic cannot read
+        return RecipeIssue(path or None, f"{describe_value(value)} is not allowed: text must not hold a lone surrogate")
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = section_keys(root, loc[:-1])

@@ -188,6 +188,12 @@ def test_recipe_text_refuses_control_characters_and_lone_surrogates(key: str, te
     assert "\\" in report.errors[0].message or "x" in report.errors[0].message
 
 
+def test_key_with_a_lone_surrogate_is_named() -> None:
+    report = validate_recipe_bytes('run:\n  "k\\udc00": 1\n')
+    assert report.errors[0].field == "run"
+    assert "'k\\udc00' is not allowed: text must not hold a lone surrogate" in report.errors[0].message
+
+
 def test_raw_control_character_is_a_located_file_error() -> None:
     report = validate_recipe_bytes("run:\n  name: a\x01\n")
     assert [e.field for e in report.errors] == [None]
