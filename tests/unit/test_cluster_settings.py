@@ -134,3 +134,12 @@ def test_plan_takes_the_price_from_cdk_json(tmp_path: Path) -> None:
     plan = json.loads(out)
     assert plan["price_per_instance_hour"] == 98.32
     assert plan["cost_usd"] == round(plan["instance_hours"] * 98.32, 2)
+
+
+@pytest.mark.parametrize(("model", "replicas"), [("lite-2", 32), ("lite-2", 4), ("micro", 32), ("lite", 32)])
+def test_cdk_json_accepts_nova_2_lite_and_32_replicas(model: str, replicas: int) -> None:
+    from stacks.config import DeploymentConfig
+
+    context = {"nova-cpt": {"model": model, "max_replicas": replicas}}
+    config = DeploymentConfig.from_context(context.get)
+    assert (config.model, config.max_replicas) == (model, replicas)
