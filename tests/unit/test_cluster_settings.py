@@ -11,8 +11,8 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from novacpt_cli import app
 from novacpt.recipe import validate_recipe_bytes
+from novacpt_cli import app
 from tests.conftest import ROOT, SHARED_REFERENCE
 
 runner = CliRunner()
