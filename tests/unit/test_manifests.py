@@ -251,8 +251,16 @@ def test_render_job_options_and_overrides() -> None:
     assert job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 7
 
 
-def test_render_job_invalid_recipe_exit_1_with_its_errors_and_no_yaml() -> None:
+def test_render_job_renders_a_ready_recipe_as_shipped_with_notes() -> None:
     result = cli(str(LITE), "--region", "us-east-1", "--account", ACCOUNT)  # empty S3 paths
+    assert result.exit_code == 0, result.output
+    assert "note: run.data_s3_path: empty: filled by the pipeline" in result.stderr
+    config_map, _ = yaml.safe_load_all(result.stdout)
+    assert yaml.safe_load(config_map["data"]["config.yaml"])["run"]["data_s3_path"] == ""
+
+
+def test_render_job_invalid_recipe_exit_1_with_its_errors_and_no_yaml() -> None:
+    result = cli(str(LITE), "--region", "us-east-1", "--account", ACCOUNT, "--require-paths")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "run.data_s3_path: '' is not allowed" in result.stderr
