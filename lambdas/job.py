@@ -18,6 +18,7 @@ class PollEnv(BaseModel):
     model_config = ConfigDict(extra="ignore")
     poll_interval_seconds: int = Field(ge=0)
     max_poll_seconds: float = Field(gt=0)
+    max_stuck_minutes: float = Field(default=30.0, gt=0)
 
 
 class PollEvent(BaseModel):
@@ -44,6 +45,7 @@ def poll(event: PollEvent, context: LambdaContext) -> dict[str, Any]:
         event.attempt,
         interval_seconds=settings.poll_interval_seconds,
         max_seconds=settings.max_poll_seconds,
+        max_stuck_minutes=settings.max_stuck_minutes,
     )
 
 

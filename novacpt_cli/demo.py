@@ -25,6 +25,9 @@ def demo(
     validation: Annotated[Path | None, typer.Option(help="Validation JSONL.")] = None,
     recipe: Annotated[Path | None, typer.Option(help="Recipe (default: recipes/nova_lite_cpt.yaml).")] = None,
     fail_job: Annotated[bool, typer.Option("--fail-job", help="Make the simulated training job fail.")] = False,
+    stuck_job: Annotated[
+        bool, typer.Option("--stuck-job", help="Make the job's image pull never succeed: the watchdog cancels it.")
+    ] = False,
 ) -> None:
     """Run the synthesised state machine with the real handlers on an AWS emulator: exit 0 when the run succeeds."""
     from novacpt_dev.demo.run import run_demo  # moto and the CDK load only for the demo
@@ -35,7 +38,14 @@ def demo(
     def show(state: str) -> None:
         typer.echo(f"  {time.monotonic() - started:6.1f}s  {state}")
 
-    outcome = run_demo(data=data, validation=validation, recipe=recipe, fail_job=fail_job, on_state=show)
+    outcome = run_demo(
+        data=data,
+        validation=validation,
+        recipe=recipe,
+        fail_job=fail_job,
+        on_state=show,
+        stuck_job="image-pull" if stuck_job else None,
+    )
     result, record = outcome.result, outcome.run_record
     ok = result.status == "SUCCEEDED"
     typer.secho(f"\nrun {result.arn.rsplit(':', 1)[-1]}: {result.status}", fg="green" if ok else "red", bold=True)

@@ -131,16 +131,29 @@ def status(
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
-    """The most recent runs and where they stand."""
+    """The most recent runs and where they stand; for running ones, the job's restarts and a stuck pod."""
     deployed = _deployment(stack, storage_stack, region, endpoint_url)
     sfn = deployed.client("stepfunctions")
     executions = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, maxResults=100)["executions"]
     rows = [
-        (e["name"], e["status"], str(e["startDate"]), str(e.get("stopDate") or ""))
+        (e["name"], e["status"], str(e["startDate"]), str(e.get("stopDate") or ""), *_job_health(sfn, e))
         for e in executions
         if not job or e["name"].startswith(f"{job}-")
     ]
-    _print_table(("execution", "status", "started", "stopped"), rows)
+    _print_table(("execution", "status", "started", "stopped", "restarts", "stuck"), rows)
+
+
+def _job_health(sfn: Any, execution: dict[str, Any]) -> tuple[str, str]:
+    """(restarts, stuck pod) from a running execution's last PollJob output; blank when there is none."""
+    if execution["status"] != "RUNNING":
+        return "", ""
+    events = sfn.get_execution_history(executionArn=execution["executionArn"], reverseOrder=True, maxResults=100)
+    for event in events.get("events", []):
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "PollJob":
+            poll = (json.loads(details.get("output") or "{}").get("poll")) or {}
+            return str(poll.get("restarts", "")), str(poll.get("stuck") or "")
+    return "", ""
 
 
 def runs(

@@ -5,6 +5,13 @@ stored, a PyTorchJob walks through its scripted conditions one step per GET (Cre
 Succeeded, or -> Failed with a message and a failed container), its pods follow, and a hook runs when a
 job succeeds (a simulated trainer writes the outputs there; while it fails, the GET answers 500 and the
 job does not succeed). Used by tests and by the demo.
+
+It refuses what a real API server (with the training operator's admission webhook) refuses: a PyTorchJob
+that breaks the CRD's schema (when given the CRD; unknown fields too, as with strict field validation), a
+volumeMount that names no volume, invalid names and labels, and a second create of the same name (409).
+Pods can be scripted into trouble (unschedulable, image pull back-off, crash loops, a failing init
+container); each GET of the job ages them by `JobScript.minutes_per_step`, so a watchdog that reads the
+pods' timestamps sees time pass without a test waiting.
 """
 
 from __future__ import annotations
@@ -16,22 +23,50 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from novacpt.adapters.k8s.token import token_problem
-from novacpt.jobs.manifests import CONFIG_KEY, CONTAINER, JOB_NAME_LABEL, config_map_name
+from novacpt.jobs.manifests import CONFIG_KEY, CONTAINER, INIT_CONTAINER, JOB_NAME_LABEL, config_map_name
 
 _PATH = re.compile(r"/(api/v1|apis/kubeflow\.org/v1)/namespaces/([^/]+)/(pytorchjobs|configmaps|pods)(?:/([^/]+))?")
+_CLUSTER_PATH = re.compile(
+    r"/(apis/apiextensions\.k8s\.io/v1/customresourcedefinitions|apis/apps/v1/deployments|apis/apps/v1/daemonsets)"
+    r"(?:/([^/]+))?"
+)
 _KINDS = {  # plural -> (API prefix, apiVersion, kind)
     "pytorchjobs": ("apis/kubeflow.org/v1", "kubeflow.org/v1", "PyTorchJob"),
     "configmaps": ("api/v1", "v1", "ConfigMap"),
     "pods": ("api/v1", "v1", "Pod"),
 }
+
+
+TROUBLES = ("Unschedulable", "ImagePullBackOff", "CrashLoopBackOff")
+# The reference CRD, when this checkout sits next to the shared reference data (never copied into the project).
+REFERENCE_CRD = Path(__file__).resolve().parents[2] / "shared/reference/kubeflow/kubeflow.org_pytorchjobs.yaml"
+
+
+@dataclass(frozen=True)
+class PodTrouble:
+    """Pods stuck in one way: `Unschedulable` (Pending), `ImagePullBackOff`, or `CrashLoopBackOff`.
+
+    `container` is the trainer (`pytorch`) or the init container; `pods` is `*` or one `<role>-<index>`.
+    """
+
+    kind: str
+    container: str = CONTAINER
+    pods: str = "*"
+    message: str = ""
+    exit_code: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in TROUBLES:
+            raise ValueError(f"pod trouble {self.kind!r} is not one of {', '.join(TROUBLES)}")
 
 
 @dataclass(frozen=True)
@@ -43,11 +78,24 @@ class JobScript:
     failed_pod: str = "worker-0"  # <role>-<index> of the replica whose container fails
     reason: str = "Error"
     exit_code: int = 1
+    trouble: PodTrouble | None = None
+    minutes_per_step: float = 0.0  # how much older the pods' timestamps get with each GET of the job
 
     @classmethod
     def failing(cls, message: str, *, reason: str = "Error", exit_code: int = 1) -> JobScript:
         """Created -> Running -> Failed with `message`, worker 0's container terminated with `reason`."""
         return cls(("Created", "Running", "Failed"), message, reason=reason, exit_code=exit_code)
+
+    @classmethod
+    def stuck(cls, trouble: PodTrouble, *, minutes_per_step: float = 10.0) -> JobScript:
+        """A job that never gets going: its pods stay in `trouble`, aging `minutes_per_step` per GET.
+
+        The job's conditions are what the training operator shows then: Created while pods wait, and
+        Running -> Restarting while the trainer crash-loops.
+        """
+        restarting = trouble.kind == "CrashLoopBackOff" and trouble.container == CONTAINER
+        conditions = ("Created", "Running", "Restarting") if restarting else ("Created",)
+        return cls(conditions, trouble=trouble, minutes_per_step=minutes_per_step)
 
 
 @dataclass(frozen=True)
@@ -63,8 +111,11 @@ class FinishedJob:
 @dataclass
 class _Job:
     script: JobScript
+    created: datetime
     step: int = 0
+    looks: int = 0  # GETs of the job so far
     pods: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # container name -> image
 
 
 class _ApiError(Exception):
@@ -85,12 +136,17 @@ class KubernetesStandIn:
         ssl_context: ssl.SSLContext | None = None,
         on_succeeded: Callable[[FinishedJob], None] | None = None,
         default_script: JobScript | None = None,
+        crd: Path | None = None,
     ) -> None:
+        """`crd`: the PyTorchJob CustomResourceDefinition to validate jobs against (default: none)."""
         self.on_succeeded = on_succeeded
         self.default_script = default_script or JobScript()
+        self._schema = _crd_validator(crd) if crd is not None else None
         self.scripts: dict[str, JobScript] = {}  # by job name, overriding the default
         self.requests: list[tuple[str, str]] = []  # (method, path with query), in order
         self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # What the HyperPod and RIG dependency charts install (cluster-wide reads only): plural -> objects.
+        self.add_ons: dict[str, list[dict[str, Any]]] = installed_add_ons()
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -137,6 +193,9 @@ class KubernetesStandIn:
         if problem:
             raise _ApiError(401, "Unauthorized", f"bad token: {problem}")
         split = urlsplit(target)
+        cluster_wide = _CLUSTER_PATH.fullmatch(split.path)
+        if cluster_wide and method == "GET":
+            return self._add_on(cluster_wide[1].rsplit("/", 1)[-1], cluster_wide[2])
         match = _PATH.fullmatch(split.path)
         if not match or _KINDS[match[3]][0] != match[1]:
             raise _ApiError(404, "NotFound", f"no such path {split.path}")
@@ -152,6 +211,15 @@ class KubernetesStandIn:
             self._delete(plural, namespace, name)
             return 200, _status(200, "", "deleted")
         raise _ApiError(405, "MethodNotAllowed", f"{method} is not supported on {split.path}")
+
+    def _add_on(self, plural: str, name: str | None) -> tuple[int, dict[str, Any]]:
+        items = self.add_ons.get(plural, [])
+        if name is None:
+            return 200, {"kind": "List", "items": items}
+        for obj in items:
+            if obj["metadata"]["name"] == name:
+                return 200, obj
+        raise _ApiError(404, "NotFound", f'{plural} "{name}" not found')
 
     def _stored(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         obj = self._objects.get((plural, namespace, name))
@@ -179,6 +247,9 @@ class KubernetesStandIn:
         name = str(metadata.get("name") or "")
         if not name or metadata.get("namespace", namespace) != namespace:
             raise _ApiError(400, "BadRequest", "metadata.name is missing or metadata.namespace differs from the path")
+        problems = object_problems(obj, self._schema)
+        if problems:
+            raise _ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {"; ".join(problems)}')
         if (plural, namespace, name) in self._objects:
             raise _ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists')
         metadata.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=_now())
@@ -188,8 +259,11 @@ class KubernetesStandIn:
         return obj
 
     def _start(self, namespace: str, name: str, job: dict[str, Any]) -> None:
-        state = _Job(self.scripts.get(name, self.default_script))
+        state = _Job(self.scripts.get(name, self.default_script), datetime.now(UTC))
         for role, spec in (job.get("spec") or {}).get("pytorchReplicaSpecs", {}).items():
+            pod_spec = (spec.get("template") or {}).get("spec") or {}
+            for container in (pod_spec.get("initContainers") or []) + (pod_spec.get("containers") or []):
+                state.images[str(container.get("name"))] = str(container.get("image"))
             for index in range(int(spec.get("replicas", 1))):
                 pod = f"{name}-{role.lower()}-{index}"
                 labels = {JOB_NAME_LABEL: name, "training.kubeflow.org/replica-type": role.lower()}
@@ -197,10 +271,12 @@ class KubernetesStandIn:
                     "apiVersion": "v1",
                     "kind": "Pod",
                     "metadata": {"name": pod, "namespace": namespace, "labels": labels},
+                    "spec": {"nodeName": f"hyperpod-i-{uuid.uuid4().hex[:17]}"},
                     "status": {"phase": "Pending"},
                 }
                 state.pods.append(pod)
         self._jobs[(namespace, name)] = state
+        self._age(namespace, state)
 
     def _get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         obj = self._stored(plural, namespace, name)
@@ -219,9 +295,25 @@ class KubernetesStandIn:
             text = ((config or {}).get("data") or {}).get(CONFIG_KEY)
             self.on_succeeded(FinishedJob(name, namespace, job, yaml.safe_load(text) if text else None))
         state.step = step
+        state.looks += 1
         job["status"] = {"conditions": [_condition(name, t, script.message) for t in types]}
         for pod in state.pods:
             self._objects[("pods", namespace, pod)]["status"] = _pod_status(pod, name, types[-1], script)
+        self._age(namespace, state)
+
+    def _age(self, namespace: str, state: _Job) -> None:
+        """Set the pods' timestamps, `minutes_per_step` older per step, and their scripted trouble."""
+        script = state.script
+        created = state.created - timedelta(minutes=script.minutes_per_step * state.looks)
+        for pod in state.pods:
+            obj = self._objects[("pods", namespace, pod)]
+            obj["metadata"]["creationTimestamp"] = _stamp(created)
+            obj["status"].setdefault("startTime", _stamp(created))
+            trouble = script.trouble
+            if trouble is not None and trouble.pods in ("*", _replica(pod)):
+                obj["status"] = _troubled(trouble, state, created)
+                if trouble.kind == "Unschedulable":
+                    obj["spec"].pop("nodeName", None)
 
     def _delete(self, plural: str, namespace: str, name: str) -> None:
         self._stored(plural, namespace, name)
@@ -231,8 +323,78 @@ class KubernetesStandIn:
                 self._objects.pop(("pods", namespace, pod), None)
 
 
+def installed_add_ons() -> dict[str, list[dict[str, Any]]]:
+    """The PyTorchJob CRD and the workloads of the HyperPod and RIG dependency releases, as after their install
+    on a cluster at rest (no node yet: nothing available)."""
+
+    def workload(name: str, namespace: str, release: str, status: dict[str, int]) -> dict[str, Any]:
+        annotations = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": "kube-system"}
+        return {"metadata": {"name": name, "namespace": namespace, "annotations": annotations}, "status": status}
+
+    return {
+        "customresourcedefinitions": [{"metadata": {"name": "pytorchjobs.kubeflow.org"}}],
+        "deployments": [
+            workload("training-operator", "kubeflow", "hyperpod-dependencies", {"replicas": 1, "availableReplicas": 0}),
+            workload("mpi-operator", "mpi-operator", "hyperpod-dependencies", {"replicas": 1, "availableReplicas": 0}),
+        ],
+        "daemonsets": [
+            workload("nvidia-device-plugin", "kube-system", "hyperpod-dependencies", {"desiredNumberScheduled": 0}),
+            workload("aws-efa-k8s-device-plugin", "kube-system", "rig-dependencies", {"desiredNumberScheduled": 0}),
+        ],
+    }
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _stamp(datetime.now(UTC))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _replica(pod: str) -> str:
+    """`<role>-<index>` of a pod named `<job>-<role>-<index>`."""
+    return "-".join(pod.rsplit("-", 2)[-2:])
+
+
+def _troubled(trouble: PodTrouble, state: _Job, since: datetime) -> dict[str, Any]:
+    """A pod's status while stuck in `trouble` since `since`, after `state.looks` looks."""
+    stamp = _stamp(since)
+    if trouble.kind == "Unschedulable":
+        message = trouble.message or "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+        return {"phase": "Pending", "conditions": [{**condition, "lastTransitionTime": stamp}]}
+    init = trouble.container == INIT_CONTAINER
+    image = state.images.get(trouble.container, "?")
+    if trouble.kind == "ImagePullBackOff":
+        reason = "ErrImagePull" if state.looks % 2 else "ImagePullBackOff"
+        message = trouble.message or f'Back-off pulling image "{image}"'
+        status = {"name": trouble.container, "image": image, "ready": False, "restartCount": 0}
+        status["state"] = {"waiting": {"reason": reason, "message": message}}
+    else:
+        message = trouble.message or f"back-off restarting failed container {trouble.container}"
+        terminated = {"exitCode": trouble.exit_code, "reason": "Error", "finishedAt": _now()}
+        status = {"name": trouble.container, "image": image, "ready": False, "restartCount": state.looks}
+        status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+        status["lastState"] = {"terminated": terminated}
+    waiting = {"name": CONTAINER, "image": state.images.get(CONTAINER, "?"), "ready": False, "restartCount": 0}
+    waiting["state"] = {"waiting": {"reason": "PodInitializing"}}
+    unready = "Initialized" if init else "ContainersReady"
+    conditions = [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp},
+        {"type": "Initialized", "status": "False" if init else "True", "lastTransitionTime": stamp},
+        {"type": "ContainersReady", "status": "False", "reason": f"{unready}NotReady", "lastTransitionTime": stamp},
+        {"type": "Ready", "status": "False", "lastTransitionTime": stamp},
+    ]
+    if init:
+        return {
+            "phase": "Pending",
+            "conditions": conditions,
+            "initContainerStatuses": [status],
+            "containerStatuses": [waiting],
+        }
+    phase = "Pending" if trouble.kind == "ImagePullBackOff" else "Running"
+    return {"phase": phase, "conditions": conditions, "containerStatuses": [status]}
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -251,6 +413,95 @@ def _condition(job: str, kind: str, failure: str) -> dict[str, Any]:
         "lastUpdateTime": now,
         "lastTransitionTime": now,
     }
+
+
+# --- what the API server and the training operator's webhook refuse --------------------------------
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def closed(schema: Any) -> Any:
+    """An OpenAPI schema with unknown fields refused wherever it lists properties (strict field validation)."""
+    if isinstance(schema, dict):
+        schema = {key: closed(value) for key, value in schema.items()}
+        open_ = "additionalProperties" in schema or schema.get("x-kubernetes-preserve-unknown-fields")
+        if "properties" in schema and not open_:
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    return schema
+
+
+def _crd_validator(path: Path) -> Any:
+    """A JSON-schema validator of the v1 openAPIV3Schema in a CRD file (jsonschema: a dev dependency)."""
+    import jsonschema
+
+    crd = yaml.safe_load(path.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return jsonschema.Draft7Validator(closed(version["schema"]["openAPIV3Schema"]))
+
+
+def object_problems(obj: dict[str, Any], schema: Any = None) -> list[str]:
+    """Why the API server would refuse to create `obj` (names, labels, the PyTorchJob `schema`, pod templates)."""
+    metadata = obj.get("metadata") or {}
+    name = str(metadata.get("name") or "")
+    problems: list[str] = []
+    if obj.get("kind") == "PyTorchJob":  # the training operator's webhook: the name starts services' names
+        if len(name) > 63 or not _DNS_1035.fullmatch(name):
+            problems.append(
+                f"metadata.name: Invalid value: {name!r}: a DNS-1035 label must consist of lower case "
+                "alphanumeric characters or '-', start with a letter, end with an alphanumeric, <= 63"
+            )
+    elif len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        problems.append(f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain is required")
+    problems += _label_problems("metadata.labels", metadata.get("labels"))
+    if schema is not None and obj.get("kind") == "PyTorchJob":
+        for error in sorted(schema.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+            problems.append(f"{'.'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}")
+    if obj.get("kind") == "PyTorchJob":
+        for role, spec in sorted(((obj.get("spec") or {}).get("pytorchReplicaSpecs") or {}).items()):
+            if isinstance(spec, dict):
+                problems += pod_spec_problems(f"spec.pytorchReplicaSpecs.{role}.template", spec.get("template") or {})
+    return problems
+
+
+def pod_spec_problems(where: str, template: dict[str, Any]) -> list[str]:
+    """What pod validation refuses in a pod template: unnamed or unknown volumes, duplicate names, bad labels."""
+    problems = _label_problems(f"{where}.metadata.labels", (template.get("metadata") or {}).get("labels"))
+    spec = template.get("spec") or {}
+    volumes = [str(v.get("name")) for v in spec.get("volumes") or [] if isinstance(v, dict)]
+    for index, volume in enumerate(volumes):
+        if not _DNS_LABEL.fullmatch(volume) or len(volume) > 63:
+            problems.append(f"{where}.spec.volumes[{index}].name: Invalid value: {volume!r}")
+    problems += [f"{where}.spec.volumes: Duplicate value: {v!r}" for v in sorted(set(volumes)) if volumes.count(v) > 1]
+    names: list[str] = []
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(group) or []):
+            names.append(str(container.get("name")))
+            for m, mount in enumerate(container.get("volumeMounts") or []):
+                if mount.get("name") not in volumes:
+                    problems.append(
+                        f"{where}.spec.{group}[{index}].volumeMounts[{m}].name: Not found: {mount.get('name')!r}"
+                    )
+    problems += [f"{where}.spec.containers: Duplicate value: {n!r}" for n in sorted(set(names)) if names.count(n) > 1]
+    return problems
+
+
+def _label_problems(where: str, labels: Any) -> list[str]:
+    problems = []
+    for key, value in (labels or {}).items():
+        name = str(key).rsplit("/", 1)[-1]
+        prefix = str(key)[: -len(name) - 1] if "/" in str(key) else ""
+        if len(name) > 63 or not _LABEL_NAME.fullmatch(name) or (prefix and not _DNS_SUBDOMAIN.fullmatch(prefix)):
+            problems.append(f"{where}: Invalid value: {key!r}: not a qualified label name")
+        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+            problems.append(f"{where}: Invalid value: {value!r}: not a valid label value")
+    return problems
 
 
 def _pod_status(pod: str, job: str, condition: str, script: JobScript) -> dict[str, Any]:

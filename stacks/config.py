@@ -92,6 +92,8 @@ _ALLOWED: Final[Mapping[str, str]] = {
     f"{DEFAULT_BUDGET_INSTANCE_HOURS:g}), or null for no guard",
     "price_per_instance_hour": "a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null",
     "max_poll_hours": "a number > 0 and <= 240 (hours to wait for a training job)",
+    "max_stuck_minutes": "a number from 5 to 1440 (minutes a job's pods may stay Pending, fail to pull their "
+    "image or crash-loop before the job is cancelled)",
     "validation_shard_gib": "an integer from 1 to 64 (GiB of a dataset one validation invocation scans)",
     "validation_concurrency": "an integer from 1 to 1000 (dataset shards validated at once)",
     "poll_interval_seconds": "an integer from 30 to 3600 (seconds between job status polls)",
@@ -101,6 +103,8 @@ _ALLOWED: Final[Mapping[str, str]] = {
     'e.g. ["us-east-1a", "us-east-1b"]',
     "rig_availability_zone": "one of availability_zones (where your P5 capacity is), or null for the first",
     "vpc_cidr": 'a private (RFC 1918) IPv4 /16 network such as "10.192.0.0/16"',
+    "nat_gateways": "an integer from 1 to the number of availability_zones (NAT gateways of the cluster's "
+    "subnets), or null for one per zone",
     "model": "one of "
     + ", ".join(f"{key} ({m.label})" for key, m in BY_KEY.items())
     + " (the Nova model the cluster trains)",
@@ -143,6 +147,7 @@ class DeploymentConfig(BaseModel):
     budget_instance_hours: Annotated[float, Field(gt=0)] | None = DEFAULT_BUDGET_INSTANCE_HOURS
     price_per_instance_hour: Annotated[float, Field(gt=0)] | None = None
     max_poll_hours: Annotated[float, Field(gt=0, le=240)] = 72.0
+    max_stuck_minutes: Annotated[float, Field(ge=5, le=1440)] = 30.0
     poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
     validation_shard_gib: Annotated[int, Field(ge=1, le=64)] = 16
     validation_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32
@@ -151,6 +156,7 @@ class DeploymentConfig(BaseModel):
     availability_zones: tuple[str, ...] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
     rig_availability_zone: str | None = None
     vpc_cidr: str = "10.192.0.0/16"
+    nat_gateways: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
     model: str = "lite"  # a key of novacpt.catalog.BY_KEY (checked by _model)
     max_replicas: int = Field(default=16, validate_default=True)
     capacity_mode: Literal["on-demand", "always-on"] = "on-demand"
@@ -175,6 +181,7 @@ class DeploymentConfig(BaseModel):
         "budget_instance_hours",
         "price_per_instance_hour",
         "max_poll_hours",
+        "max_stuck_minutes",
         "poll_interval_seconds",
         "validation_shard_gib",
         "validation_concurrency",
@@ -183,6 +190,7 @@ class DeploymentConfig(BaseModel):
         "fsx_size_gib",
         "fsx_throughput_mbps_per_tib",
         "instance_volume_gb",
+        "nat_gateways",
         mode="before",
     )
     @classmethod
@@ -225,6 +233,13 @@ class DeploymentConfig(BaseModel):
         network = ipaddress.ip_network(value, strict=True)
         if network.version != 4 or network.prefixlen != 16 or not network.is_private:
             raise ValueError("not a private IPv4 /16")
+        return value
+
+    @field_validator("nat_gateways")
+    @classmethod
+    def _nat_gateways(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value > len(info.data.get("availability_zones", ())):
+            raise ValueError("more NAT gateways than availability zones")
         return value
 
     @field_validator("eks_public_access_cidrs")

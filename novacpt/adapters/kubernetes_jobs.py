@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -21,7 +22,7 @@ from novacpt.jobs.manifests import (
     label_value,
     render_manifests,
 )
-from novacpt.jobs.status import job_state, pod_problems
+from novacpt.jobs.status import job_state, pod_problems, restarts, stuck_pods
 from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError, is_transient
 from novacpt.kernel.ports import JobState, JobStatus
 from novacpt.kernel.s3access import S3Access
@@ -94,9 +95,28 @@ class KubernetesJobs:
         if job is None:
             return self._failed(f"PyTorchJob {self.namespace}/{job_name} no longer exists (deleted outside the run?)")
         state, detail = job_state(job)
+        if state is JobState.RUNNING:
+            return self._running(job_name)
         if state is not JobState.FAILED:
             return JobStatus(state)
         return self._failed(detail or "the job failed with no message", *self._pod_problems(job_name))
+
+    def _running(self, job_name: str) -> JobStatus:
+        """A running job with its restarts and its longest-stuck pod (the watchdog reads these)."""
+        try:
+            pods = self._pods(job_name)
+        except KubernetesError:
+            return JobStatus(JobState.RUNNING)  # pods unreadable for now: the next poll looks again
+        now = datetime.now(UTC)
+        stuck = max(stuck_pods(pods), key=lambda s: s.minutes(now), default=None)
+        if stuck is None:
+            return JobStatus(JobState.RUNNING, restarts=restarts(pods))
+        node = f", streams of node {stuck.node}" if stuck.node else ""
+        where = f"{stuck.describe(now)}; logs: CloudWatch log group {self.log_group}{node}"
+        return JobStatus(JobState.RUNNING, restarts=restarts(pods), stuck=where, stuck_minutes=stuck.minutes(now))
+
+    def _pods(self, job_name: str) -> list[dict[str, Any]]:
+        return self.api.list(PODS, self.namespace, label_selector=f"{JOB_NAME_LABEL}={job_name}")
 
     def cancel(self, job_name: str) -> None:
         """Delete the PyTorchJob (its pods go with it) and its ConfigMap; a missing object is fine."""
@@ -136,7 +156,7 @@ class KubernetesJobs:
 
     def _pod_problems(self, job_name: str) -> list[str]:
         try:
-            pods = self.api.list(PODS, self.namespace, label_selector=f"{JOB_NAME_LABEL}={job_name}")
+            pods = self._pods(job_name)
         except KubernetesError as exc:
             return [f"its pods could not be listed ({exc})"]
         return pod_problems(pods)

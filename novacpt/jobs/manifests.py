@@ -40,14 +40,43 @@ _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _NOT_LABEL = re.compile(r"[^-A-Za-z0-9_.]+")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 
-# Restricted instance group nodes: taint, node labels, and host paths mounted into each pod.
+INIT_CONTAINER = "init-container"
+APP_LABEL = "app"  # AWS's template labels the job (not its pods) app=<job name>
+
+# Restricted instance group nodes: taint and node labels (AWS's launcher requires both, sorted as Helm ranges).
 _TOLERATION = {"key": "sagemaker.amazonaws.com/RestrictedNode", "operator": "Equal", "value": "Worker"}
 _NODE_GROUP_LABEL = ("sagemaker.amazonaws.com/instance-group-type", "Restricted")
-_HOST_PATHS = (  # (volume name, path on the node, path in the container)
-    ("fsx", "/sagemaker/fsx", "/fsx"),
-    ("cluster-logs", "/var/log/aws/clusters", "/var/log/aws/clusters"),
-    ("local-nvme", "/opt/dlami/nvme", "/tmp"),
+# The pod's volumes and who mounts them, exactly as AWS's template `training.yaml` (domain facts section 6):
+# the closed images expect these paths, the same inside and outside the container.
+CONFIG_VOLUME = "training-config"
+_HOST_PATHS = (  # (volume name, path on the node, hostPath type, path in the container)
+    ("fsx-path-main", "/sagemaker/fsx/main", "DirectoryOrCreate", "/sagemaker/fsx/main"),
+    ("fsx-path-init", "/sagemaker/fsx/init", "DirectoryOrCreate", "/sagemaker/fsx/init"),
+    ("logs", "/var/log/aws/clusters", "DirectoryOrCreate", "/var/log/aws/clusters"),
+    (
+        "fsx-path-output-artifacts",
+        "/sagemaker/fsx/output_artifacts",
+        "DirectoryOrCreate",
+        "/sagemaker/fsx/output_artifacts",
+    ),
+    ("tmp-storage", "/opt/dlami/nvme", "Directory", "/tmp"),
 )
+_MOUNT_PATHS = {name: mount for name, _, _, mount in _HOST_PATHS} | {CONFIG_VOLUME: CONFIG_MOUNT, "dshm": "/dev/shm"}
+_VOLUME_ORDER = (
+    "fsx-path-main",
+    "fsx-path-init",
+    CONFIG_VOLUME,
+    "dshm",
+    "logs",
+    "fsx-path-output-artifacts",
+    "tmp-storage",
+)
+_TRAINER_MOUNTS = ("fsx-path-main", CONFIG_VOLUME, "dshm", "logs", "fsx-path-output-artifacts", "tmp-storage")
+_INIT_MOUNTS = (
+    "fsx-path-init",
+    CONFIG_VOLUME,
+    "logs",
+)  # not k8s-ca-cert: see the README, differences from the launcher
 
 
 def config_map_name(job_name: str) -> str:
@@ -64,10 +93,11 @@ def label_value(text: str) -> str:
     return f"{prefix}-{digest}" if prefix else digest
 
 
-def dns_label_problem(what: str, name: str) -> str | None:
-    """Why `name` is not a DNS-1123 label of at most 63 characters, or None."""
-    if len(name) > NAME_MAX or not _DNS_LABEL.fullmatch(name):
-        return f"{what} {name!r} must be a DNS-1123 label: lowercase letters, digits and '-', at most {NAME_MAX}"
+def dns_label_problem(what: str, name: str, *, letter_first: bool = False) -> str | None:
+    """Why `name` is not a DNS-1123 label of at most 63 characters (starting with a letter if asked), or None."""
+    if len(name) > NAME_MAX or not _DNS_LABEL.fullmatch(name) or (letter_first and not name[0].isalpha()):
+        start = ", starting with a letter" if letter_first else ""
+        return f"{what} {name!r} must be a DNS-1123 label: lowercase letters, digits and '-'{start}, at most {NAME_MAX}"
     return None
 
 
@@ -87,9 +117,9 @@ def render_manifests(
     _check(recipe, region=region, account=account, job_name=job_name, namespace=namespace)
     labels = {**MANAGED_BY, RUN_LABEL: recipe.run.name, EXECUTION_LABEL: label_value(execution)}
 
-    def metadata(name: str) -> dict[str, Any]:
+    def metadata(name: str, **extra_labels: str) -> dict[str, Any]:
         annotations = {EXECUTION_ANNOTATION: execution}
-        return {"name": name, "namespace": namespace, "labels": dict(labels), "annotations": annotations}
+        return {"name": name, "namespace": namespace, "labels": {**extra_labels, **labels}, "annotations": annotations}
 
     config = recipe.model_dump(mode="json", exclude_unset=True)
     config["run"]["name"] = job_name
@@ -100,10 +130,12 @@ def render_manifests(
         "data": {CONFIG_KEY: yaml.safe_dump(config, sort_keys=False)},
     }
     replicas = {"Master": 1, "Worker": recipe.run.replicas - 1}
+    if replicas["Worker"] == 0:  # AWS's template renders no Worker spec for a single node
+        del replicas["Worker"]
     job = {
         "apiVersion": "kubeflow.org/v1",
         "kind": "PyTorchJob",
-        "metadata": metadata(job_name),
+        "metadata": metadata(job_name, **{APP_LABEL: job_name}),
         "spec": {
             "runPolicy": {"cleanPodPolicy": "None"},  # finished pods stay, so failure reasons can be read
             "pytorchReplicaSpecs": {
@@ -125,7 +157,7 @@ def target_problems(*, region: str, account: str, namespace: str, job_name: str 
     """What is wrong with where a job would run (region with images, account, namespace, job name)."""
     problems = [dns_label_problem("namespace", namespace)]
     if job_name is not None:
-        problems.append(dns_label_problem("job name", job_name))
+        problems.append(dns_label_problem("job name", job_name, letter_first=True))
     if not _ACCOUNT.fullmatch(account):
         problems.append(f"account {account!r} must be 12 digits")
     try:
@@ -149,19 +181,47 @@ def _check(recipe: Recipe, *, region: str, account: str, job_name: str, namespac
 
 
 def _pod_template(job_name: str, labels: dict[str, str], *, region: str, account: str, image: str) -> dict[str, Any]:
-    env = {"AWS_REGION": region, "INSTANCE_TYPE": INSTANCE_TYPE, "X_AMZ_SOURCE_ACCOUNT": account}
+    env = [
+        {"name": k, "value": v}
+        for k, v in sorted(
+            {"AWS_REGION": region, "INSTANCE_TYPE": INSTANCE_TYPE, "X_AMZ_SOURCE_ACCOUNT": account}.items()
+        )
+    ]
     devices = {"nvidia.com/gpu": GPUS_PER_INSTANCE, "vpc.amazonaws.com/efa": EFA_PER_INSTANCE}
-    node_labels = [_NODE_GROUP_LABEL, ("node.kubernetes.io/instance-type", INSTANCE_TYPE)]
-    mounts = [{"name": "training-config", "mountPath": CONFIG_MOUNT}]
-    mounts += [{"name": name, "mountPath": mount} for name, _, mount in _HOST_PATHS]
-    mounts.append({"name": "shm", "mountPath": "/dev/shm"})
-    volumes: list[dict[str, Any]] = [{"name": "training-config", "configMap": {"name": config_map_name(job_name)}}]
-    volumes += [{"name": name, "hostPath": {"path": path}} for name, path, _ in _HOST_PATHS]
-    volumes.append({"name": "shm", "emptyDir": {"medium": "Memory"}})
+    node_labels = sorted([_NODE_GROUP_LABEL, ("node.kubernetes.io/instance-type", INSTANCE_TYPE)])
+    sources: dict[str, dict[str, Any]] = {
+        name: {"hostPath": {"path": path, "type": kind}} for name, path, kind, _ in _HOST_PATHS
+    }
+    sources[CONFIG_VOLUME] = {"configMap": {"name": config_map_name(job_name)}}
+    sources["dshm"] = {"emptyDir": {"medium": "Memory"}}
+
+    def mounts(names: tuple[str, ...]) -> list[dict[str, str]]:
+        return [{"name": name, "mountPath": _MOUNT_PATHS[name]} for name in names]
+
     return {
         "metadata": {"labels": dict(labels)},
         "spec": {
             "tolerations": [{**_TOLERATION, "effect": "NoSchedule"}],
+            "initContainers": [
+                {
+                    "name": INIT_CONTAINER,
+                    "image": image_uri(region, INIT_IMAGE),
+                    "imagePullPolicy": "Always",
+                    "env": [dict(e) for e in env],
+                    "volumeMounts": mounts(_INIT_MOUNTS),
+                }
+            ],
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": image_uri(region, image),  # the image of the recipe's generation
+                    "env": [dict(e) for e in env],
+                    "imagePullPolicy": "Always",
+                    "resources": {"limits": dict(devices), "requests": dict(devices)},
+                    "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+                    "volumeMounts": mounts(_TRAINER_MOUNTS),
+                }
+            ],
             "affinity": {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -171,21 +231,7 @@ def _pod_template(job_name: str, labels: dict[str, str], *, region: str, account
                     }
                 }
             },
-            "initContainers": [
-                {"name": "init-container", "image": image_uri(region, INIT_IMAGE), "imagePullPolicy": "Always"}
-            ],
-            "containers": [
-                {
-                    "name": CONTAINER,
-                    "image": image_uri(region, image),  # the image of the recipe's generation
-                    "imagePullPolicy": "Always",
-                    "env": [{"name": k, "value": v} for k, v in env.items()],
-                    "resources": {"requests": dict(devices), "limits": dict(devices)},
-                    "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
-                    "volumeMounts": mounts,
-                }
-            ],
-            "volumes": volumes,
+            "volumes": [{"name": name, **sources[name]} for name in _VOLUME_ORDER],
         },
     }
 

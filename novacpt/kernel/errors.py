@@ -28,12 +28,20 @@ class CapacityUnavailable(PipelineError):
     """The cluster could not get the instances the recipe asks for."""
 
 
+class PreflightFailed(PipelineError):
+    """A check before capacity failed (quota, instance group, add-ons, EKS access); nothing was scaled."""
+
+
 class ClusterBusy(PipelineError):
     """The cluster is being updated and cannot be resized now; the state machine retries for a while."""
 
 
 class JobFailed(PipelineError):
     """The training job ended in failure."""
+
+
+class JobStuck(PipelineError):
+    """The job's pods stayed stuck (Pending, image pull, crash loop, init failure) past max_stuck_minutes."""
 
 
 class OutputsMissing(PipelineError):

@@ -17,10 +17,13 @@ class JobState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class JobStatus:
-    """A job's state, and why when it failed."""
+    """A job's state, why when it failed, and what its pods say while it runs (restarts, the longest stuck)."""
 
     state: JobState
     reason: str = ""
+    restarts: int = 0
+    stuck: str = ""  # the pod stuck longest: pod, container, cause, where its logs are ("" when none is)
+    stuck_minutes: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

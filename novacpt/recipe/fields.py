@@ -157,9 +157,10 @@ class RunConfig(Section):
         str,
         Field(
             max_length=53,
-            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
             description="a DNS-1123 label of at most 53 characters: lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit",
+            "starting with a letter (the training operator refuses a job name that does not) and ending with "
+            "a letter or digit",
         ),
     ]
     model_type: Annotated[str, AfterValidator(_model_type), Field(description=f"one of {', '.join(BY_TYPE)}")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from novacpt.kernel.errors import JobFailed
+from novacpt.kernel.errors import JobFailed, JobStuck
 from novacpt.kernel.ports import ClusterBackend, JobState
 
 
@@ -26,11 +26,19 @@ def poll_step(
     *,
     interval_seconds: int,
     max_seconds: float,
+    max_stuck_minutes: float = 30.0,
 ) -> dict[str, Any]:
-    """One look at the job: raise JobFailed on failure; report a time-out instead of waiting forever."""
+    """One look at the job: raise JobFailed on failure, JobStuck when a pod has been stuck for longer than
+    `max_stuck_minutes` (the job would never fail by itself: it restarts on failure); report a time-out
+    instead of waiting forever."""
     status = backend.status(job["job_name"], attempt)
     if status.state is JobState.FAILED:
         raise JobFailed(f"job {job['job_name']} failed: {status.reason or 'no reason given'}")
+    if status.state is JobState.RUNNING and status.stuck and status.stuck_minutes > max_stuck_minutes:
+        raise JobStuck(
+            f"job {job['job_name']} is stuck and is being cancelled (max_stuck_minutes {max_stuck_minutes:g}): "
+            f"{status.stuck}"
+        )
     elapsed = (_now() - datetime.fromisoformat(job["submitted_at"])).total_seconds()
     timed_out = status.state is JobState.RUNNING and elapsed > max_seconds
     return {
@@ -39,6 +47,8 @@ def poll_step(
         "interval_seconds": interval_seconds,
         "timed_out": timed_out,
         "elapsed_seconds": round(elapsed, 1),
+        "restarts": status.restarts,
+        "stuck": status.stuck,
     }
 
 

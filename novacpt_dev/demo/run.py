@@ -24,20 +24,27 @@ from moto import mock_aws
 
 from novacpt.adapters.k8s.client import KubernetesClient
 from novacpt.adapters.k8s.token import EksTokenSource
+from novacpt.jobs.manifests import CONTAINER, INIT_CONTAINER
 from novacpt.naming import execution_arn
+from novacpt_dev.demo.account import DemoAccount
 from novacpt_dev.demo.sample import write_sample_dataset
 from novacpt_dev.demo.trainer import write_training_outputs
 from novacpt_dev.emulator.deployment import ExecutionResult, LocalDeployment, deploy
 from novacpt_dev.emulator.events import object_created_event
 from novacpt_dev.emulator.invoke import handlers_in_process
 from novacpt_dev.emulator.template import Templates
-from novacpt_dev.k8s_standin import FinishedJob, JobScript, KubernetesStandIn
+from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's account; a region with Nova CPT images
 JOB_FOLDER = "demo"
 DEFAULT_RECIPE = "nova_lite_cpt.yaml"  # the emulated cluster is configured for the recipe's model
-JOB_FUNCTIONS = ("SubmitJob", "PollJob", "CancelJob")
+JOB_FUNCTIONS = ("Preflight", "SubmitJob", "PollJob", "CancelJob")
+# Stuck jobs the demo can show: pods that never get going, each look at the job ten simulated minutes later.
+STUCK = {
+    "image-pull": PodTrouble("ImagePullBackOff", container=CONTAINER),
+    "init-crash": PodTrouble("CrashLoopBackOff", container=INIT_CONTAINER, exit_code=2),
+}
 _ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "demo",
     "AWS_SECRET_ACCESS_KEY": "demo",
@@ -118,10 +125,14 @@ def run_demo(
     fail_job: bool,
     on_state: Callable[[str], None],
     assembly: Path | None = None,
+    stuck_job: str | None = None,
+    p5_quota: float = 32,
 ) -> DemoOutcome:
     """Run one training job through the whole pipeline on this machine; nothing is left running.
 
-    `assembly` is an already synthesised cloud assembly directory (default: synthesise now).
+    `assembly` is an already synthesised cloud assembly directory (default: synthesise now); `stuck_job`
+    (a key of STUCK) makes the job's pods stick, for the watchdog to cancel it; `p5_quota` is the emulated
+    account's ml.p5.48xlarge cluster-usage quota that Preflight reads.
     """
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed states are reported below, not as tracebacks
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -131,6 +142,8 @@ def run_demo(
         recipe_path = recipe or ROOT / "recipes" / DEFAULT_RECIPE
         assembly = assembly or synthesize(work / "cdk.out", cluster_for(recipe_path))
         script = JobScript.failing("NCCL watchdog timeout on worker 3 (simulated)") if fail_job else JobScript()
+        if stuck_job is not None:
+            script = JobScript.stuck(STUCK[stuck_job], minutes_per_step=10)
         with (
             mock.patch.dict("os.environ", _ENVIRONMENT),
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
@@ -141,7 +154,8 @@ def run_demo(
                 output = str(((finished.recipe or {}).get("run") or {}).get("output_s3_path", ""))
                 write_training_outputs(s3, output, finished.name, ACCOUNT)
 
-            with KubernetesStandIn(on_succeeded=trainer, default_script=script) as standin:
+            crd = REFERENCE_CRD if REFERENCE_CRD.is_file() else None  # the CRD's schema, when it is at hand
+            with KubernetesStandIn(on_succeeded=trainer, default_script=script, crd=crd) as standin:
                 local = deploy(Templates.from_dir(assembly, account=ACCOUNT, region=REGION))
                 job_env = _job_env(local)
 
@@ -154,7 +168,13 @@ def run_demo(
                 def connect(session: Any, cluster_name: str, region: str, **_: Any) -> KubernetesClient:
                     return KubernetesClient(standin.url, EksTokenSource(session, cluster_name, region), allow_http=True)
 
-                with mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", connect), handlers_in_process(env=env):
+                account = DemoAccount(job_env["HYPERPOD_CLUSTER_NAME"], job_env["INSTANCE_GROUP"], p5_quota)
+                with (
+                    mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", connect),
+                    mock.patch("novacpt.adapters.k8s.eks.connect_eks", connect),
+                    mock.patch("lambdas.preflight.aws_clients", lambda _: (account, account)),
+                    handlers_in_process(env=env),
+                ):
                     arn = _drop(local, s3, train, validation, recipe_path)
                     result = local.wait(arn, timeout_s=300, on_state=on_state)
                     record = _run_record(local, s3, result)

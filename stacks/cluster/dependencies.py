@@ -67,13 +67,26 @@ metadata: {{name: {JOB_GROUP}, namespace: {JOB_NAMESPACE}}}
 rules:
 - {{apiGroups: [kubeflow.org], resources: [pytorchjobs], verbs: [create, get, delete]}}
 - {{apiGroups: [""], resources: [configmaps], verbs: [create, get, delete]}}
-- {{apiGroups: [""], resources: [pods], verbs: [list]}}
+- {{apiGroups: [""], resources: [pods], verbs: [get, list]}}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {{name: {JOB_GROUP}, namespace: {JOB_NAMESPACE}}}
 subjects: [{{kind: Group, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}]
 roleRef: {{kind: Role, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {JOB_GROUP}-preflight}}
+rules:
+- {{apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get]}}
+- {{apiGroups: [apps], resources: [deployments, daemonsets], verbs: [list]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {JOB_GROUP}-preflight}}
+subjects: [{{kind: Group, name: {JOB_GROUP}, apiGroup: rbac.authorization.k8s.io}}]
+roleRef: {{kind: ClusterRole, name: {JOB_GROUP}-preflight, apiGroup: rbac.authorization.k8s.io}}
 """
 
 _BUILD_COMMANDS: Final = [
@@ -95,7 +108,9 @@ _BUILD_COMMANDS: Final = [
     'aws eks update-kubeconfig --name "$EKS_CLUSTER" --region "$AWS_REGION"',
     "cd helm_chart",
     "helm dependency update HyperPodHelmChart",
-    f"helm upgrade --install {STANDARD_RELEASE} HyperPodHelmChart --namespace kube-system",
+    # The health-monitoring agent's image is regional: without its region the chart uses us-east-1's.
+    f"helm upgrade --install {STANDARD_RELEASE} HyperPodHelmChart --namespace kube-system "
+    '--set health-monitoring-agent.region="$AWS_REGION"',
     f"if helm status {RIG_RELEASE} --namespace kube-system > /dev/null 2>&1; "
     'then echo "RIG dependencies already installed"; '
     "else yes y | bash install_rig_dependencies.sh; fi",

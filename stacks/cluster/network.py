@@ -1,11 +1,15 @@
-"""The training cluster's network: a VPC without internet access for the cluster, and its security groups.
+"""The training cluster's network: a VPC whose private subnets reach the internet through NAT, and its groups.
 
 Subnets, per configured availability zone (names from configuration: no lookup at synth):
 
-* ``Cluster`` (isolated, /18): EKS control-plane interfaces, the HyperPod restricted instance group
-  (only the subnet of `rig_zone`), the VPC endpoints and the job functions. No route to the internet.
-* ``Installer`` (/24) with a route to one NAT gateway in ``Public`` (/26): only the CodeBuild project
-  that installs the HyperPod Helm charts runs there, because it downloads them from GitHub.
+* ``Cluster`` (private, /18): EKS control-plane interfaces, the HyperPod restricted instance group
+  (only the subnet of `rig_zone`), the VPC endpoints and the job functions. Its route to the internet
+  goes through a NAT gateway: the HyperPod dependencies chart's add-on images come from Docker Hub
+  (`kubeflow/training-operator`, `mpioperator/mpi-operator`) and nvcr.io (the NVIDIA device plugin), as
+  in AWS's reference cluster-setup template. AWS APIs are reached through VPC endpoints instead.
+* ``Installer`` (/24), also behind NAT: the CodeBuild project that installs the HyperPod Helm charts.
+* ``Public`` (/26): only the NAT gateways (`nat_gateways`: one per zone by default), nothing with a
+  public address.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from stacks.shared.deploy_functions import vpc_default_security_group_handler
 CLUSTER_SUBNETS: Final = "Cluster"
 INSTALLER_SUBNETS: Final = "Installer"
 
-# Interface endpoints a cluster without internet access needs, and why (S3 has a gateway endpoint).
+# Interface endpoints: every AWS API the nodes and the functions in the VPC call stays private (S3: a gateway endpoint).
 INTERFACE_ENDPOINTS: Final[Mapping[str, str]] = {
     "ecr.api": "image pull authorisation for the Nova training images and the HyperPod and EKS add-on images",
     "ecr.dkr": "image manifests and layer locations (the layers themselves come from S3 via the gateway endpoint)",
@@ -33,6 +37,9 @@ INTERFACE_ENDPOINTS: Final[Mapping[str, str]] = {
     "ec2": "the VPC CNI (aws-node) attaching network interfaces and addresses to nodes for pods",
     "eks": "EKS API: nodes and the job functions read the cluster's endpoint and certificate (DescribeCluster)",
     "eks-auth": "EKS Pod Identity credentials (AssumeRoleForPodIdentity) for add-ons that use it",
+    "sagemaker.api": "SageMaker API: the abort clean-up's DescribeCluster and UpdateCluster (release), Preflight's "
+    "DescribeCluster",
+    "servicequotas": "Service Quotas: Preflight reads the ml.p5.48xlarge cluster-usage quota",
 }
 FSX_LUSTRE_PORTS: Final = ((988, 988), (1018, 1023))  # FSx for Lustre: LNet, and its client ports
 
@@ -50,14 +57,16 @@ class ClusterNetwork(Construct):
         rig_zone: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
+        nat_gateways: int | None = None,
     ) -> None:
+        """`nat_gateways`: how many NAT gateways (one per zone when None; fewer share one zone's)."""
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
             availability_zones=list(availability_zones),
-            nat_gateways=1,
+            nat_gateways=len(availability_zones) if nat_gateways is None else nat_gateways,
             subnet_configuration=[
                 # Only the NAT gateway lives here (with its own Elastic IP): nothing gets a public address.
                 ec2.SubnetConfiguration(
@@ -67,7 +76,7 @@ class ClusterNetwork(Construct):
                     name=INSTALLER_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
                 ),
                 ec2.SubnetConfiguration(
-                    name=CLUSTER_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=18
+                    name=CLUSTER_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=18
                 ),
             ],
         )
@@ -119,11 +128,13 @@ class ClusterNetwork(Construct):
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.cluster_subnet_selection]
         )
-        # HTTPS out to any address: the cluster subnets have no route to the internet, so this reaches only
-        # the interface endpoints and S3 (gateway endpoint, whose addresses are not known at synth); the
-        # installer's subnets reach GitHub and the chart repositories through the NAT gateway.
+        # HTTPS out to any address: the interface endpoints, S3 (gateway endpoint, whose addresses are not
+        # known at synth), the EKS API, and through NAT the image registries of the add-ons (Docker Hub,
+        # nvcr.io) and, for the installer, GitHub and the chart repositories.
         for group in (cluster, self.function_security_group, self.installer_security_group):
-            group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: VPC endpoints, S3, EKS API")
+            group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: VPC endpoints, S3, EKS API, registries"
+            )
 
         for service in INTERFACE_ENDPOINTS:
             self.vpc.add_interface_endpoint(

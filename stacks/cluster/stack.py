@@ -86,6 +86,7 @@ class ClusterStack(Stack):
             rig_zone=config.rig_zone,
             key=key,
             log_retention=config.log_retention,
+            nat_gateways=config.nat_gateways,
         )
         eks = EksControlPlane(
             self,

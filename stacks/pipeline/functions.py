@@ -81,6 +81,9 @@ SPECS: Final = {
         "lambdas.validate_dataset.merge", 1024, Duration.minutes(5), "Merge shard reports into dataset reports"
     ),
     "Estimate": FunctionSpec("lambdas.estimate.handler", 256, Duration.seconds(30), "Estimate hours and budget"),
+    "Preflight": FunctionSpec(
+        "lambdas.preflight.handler", 256, Duration.seconds(60), "Check quota, cluster and add-ons before capacity"
+    ),
     "PrepareCapacity": FunctionSpec(
         "lambdas.capacity.prepare", 256, Duration.seconds(60), "Scale the cluster up and check its instances"
     ),
@@ -102,7 +105,7 @@ CLEANUP_SPEC: Final = FunctionSpec(
 )
 CLEANUP_FUNCTION: Final = "CleanUpAborted"
 CAPACITY_FUNCTIONS: Final = ("PrepareCapacity", "ReleaseCapacity", CLEANUP_FUNCTION)
-JOB_FUNCTIONS: Final = ("SubmitJob", "PollJob", "CancelJob", CLEANUP_FUNCTION)
+JOB_FUNCTIONS: Final = ("Preflight", "SubmitJob", "PollJob", "CancelJob", CLEANUP_FUNCTION)
 _SCALE_ACTIONS: Final = ("sagemaker:DescribeCluster", "sagemaker:UpdateCluster")
 
 
@@ -123,6 +126,7 @@ class PipelineFunctions(Construct):
         log_retention: logs.RetentionDays,
         poll_interval_seconds: int,
         max_poll_seconds: float,
+        max_stuck_minutes: float,
         shard_bytes: int,
         budget_instance_hours: float | None,
         price_per_instance_hour: float | None,
@@ -168,7 +172,11 @@ class PipelineFunctions(Construct):
         notify = {"TOPIC_ARN": topic.topic_arn}
         if cluster is not None:  # the notification names the cluster's log group (lambdas/notify.py NotifyEnv)
             notify |= {"HYPERPOD_CLUSTER_NAME": cluster.hyperpod_name, "HYPERPOD_CLUSTER_ARN": cluster.hyperpod_arn}
-        poll = {"POLL_INTERVAL_SECONDS": str(poll_interval_seconds), "MAX_POLL_SECONDS": str(max_poll_seconds)}
+        poll = {
+            "POLL_INTERVAL_SECONDS": str(poll_interval_seconds),
+            "MAX_POLL_SECONDS": str(max_poll_seconds),
+            "MAX_STUCK_MINUTES": str(max_stuck_minutes),
+        }
         env = {
             "ValidateRecipe": {**deployment, "MAX_REPLICAS": str(max_replicas), "MODEL_TYPE": model_type},
             "PlanValidation": {**deployment, "SHARD_BYTES": str(shard_bytes)},
@@ -176,6 +184,7 @@ class PipelineFunctions(Construct):
             "CountDuplicates": deployment,
             "MergeReports": deployment,
             "Estimate": estimate,
+            "Preflight": jobs,
             "PrepareCapacity": capacity,
             "ReleaseCapacity": backend,
             "SubmitJob": jobs,
@@ -226,6 +235,17 @@ class PipelineFunctions(Construct):
                     "The existing cluster's execution role is not known at synthesis: UpdateCluster may pass "
                     "any role of the account, and only to SageMaker (iam:PassedToService).",
                 )
+        # Preflight reads the restricted instance group and the P5 quota (ListServiceQuotas has no resource).
+        self._allow("Preflight", ["sagemaker:DescribeCluster"], [cluster.hyperpod_arn])
+        self._allow("Preflight", ["servicequotas:ListServiceQuotas"], ["*"])
+        preflight_role = self.functions["Preflight"].role
+        assert preflight_role is not None
+        acknowledge_wildcard_resources(
+            preflight_role,
+            ["*"],
+            "Service Quotas ListServiceQuotas supports no resource-level permission (Resource '*' is required); "
+            "it only reads quota values.",
+        )
         for name in JOB_FUNCTIONS:
             self._allow(name, ["eks:DescribeCluster"], [eks_cluster_arn(self, cluster.eks_name)])
             role = self.functions[name].role

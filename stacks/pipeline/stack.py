@@ -63,6 +63,7 @@ class PipelineStack(Stack):
             log_retention=config.log_retention,
             poll_interval_seconds=config.poll_interval_seconds,
             max_poll_seconds=config.max_poll_hours * 3600,
+            max_stuck_minutes=config.max_stuck_minutes,
             shard_bytes=config.validation_shard_gib << 30,
             budget_instance_hours=config.budget_instance_hours,
             price_per_instance_hour=config.price_per_instance_hour,

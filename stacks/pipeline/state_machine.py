@@ -116,6 +116,8 @@ class RunStateMachine(Construct):
             {"recipe": sfn.JsonPath.object_at("$.recipe"), "datasets": sfn.JsonPath.list_at("$.datasets")},
             "$.estimate",
         )
+        # Quota, instance group, add-ons and EKS access hold before any instance is asked for.
+        preflight = self._task("Preflight", "Preflight", recipe_only, "$.preflight")
         prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
         # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
         # CapacityUnavailable once max_capacity_wait_minutes have passed.
@@ -177,6 +179,7 @@ class RunStateMachine(Construct):
             .next(count_duplicates)
             .next(merge)
             .next(estimate)
+            .next(preflight)
             .next(prepare)
             .next(capacity_ready)
         )

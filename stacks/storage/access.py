@@ -6,6 +6,7 @@ acknowledged precisely; the stateless stacks attach these policies to their role
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -36,8 +37,13 @@ class BucketAccessPolicies(Construct):
         archive_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        decrypt = iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])
-        encrypt = iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn])
+        # The key only through S3 (SSE-KMS): whoever holds these policies never calls KMS directly, so a
+        # function in the VPC needs no KMS endpoint, and the key cannot be used outside the buckets.
+        via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
+        decrypt = iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn], conditions=via_s3)
+        encrypt = iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn], conditions=via_s3
+        )
         data_objects = data_bucket.arn_for_objects("*")
         output_objects = output_bucket.arn_for_objects("*")
         archive_runs = archive_bucket.arn_for_objects(RUNS_PREFIX)

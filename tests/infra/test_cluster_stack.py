@@ -31,6 +31,7 @@ from stacks.cluster.stack import CLUSTER_STACK_ID
 from stacks.config import ConfigError
 from stacks.pipeline.stack import PIPELINE_STACK_ID
 from stacks.shared.nag import VALIDATION_REPORT
+from stacks.storage.stack import STORAGE_STACK_ID
 from tests.conftest import ROOT
 from tests.infra.test_checkov_gate import run_checkov, unjustified
 
@@ -61,6 +62,7 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any]]] = {
             "eks_public_access_cidrs": ["203.0.113.0/24"],
             "eks_admin_principal_arns": [ADMIN],
             "kubernetes_version": "1.34",
+            "nat_gateways": 1,
         },
     ),
     "existing": (None, {"existing_cluster_name": "team-hyperpod", "existing_eks_cluster_name": "team-eks"}),
@@ -74,6 +76,7 @@ class Synth:
     outdir: Path
     cluster: dict[str, Any]
     pipeline: dict[str, Any]
+    storage: dict[str, Any]
 
     def of_type(self, template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
         return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
@@ -120,6 +123,7 @@ def _synth(outdir: Path, region: str | None, overrides: dict[str, Any]) -> Synth
         outdir,
         assembly.get_stack_by_name(CLUSTER_STACK_ID).template,
         assembly.get_stack_by_name(PIPELINE_STACK_ID).template,
+        assembly.get_stack_by_name(STORAGE_STACK_ID).template,
     )
 
 
@@ -286,6 +290,10 @@ def test_the_cluster_is_created_after_the_helm_charts_are_installed(default: Syn
         in buildspec
     )
     assert "helm upgrade --install hyperpod-dependencies HyperPodHelmChart --namespace kube-system" in buildspec
+    # The health-monitoring agent's image is regional (the chart defaults to us-east-1's).
+    commands = json.loads(buildspec)["phases"]["build"]["commands"]
+    (install,) = [c for c in commands if c.startswith("helm upgrade --install hyperpod-dependencies")]
+    assert install.endswith('--set health-monitoring-agent.region="$AWS_REGION"')
     assert "yes y | bash install_rig_dependencies.sh" in buildspec and "$WAIT_HANDLE_URL" in buildspec
     variables = {v["Name"]: v for v in props["Environment"]["EnvironmentVariables"]}
     assert variables["HYPERPOD_CLI_REPOSITORY"]["Value"] == HYPERPOD_CLI_REPOSITORY == "aws/sagemaker-hyperpod-cli"
@@ -394,7 +402,7 @@ def test_an_environment_agnostic_template_refuses_other_regions(default: Synth) 
     assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
 
 
-def test_s3_gateway_and_the_interface_endpoints_of_a_cluster_without_internet(default: Synth) -> None:
+def test_s3_gateway_and_the_interface_endpoints(default: Synth) -> None:
     endpoints = default.of_type(default.cluster, "AWS::EC2::VPCEndpoint").values()
     by_type: dict[str, list[str]] = {}
     for endpoint in endpoints:
@@ -407,9 +415,116 @@ def test_s3_gateway_and_the_interface_endpoints_of_a_cluster_without_internet(de
             assert all("ClusterSubnet" in s["Ref"] for s in props["SubnetIds"]), name
     assert len(by_type["Gateway"]) == 1 and '".s3"' in by_type["Gateway"][0]
     interfaces = sorted(by_type["Interface"])
-    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 7
+    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 9
     for service in INTERFACE_ENDPOINTS:
         assert any(f'".{service}"' in s for s in interfaces), service
+
+
+def _route_targets(synth: Synth, subnet_id: str) -> dict[str, Any]:
+    """Where a subnet's route table sends each destination CIDR."""
+    (table,) = [
+        a["Properties"]["RouteTableId"]["Ref"]
+        for a in synth.of_type(synth.cluster, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if a["Properties"]["SubnetId"] == {"Ref": subnet_id}
+    ]
+    return {
+        r["Properties"]["DestinationCidrBlock"]: {k: v for k, v in r["Properties"].items() if k.endswith("Id")}
+        for r in synth.of_type(synth.cluster, "AWS::EC2::Route").values()
+        if r["Properties"]["RouteTableId"] == {"Ref": table}
+    }
+
+
+@pytest.mark.parametrize(("variant", "nat_gateways"), [("default", 2), ("us-west-2", 3), ("always-on", 1)])
+def test_cluster_nodes_reach_the_add_on_registries_through_nat(
+    synths: dict[str, Synth], variant: str, nat_gateways: int
+) -> None:
+    """Docker Hub (training and MPI operators) and nvcr.io (device plugin) are on the internet: the RIG's and
+    the EKS control plane's subnets route there through a NAT gateway, one per zone unless configured."""
+    synth = synths[variant]
+    nats = synth.of_type(synth.cluster, "AWS::EC2::NatGateway")
+    assert len(nats) == nat_gateways
+    _, hyperpod = synth.only(synth.cluster, "AWS::SageMaker::Cluster")
+    (rig_subnet,) = hyperpod["Properties"]["VpcConfig"]["Subnets"]
+    _, eks = synth.only(synth.cluster, "AWS::EKS::Cluster")
+    node_subnets = {rig_subnet["Ref"]} | {s["Ref"] for s in eks["Properties"]["ResourcesVpcConfig"]["SubnetIds"]}
+    for subnet in node_subnets:
+        default_route = _route_targets(synth, subnet)["0.0.0.0/0"]
+        assert set(default_route) == {"RouteTableId", "NatGatewayId"}, subnet
+        assert default_route["NatGatewayId"]["Ref"] in nats
+    cluster_group = next(
+        g
+        for g in synth.of_type(synth.cluster, "AWS::EC2::SecurityGroup").values()
+        if "HyperPod nodes" in g["Properties"]["GroupDescription"]
+    )
+    assert {"CidrIp": "0.0.0.0/0", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}.items() <= next(
+        e for e in cluster_group["Properties"]["SecurityGroupEgress"] if e.get("CidrIp") == "0.0.0.0/0"
+    ).items()
+
+
+# Endpoint service names whose API prefix differs from the IAM action prefix.
+_ENDPOINT_OF = {"sagemaker": "sagemaker.api", "ecr": "ecr.api"}
+
+
+def _called_services(synth: Synth, function_id: str) -> set[str]:
+    function = synth.pipeline["Resources"][function_id]["Properties"]
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for policy in synth.of_type(synth.pipeline, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    for arn in synth.pipeline["Resources"][role_id]["Properties"].get("ManagedPolicyArns", []):
+        if "Fn::GetStackOutput" not in arn:
+            continue  # AWS managed: AWSLambdaVPCAccessExecutionRole, used by Lambda to attach the function
+        output = synth.storage["Outputs"][arn["Fn::GetStackOutput"]["OutputName"]]["Value"]["Ref"]
+        statements += synth.storage["Resources"][output]["Properties"]["PolicyDocument"]["Statement"]
+    log_group_arn = {"Fn::GetAtt": [function["LoggingConfig"]["LogGroup"]["Ref"], "Arn"]}
+    dead_letters = function.get("DeadLetterConfig", {}).get("TargetArn")
+    services = set()
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            service = action.split(":", 1)[0]
+            if service == "xray" or action == "iam:PassRole":
+                continue  # traces go through Lambda's daemon; PassRole authorises, it is not a call
+            if statement["Resource"] in (log_group_arn, dead_letters):
+                continue  # the function's own logs and dead-letter queue: written by the Lambda service
+            if service == "kms" and "kms:ViaService" in json.dumps(statement.get("Condition", {})):
+                continue  # used by S3 for SSE-KMS on the function's behalf: S3 calls KMS, not the function
+            services.add(_ENDPOINT_OF.get(service, service))
+    return services
+
+
+@pytest.mark.parametrize("variant", ["default", "us-west-2"])
+def test_every_vpc_function_reaches_every_aws_api_its_role_allows(synths: dict[str, Synth], variant: str) -> None:
+    """Each function in the VPC has an endpoint for each service its policies allow calling: without one, the
+    call would leave through NAT (or, before NAT, time out: the abort clean-up's SageMaker UpdateCluster)."""
+    synth = synths[variant]
+    endpoints = set()
+    for endpoint in synth.of_type(synth.cluster, "AWS::EC2::VPCEndpoint").values():
+        name = endpoint["Properties"]["ServiceName"]
+        joined = "".join(p for p in name["Fn::Join"][1] if isinstance(p, str)) if isinstance(name, dict) else name
+        endpoints.add(re.sub(r"^com\.amazonaws\.[a-z0-9-]*\.", "", joined))
+    in_vpc = {
+        lid: r
+        for lid, r in synth.of_type(synth.pipeline, "AWS::Lambda::Function").items()
+        if "VpcConfig" in r["Properties"]
+    }
+    names = {r["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for r in in_vpc.values()}
+    assert names == {"Preflight", "SubmitJob", "PollJob", "CancelJob", "CleanUpAborted"}
+    missing = {
+        r["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: sorted(
+            _called_services(synth, lid) - endpoints
+        )
+        for lid, r in in_vpc.items()
+    }
+    assert missing == {name: [] for name in names}, f"endpoints: {sorted(endpoints)}"
+    assert "sagemaker.api" in _called_services(synth, synth.function_id("CleanUpAborted"))
+    assert {"sagemaker.api", "servicequotas", "eks"} <= _called_services(synth, synth.function_id("Preflight"))
+    assert {"eks", "s3"} <= _called_services(synth, synth.function_id("SubmitJob"))
 
 
 def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth) -> None:
@@ -433,7 +548,7 @@ def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth)
     assert inline == [
         {
             "CidrIp": "0.0.0.0/0",
-            "Description": "HTTPS: VPC endpoints, S3, EKS API",
+            "Description": "HTTPS: VPC endpoints, S3, EKS API, registries",
             "FromPort": 443,
             "IpProtocol": "tcp",
             "ToPort": 443,
@@ -466,7 +581,7 @@ def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) ->
         e["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]: e["Properties"]
         for e in default.of_type(default.pipeline, "AWS::EKS::AccessEntry").values()
     }
-    for name in ("SubmitJob", "PollJob", "CancelJob", "CleanUpAborted"):
+    for name in ("Preflight", "SubmitJob", "PollJob", "CancelJob", "CleanUpAborted"):
         props = default.pipeline["Resources"][default.function_id(name)]["Properties"]
         assert len(props["VpcConfig"]["SubnetIds"]) == 2, name
         entry = entries[props["Role"]["Fn::GetAtt"][0]]
@@ -480,7 +595,7 @@ def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) ->
             "nova-cpt-eks",
             "nova-cpt",
         )
-    assert len(entries) == 4
+    assert len(entries) == 5
     assert "VpcConfig" not in default.pipeline["Resources"][default.function_id("PrepareCapacity")]["Properties"]
 
 
@@ -610,7 +725,15 @@ def test_installer_binds_the_job_group_to_a_namespaced_role(default: Synth) -> N
     ]
     env = {v["Name"]: v.get("Value") for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
     rbac = list(yaml.safe_load_all(env["JOB_RBAC"]))
-    role, binding = rbac
+    role, binding, cluster_role, cluster_binding = rbac
+    # Preflight reads, cluster-wide: the PyTorchJob CRD, and the add-ons' deployments and daemonsets.
+    assert (
+        cluster_role["kind"] == "ClusterRole" and cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    )
+    assert {v for r in cluster_role["rules"] for v in r["verbs"]} == {"get", "list"}
+    assert cluster_binding["subjects"] == [
+        {"kind": "Group", "name": "nova-cpt-jobs", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
     assert (role["kind"], role["metadata"]) == ("Role", {"name": "nova-cpt-jobs", "namespace": "kubeflow"})
     assert {(tuple(r["apiGroups"]), tuple(r["resources"])) for r in role["rules"]} == {
         (("kubeflow.org",), ("pytorchjobs",)),

@@ -65,6 +65,7 @@ MAIN_TASKS = (
     "PlanValidation",
     "MergeReports",
     "Estimate",
+    "Preflight",
     "PrepareCapacity",
     "SubmitJob",
     "PollJob",
@@ -82,6 +83,7 @@ TASK_FUNCTIONS = {
     "CountPartition": "CountDuplicates",  # in the CountDuplicates Map
     "MergeReports": "MergeReports",
     "Estimate": "Estimate",
+    "Preflight": "Preflight",
     "PrepareCapacity": "PrepareCapacity",
     "CheckCapacity": "PrepareCapacity",  # the same function, asked again while the instances start
     "SubmitJob": "SubmitJob",
@@ -474,6 +476,7 @@ def test_state_machine_has_the_run_states(asl: dict[str, Any]) -> None:
         "ValidateRecipe",
         *VALIDATE_DATASETS,
         "Estimate",
+        "Preflight",
         "PrepareCapacity",
         "CapacityReady",
         "WaitForCapacity",

@@ -6,6 +6,7 @@ import json
 import struct
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from novacpt_cli import app
@@ -103,3 +104,39 @@ def test_a_2_0_recipe_configures_the_emulated_cluster_and_runs(tmp_path: Path) -
     assert record is not None and record["estimate"]["generation"] == "2.0"
     assert record["estimate"]["steps"] == 1000 and record["estimate"]["model"] == "lite-2"
     assert "too_many_passes" in {w["code"] for w in record["estimate"]["warnings"]}  # the sample is small
+
+
+@pytest.mark.parametrize(
+    ("stuck", "container", "cause"),
+    [("image-pull", "pytorch", "Back-off pulling image"), ("init-crash", "init-container", "CrashLoopBackOff")],
+)
+def test_a_stuck_job_is_cancelled_after_max_stuck_minutes_and_capacity_released(
+    assembly: Path, stuck: str, container: str, cause: str
+) -> None:
+    """Pods that never get going (each poll ten simulated minutes later): cancelled once past 30 minutes."""
+    outcome, states = _run(assembly, stuck_job=stuck)
+    assert outcome.result.status == "FAILED" and outcome.result.error == "JobStuck", outcome.result.cause
+    message = outcome.result.cause or ""
+    assert "max_stuck_minutes 30" in message and f"-master-0 container {container}: " in message
+    assert cause in message or (stuck == "image-pull" and "ErrImagePull" in message)
+    assert "logs: CloudWatch log group /aws/sagemaker/Clusters/nova-cpt-demo/" in message
+    polls = states.count("PollJob")
+    assert 3 <= polls <= 4, states  # 10, 20, 30 minutes: still within the limit; 40: cancelled
+    assert "CancelJobOnFailure" in states and "ReleaseCapacityOnFailure" in states
+    (notification,) = outcome.notifications
+    assert "JobStuck" in notification["message"] and f"container {container}" in notification["message"]
+    assert outcome.run_record is not None and outcome.run_record["status"] == "FAILED"
+
+
+def test_a_quota_too_small_for_the_replicas_stops_the_run_before_any_scale_up(assembly: Path) -> None:
+    outcome, states = _run(assembly, p5_quota=8)  # the Lite recipe asks for 16
+    assert outcome.result.error == "PreflightFailed", outcome.result.cause
+    lines = json.loads(outcome.result.cause or "{}")["errorMessage"].splitlines()  # one line per failed check
+    assert lines[0] == "1 check(s) failed before any capacity was asked for:"
+    assert any(
+        line.startswith("quota: 'ml.p5.48xlarge for cluster usage' is 8, the run needs 16; request") for line in lines
+    )
+    assert "PrepareCapacity" not in states and "SubmitJob" not in states
+    assert states[states.index("Preflight") + 1] == "CancelJobOnFailure"
+    (notification,) = outcome.notifications
+    assert "PreflightFailed" in notification["message"]

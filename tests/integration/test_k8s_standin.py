@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,7 +15,7 @@ import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from novacpt.adapters.k8s import CONFIGMAPS, EksTokenSource, KubernetesClient
+from novacpt.adapters.k8s import CONFIGMAPS, PYTORCHJOBS, EksTokenSource, KubernetesClient, KubernetesError
 from novacpt.adapters.kubernetes_jobs import (
     KubernetesJobs,
     KubernetesJobsSettings,
@@ -22,7 +24,7 @@ from novacpt.adapters.kubernetes_jobs import (
     s3_recipe_loader,
 )
 from novacpt.jobs.manifests import EXECUTION_LABEL, label_value
-from novacpt.jobs.status import job_state, pod_problems
+from novacpt.jobs.status import job_state, pod_problems, restarts, stuck_pods
 from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError
 from novacpt.kernel.ports import JobState
 from novacpt.kernel.s3access import S3Access
@@ -31,7 +33,7 @@ from novacpt.naming import job_name
 from novacpt.recipe import NovaCptRecipe, validate_recipe_file
 from novacpt.steps.archive import archive_step
 from novacpt.steps.job import poll_step, submit_step
-from novacpt_dev.k8s_standin import FinishedJob, JobScript, KubernetesStandIn
+from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -73,7 +75,8 @@ def cluster() -> Iterator[Cluster]:
         loaded.append(uri)
         return lite()
 
-    with KubernetesStandIn(on_succeeded=finished.append) as standin:
+    crd = REFERENCE_CRD if REFERENCE_CRD.is_file() else None  # schema checks when the reference is there
+    with KubernetesStandIn(on_succeeded=finished.append, crd=crd) as standin:
         token = EksTokenSource(session, "hp-eks", REGION)
         jobs = KubernetesJobs(
             lambda: KubernetesClient(standin.url, token, allow_http=True, retries=1),
@@ -195,6 +198,117 @@ def test_the_job_succeeds_only_once_the_success_hook_has_run(cluster: Cluster) -
     cluster.standin.on_succeeded = cluster.finished.append
     assert cluster.jobs.status(name, 3).state is JobState.SUCCEEDED
     assert [f.name for f in cluster.finished] == [name]
+
+
+# --- the stand-in refuses what a real API server refuses --------------------------------------------
+
+
+def submitted_job(cluster: Cluster) -> dict[str, Any]:
+    """The PyTorchJob the backend submits, read back, without the fields the server adds."""
+    name = summary()["job_name"]
+    cluster.jobs.submit(name, summary())
+    job = copy.deepcopy(cluster.job(name) or {})
+    job["metadata"] = {k: v for k, v in job["metadata"].items() if k not in ("uid", "creationTimestamp")}
+    job.pop("status", None)
+    cluster.jobs.cancel(name)
+    return job
+
+
+def refusal(cluster: Cluster, body: dict[str, Any], plural: Any = PYTORCHJOBS) -> KubernetesError:
+    with pytest.raises(KubernetesError) as error:
+        cluster.jobs.api.create(plural, NS, body)
+    return error.value
+
+
+def test_a_schema_invalid_job_is_refused_with_the_field(cluster: Cluster) -> None:
+    if not REFERENCE_CRD.is_file():
+        pytest.skip(f"PyTorchJob CRD not found at {REFERENCE_CRD} (../shared/reference is absent)")
+    job = submitted_job(cluster)
+    job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = "15"
+    job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["toleration"] = []
+    error = refusal(cluster, job)
+    assert (error.status, error.reason) == (422, "Invalid")
+    assert "spec.pytorchReplicaSpecs.Worker.replicas: '15' is not of type 'integer'" in str(error)
+    assert "'toleration' was unexpected" in str(error)
+    assert cluster.standin.objects("pytorchjobs", NS) == {}
+
+
+def test_a_mount_naming_no_volume_is_refused(cluster: Cluster) -> None:
+    job = submitted_job(cluster)
+    init = job["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["initContainers"][0]
+    init["volumeMounts"].append({"name": "k8s-ca-cert", "mountPath": "/etc/kubernetes/pki/ca.crt", "readOnly": True})
+    error = refusal(cluster, job)
+    assert error.status == 422
+    assert (
+        "spec.pytorchReplicaSpecs.Worker.template.spec.initContainers[0].volumeMounts[3].name: Not found: "
+        "'k8s-ca-cert'" in str(error)
+    )
+
+
+@pytest.mark.parametrize(
+    ("plural", "name"), [(PYTORCHJOBS, "1-starts-with-digit"), (PYTORCHJOBS, "Upper"), (CONFIGMAPS, "bad_name")]
+)
+def test_invalid_names_are_refused(cluster: Cluster, plural: Any, name: str) -> None:
+    body = submitted_job(cluster) if plural is PYTORCHJOBS else {"apiVersion": "v1", "kind": "ConfigMap"}
+    body["metadata"] = {**body.get("metadata", {}), "name": name}
+    error = refusal(cluster, body, plural)
+    assert error.status == 422 and f"metadata.name: Invalid value: '{name}'" in str(error)
+
+
+def test_invalid_labels_and_duplicate_creates_are_refused(cluster: Cluster) -> None:
+    labelled = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "x" * 64}}}
+    assert refusal(cluster, labelled, CONFIGMAPS).status == 422
+    plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    cluster.jobs.api.create(CONFIGMAPS, NS, plain)
+    duplicate = refusal(cluster, plain, CONFIGMAPS)
+    assert (duplicate.status, duplicate.reason) == (409, "AlreadyExists")
+
+
+def pods(cluster: Cluster, name: str) -> dict[str, dict[str, Any]]:
+    return {n: p for n, p in cluster.standin.objects("pods", NS).items() if n.startswith(name)}
+
+
+@pytest.mark.parametrize(
+    ("trouble", "container", "reason"),
+    [
+        (PodTrouble("ImagePullBackOff"), "pytorch", {"ImagePullBackOff", "ErrImagePull"}),
+        (PodTrouble("CrashLoopBackOff", container="init-container"), "init-container", {"CrashLoopBackOff"}),
+        (PodTrouble("CrashLoopBackOff"), "pytorch", {"CrashLoopBackOff"}),
+    ],
+)
+def test_pods_can_be_scripted_into_trouble_and_age(
+    cluster: Cluster, trouble: PodTrouble, container: str, reason: set[str]
+) -> None:
+    cluster.standin.default_script = JobScript.stuck(trouble, minutes_per_step=10)
+    name = summary()["job_name"]
+    cluster.jobs.submit(name, summary())
+    seen: set[str] = set()
+    for attempt in range(3):
+        assert cluster.jobs.status(name, attempt).state is JobState.RUNNING  # stuck jobs never fail by themselves
+        for pod in pods(cluster, name).values():
+            key = "initContainerStatuses" if container == "init-container" else "containerStatuses"
+            (status,) = [s for s in pod["status"][key] if s["name"] == container]
+            seen.add(status["state"]["waiting"]["reason"])
+    assert seen == reason
+    pod = pods(cluster, name)[f"{name}-master-0"]
+    created = datetime.fromisoformat(pod["metadata"]["creationTimestamp"])
+    assert datetime.now(UTC) - created >= timedelta(minutes=29)  # three looks, ten minutes each
+    if trouble.kind == "CrashLoopBackOff":
+        key = "initContainerStatuses" if container == "init-container" else "containerStatuses"
+        assert pod["status"][key][0]["restartCount"] == 3
+
+
+def test_unschedulable_pods_stay_pending_with_the_scheduler_message(cluster: Cluster) -> None:
+    cluster.standin.default_script = JobScript.stuck(PodTrouble("Unschedulable", pods="worker-3"))
+    name = summary()["job_name"]
+    cluster.jobs.submit(name, summary())
+    cluster.jobs.status(name, 0)
+    stuck = pods(cluster, name)[f"{name}-worker-3"]["status"]
+    assert stuck["phase"] == "Pending"
+    assert stuck["conditions"][0]["reason"] == "Unschedulable"
+    assert pods(cluster, name)[f"{name}-worker-2"]["status"]["phase"] == "Pending"  # Created: not yet running
+    with pytest.raises(ValueError, match="not one of"):
+        PodTrouble("Sleepy")
 
 
 def test_the_cluster_is_reached_only_when_needed() -> None:
@@ -360,3 +474,80 @@ def test_steps_run_a_job_end_to_end_and_archive_its_outputs(aws: Any) -> None:
     result = archive_step(s3, deployment, state, succeeded=True, execution_arn="arn:aws:states:x:run-a")
     assert result["copied"] == 2
     assert result["checkpoint"] == f"s3://customer-escrow-{ACCOUNT}-x/{recipe['job_name']}/checkpoint"
+
+
+# --- the watchdog's reading of pods ----------------------------------------------------------------
+
+
+def _pod(name: str, minutes_ago: float, **status: Any) -> dict[str, Any]:
+    created = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "metadata": {"name": name, "creationTimestamp": created},
+        "spec": {"nodeName": "hyperpod-i-0abc"},
+        "status": status,
+    }
+
+
+def test_stuck_pods_name_pod_container_and_cause_with_the_time_kubernetes_gives() -> None:
+    waiting = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}
+    init = {"name": "init-container", "state": waiting, "restartCount": 7, "lastState": {"terminated": {"exitCode": 2}}}
+    pods = [
+        _pod("j-master-0", 40, phase="Pending", initContainerStatuses=[init]),
+        _pod(
+            "j-worker-0",
+            45,
+            phase="Pending",
+            conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes"}],
+        ),
+        _pod(
+            "j-worker-1",
+            50,
+            phase="Running",
+            containerStatuses=[{"name": "pytorch", "state": {"running": {}}, "restartCount": 1}],
+        ),
+        _pod(
+            "j-worker-2",
+            5,
+            phase="Pending",
+            containerStatuses=[{"name": "pytorch", "state": {"waiting": {"reason": "ContainerCreating"}}}],
+        ),
+    ]
+    found = {s.pod: s for s in stuck_pods(pods)}
+    assert set(found) == {"j-master-0", "j-worker-0", "j-worker-2"}  # worker-1 runs
+    now = datetime.now(UTC)
+    master = found["j-master-0"]
+    assert (master.container, master.node) == ("init-container", "hyperpod-i-0abc")
+    assert master.describe(now) == (
+        "pod j-master-0 container init-container: CrashLoopBackOff: back-off 5m0s; last exit code 2, 7 restarts "
+        "(for 40 min)"
+    )
+    assert (
+        found["j-worker-0"].describe(now)
+        == "pod j-worker-0: Pending, not scheduled: Unschedulable: 0/2 nodes (for 45 min)"
+    )
+    assert 4.9 < found["j-worker-2"].minutes(now) < 5.1
+    assert restarts(pods) == 8
+
+
+def test_a_failed_init_container_and_finished_pods() -> None:
+    failed = {"name": "init-container", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+    done = {"name": "pytorch", "state": {"terminated": {"exitCode": 0}}}
+    pods = [
+        _pod("a", 31, phase="Pending", initContainerStatuses=[failed]),
+        _pod("b", 31, phase="Succeeded", containerStatuses=[done]),
+    ]
+    (stuck,) = stuck_pods(pods)
+    assert stuck.cause == "init container failed: Error (exit code 1)" and stuck.container == "init-container"
+
+
+def test_status_of_a_stuck_job_names_the_pod_the_cause_and_the_logs(cluster: Cluster) -> None:
+    cluster.standin.default_script = JobScript.stuck(PodTrouble("ImagePullBackOff"), minutes_per_step=10)
+    name = summary()["job_name"]
+    cluster.jobs.submit(name, summary())
+    statuses = [cluster.jobs.status(name, attempt) for attempt in range(4)]
+    assert [round(s.stuck_minutes) for s in statuses] == [10, 20, 30, 40]
+    last = statuses[-1]
+    assert last.state is JobState.RUNNING
+    assert last.stuck.startswith(f"pod {name}-master-0 container pytorch: ")
+    assert "Back-off pulling image" in last.stuck or "ErrImagePull" in last.stuck
+    assert f"logs: CloudWatch log group {LOG_GROUP}, streams of node hyperpod-i-" in last.stuck

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from novacpt.naming import execution_name
 from novacpt_cli import app, upload
 from novacpt_cli.deployed import NotDeployed, find_deployment
+from novacpt_cli.remote import _job_health
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -165,3 +166,30 @@ def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) 
         result = runner.invoke(app, ["runs"])
     assert result.exit_code == 2
     assert "NovaCptStorage not found" in result.output
+
+
+def test_status_shows_a_running_jobs_restarts_and_stuck_pod(deployed: dict[str, Any]) -> None:
+    """The last PollJob output of a running execution gives its restarts and its longest-stuck pod."""
+    poll = {"state": "RUNNING", "restarts": 6, "stuck": "pod j-master-0 container pytorch: CrashLoopBackOff"}
+    exited = {"name": "PollJob", "output": json.dumps({"job": {}, "poll": poll})}
+    events = [{"stateEnteredEventDetails": {"name": "WaitForJob"}}, {"stateExitedEventDetails": exited}]
+
+    class History:
+        def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+            assert kwargs["reverseOrder"] is True
+            return {"events": events}
+
+    running = {"status": "RUNNING", "executionArn": "arn:x"}
+    assert _job_health(History(), running) == ("6", poll["stuck"])
+    assert _job_health(History(), {**running, "status": "SUCCEEDED"}) == ("", "")
+    deployed["sfn"].start_execution(stateMachineArn=deployed["machine"], name="trial-run")
+    status = runner.invoke(app, ["status", "trial"])
+    assert status.exit_code == 0, status.output
+    assert status.output.splitlines()[0].split("\t") == [
+        "execution",
+        "status",
+        "started",
+        "stopped",
+        "restarts",
+        "stuck",
+    ]

@@ -17,7 +17,7 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
     checkpoint = put_outputs(pipeline, "trial-a", "run-a")
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-a"))
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert result.states[:8] == [
+    assert result.states[:9] == [
         "ValidateRecipe",
         "PlanValidation",
         "ValidateShards",  # a Distributed Map: its ValidateShard steps run as child executions
@@ -25,6 +25,7 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
         "CountPartition",
         "MergeReports",
         "Estimate",
+        "Preflight",  # before any capacity is asked for
         "PrepareCapacity",
     ], result.states
     assert result.states[-4:] == ["ReleaseCapacity", "ArchiveOutputs", "NotifySuccess", "RunSucceeded"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from novacpt.kernel.errors import JobFailed
+from novacpt.kernel.errors import JobFailed, JobStuck
 from novacpt.kernel.ports import JobState, JobStatus
 from novacpt.steps.job import cancel_step, poll_step, submit_step
 from novacpt_dev.fakes import ScriptedCluster
@@ -55,3 +55,22 @@ def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
     job = {"job_name": "j", "submitted_at": "2026-01-01T00:00:00+00:00"}
     with pytest.raises(JobFailed, match=f"job j failed: boom; logs: CloudWatch log group {LOG_GROUP}"):
         poll_step(Failed(), job, 0, interval_seconds=0, max_seconds=1)
+
+
+@pytest.mark.parametrize(("minutes", "stuck"), [(29.0, False), (31.0, True)])
+def test_poll_step_cancels_a_job_stuck_longer_than_max_stuck_minutes(minutes: float, stuck: bool) -> None:
+    reason = f"pod j-worker-0 container pytorch: ImagePullBackOff (for {minutes:.0f} min); logs: {LOG_GROUP}"
+
+    class Stuck(Recording):
+        def status(self, job_name: str, attempt: int) -> JobStatus:
+            return JobStatus(JobState.RUNNING, restarts=4, stuck=reason, stuck_minutes=minutes)
+
+    job = {"job_name": "j", "submitted_at": "2026-01-01T00:00:00+00:00"}
+    if stuck:
+        with pytest.raises(
+            JobStuck, match=r"job j is stuck .*max_stuck_minutes 30\): pod j-worker-0 container pytorch"
+        ):
+            poll_step(Stuck(), job, 0, interval_seconds=0, max_seconds=1e9, max_stuck_minutes=30)
+    else:
+        poll = poll_step(Stuck(), job, 0, interval_seconds=0, max_seconds=1e9, max_stuck_minutes=30)
+        assert (poll["state"], poll["restarts"], poll["stuck"]) == ("RUNNING", 4, reason)

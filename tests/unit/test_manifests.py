@@ -26,6 +26,7 @@ from novacpt.jobs.manifests import (
 from novacpt.naming import job_name
 from novacpt.recipe import Recipe, validate_recipe_file
 from novacpt_cli import app
+from novacpt_dev.k8s_standin import closed
 from tests.conftest import ROOT
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -46,20 +47,6 @@ def render(recipe: Recipe, **changes: str) -> list[dict[str, Any]]:
     return render_manifests(recipe, **{**args, **changes})
 
 
-def closed(schema: Any) -> Any:
-    """The schema with unknown fields rejected wherever it lists properties: the API server would silently
-    drop them (pruning), so a misspelt field in our manifest must fail here instead."""
-    if isinstance(schema, dict):
-        schema = {key: closed(value) for key, value in schema.items()}
-        open_ = "additionalProperties" in schema or schema.get("x-kubernetes-preserve-unknown-fields")
-        if "properties" in schema and not open_:
-            schema["additionalProperties"] = False
-        return schema
-    if isinstance(schema, list):
-        return [closed(item) for item in schema]
-    return schema
-
-
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.protocols.Validator:
     path = ROOT.parent / "shared" / "reference" / "kubeflow" / "kubeflow.org_pytorchjobs.yaml"
@@ -67,7 +54,7 @@ def validator() -> jsonschema.protocols.Validator:
         pytest.skip(f"PyTorchJob CRD not found at {path} (../shared/reference is absent)")
     crd = yaml.safe_load(path.read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = closed(version["schema"]["openAPIV3Schema"])
+    schema = closed(version["schema"]["openAPIV3Schema"])  # as the strict stand-in API checks it
     jsonschema.Draft7Validator.check_schema(schema)
     return jsonschema.Draft7Validator(schema)
 
@@ -138,7 +125,11 @@ def test_job_follows_the_launcher_layout(path: Path) -> None:
         assert volumes[mounts["/tmp"]]["hostPath"]["path"] == "/opt/dlami/nvme"
         assert volumes[mounts["/var/log/aws/clusters"]]["hostPath"]["path"] == "/var/log/aws/clusters"
         assert any(v.get("hostPath", {}).get("path", "").startswith("/sagemaker/fsx") for v in volumes.values())
-        assert set(mounts.values()) == set(volumes)
+        (init,) = pod["initContainers"]
+        init_mounts = {m["mountPath"]: m["name"] for m in init["volumeMounts"]}
+        assert volumes[init_mounts["/sagemaker/fsx/init"]]["hostPath"]["path"] == "/sagemaker/fsx/init"
+        assert init["env"] == container["env"]
+        assert set(mounts.values()) | set(init_mounts.values()) == set(volumes)  # every volume is used
 
 
 def test_config_map_holds_the_recipe_as_it_will_run() -> None:

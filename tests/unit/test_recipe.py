@@ -132,6 +132,7 @@ BAD = [
     ("run.name", "-run", "DNS-1123"),
     ("run.name", "run-", "DNS-1123"),
     ("run.name", "run_1", "DNS-1123"),
+    ("run.name", "1st-run", "starting with a letter"),
     ("run.name", "", "DNS-1123"),
     ("run.model_type", "amazon.nova-premier-v1:0", "must be one of amazon.nova-micro-v1:0:128k"),
     ("run.model_name_or_path", "nova-micro/prod", "must be 'nova-lite/prod' for model_type"),

@@ -21,15 +21,20 @@ class Resource:
     prefix: str
     plural: str
 
-    def path(self, namespace: str, name: str | None = None) -> str:
-        """`<prefix>/namespaces/<ns>/<plural>[/<name>]`, each part URL-quoted."""
-        base = f"{self.prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """`<prefix>/namespaces/<ns>/<plural>[/<name>]` (without a namespace: cluster-wide), each part URL-quoted."""
+        scope = f"/namespaces/{quote(namespace, safe='')}" if namespace is not None else ""
+        base = f"{self.prefix}{scope}/{self.plural}"
         return f"{base}/{quote(name, safe='')}" if name is not None else base
 
 
 PYTORCHJOBS = Resource("/apis/kubeflow.org/v1", "pytorchjobs")
 CONFIGMAPS = Resource("/api/v1", "configmaps")
 PODS = Resource("/api/v1", "pods")
+# Cluster-wide reads of the preflight: the PyTorchJob CRD, and the add-ons' workloads in every namespace.
+CRDS = Resource("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions")
+DEPLOYMENTS = Resource("/apis/apps/v1", "deployments")
+DAEMONSETS = Resource("/apis/apps/v1", "daemonsets")
 
 
 class KubernetesError(Exception):
@@ -80,6 +85,15 @@ class KubernetesClient:
         self._http = urllib3.PoolManager(
             cert_reqs="CERT_REQUIRED", ca_cert_data=ca_data, retries=retry, timeout=timeout, maxsize=4
         )
+
+    def get_cluster(self, resource: Resource, name: str) -> dict[str, Any] | None:
+        """One cluster-scoped object (such as a CRD), or None when it does not exist."""
+        return self._request("GET", resource.path(None, name), missing_ok=True)
+
+    def list_cluster(self, resource: Resource) -> list[dict[str, Any]]:
+        """The objects of a type in every namespace."""
+        answer = self._request("GET", resource.path(None)) or {}
+        return list(answer.get("items") or [])
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         """One object, or None when it does not exist."""
