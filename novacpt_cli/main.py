@@ -21,6 +21,7 @@ from novacpt_cli.common import (
     scan_dataset,
 )
 from novacpt_cli.demo import demo
+from novacpt_cli.doctor import doctor
 from novacpt_cli.output import emit_json, print_dataset_report, print_recipe_report
 from novacpt_cli.plan import plan
 from novacpt_cli.render_job import render_job
@@ -125,3 +126,4 @@ app.command("submit")(remote.submit)
 app.command("status")(remote.status)
 app.command("runs")(remote.runs)
 app.command("logs")(remote.logs)
+app.command("doctor")(doctor)

@@ -151,6 +151,20 @@ def run_checks(
     return [*checks, access, *(dependencies(client) if access.ok else [])]
 
 
+def function_access(eks: Any, cluster: str, role_arn: str, group: str) -> Check:
+    """The pipeline function's role has an EKS access entry in the Kubernetes group the installer binds."""
+    name = role_arn.rsplit("/", 1)[-1]
+    fix = "redeploy NovaCptPipeline (it adds the access entries), or add one for the role in group " + group
+    try:
+        entry = eks.describe_access_entry(clusterName=cluster, principalArn=role_arn)["accessEntry"]
+    except (ClientError, BotoCoreError) as exc:
+        return Check("function EKS access", False, f"no access entry for {name} on {cluster}: {exc}", fix)
+    groups = entry.get("kubernetesGroups") or []
+    if group not in groups:
+        return Check("function EKS access", False, f"{name} is in groups {groups or 'none'}, not {group}", fix)
+    return Check("function EKS access", True, f"{name} is in Kubernetes group {group} on {cluster}")
+
+
 def failures(checks: list[Check]) -> str:
     """The failed checks, one line each (empty when all hold)."""
     return "\n".join(c.line() for c in checks if not c.ok)
