@@ -508,7 +508,7 @@ def test_main_path_order(asl: dict[str, Any]) -> None:
     path = ["ValidateRecipe"]
     while "Next" in states[path[-1]]:
         path.append(states[path[-1]]["Next"])
-    assert path == ["ValidateRecipe", *VALIDATE_DATASETS, "Estimate", "PrepareCapacity", "CapacityReady"]
+    assert path == ["ValidateRecipe", *VALIDATE_DATASETS, "Estimate", "Preflight", "PrepareCapacity", "CapacityReady"]
     ready = states["CapacityReady"]
     assert ready["Type"] == "Choice"
     assert {c["Next"] for c in ready["Choices"]} | {ready.get("Default")} >= {"SubmitJob", "WaitForCapacity"}
