@@ -45,9 +45,9 @@ test: setup checkov-setup
 checkov: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/infra/test_checkov_gate.py
 
-# The fast unit suite: no synthesis, no state-machine execution.
+# The fast unit suite: no synthesis, no emulator, no state-machine execution.
 unit: setup
-	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider
+	$(BIN)/python -m pytest tests/unit -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ import typer
 
 from novacpt.catalog import BY_KEY, NovaModel
 from novacpt.recipe import RecipeIssue, RecipeReport, deployment_issues
+from novacpt_cli.errors import CliError
 
 DEFAULT_CDK_JSON = Path("cdk.json")
 CLUSTER_MODEL_OUTPUT = "ClusterModel"
@@ -130,8 +131,7 @@ def cluster_settings(*, cdk_json: Path | None, stack: str | None, stack_region: 
         if cdk_json is not None:
             return _from_cdk_json(cdk_json, enforced=True)
     except SettingsError as exc:
-        typer.secho(f"cpt: error: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
+        raise CliError(str(exc)) from None
     try:
         if DEFAULT_CDK_JSON.is_file():
             return _from_cdk_json(DEFAULT_CDK_JSON, enforced=False)

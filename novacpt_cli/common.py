@@ -5,19 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
 from novacpt.recipe import Recipe, RecipeReport, parse_set_option, validate_recipe_file
+from novacpt_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, CliError, regular_file
 from novacpt_cli.progress import open_with_progress
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_INVALID", "EXIT_USAGE", "EXIT_VALID", "CliError", "fail_usage", "regular_file"]
 
 
-def fail_usage(message: str) -> typer.Exit:
-    """Print a usage or I/O problem on stderr; the caller raises the returned Exit (code 2)."""
-    typer.secho(f"cpt: error: {message}", err=True, fg="red")
-    return typer.Exit(EXIT_USAGE)
+def fail_usage(message: str) -> CliError:
+    """A usage or I/O problem (the caller raises it): the error boundary prints one line, exit 2."""
+    return CliError(message)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -33,7 +31,8 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def load_recipe(path: Path, overrides: dict[str, Any], *, require_s3_paths: bool) -> RecipeReport:
-    """Validate a recipe file; exit 2 when it cannot be read."""
+    """Validate a recipe file; exit 2 when it cannot be read or is not a regular file."""
+    regular_file(path, "recipe file")
     try:
         return validate_recipe_file(path, overrides=overrides, require_s3_paths=require_s3_paths)
     except OSError as exc:
@@ -41,7 +40,8 @@ def load_recipe(path: Path, overrides: dict[str, Any], *, require_s3_paths: bool
 
 
 def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
-    """Validate a local dataset file; exit 2 when it cannot be read."""
+    """Validate a local dataset file; exit 2 when it cannot be read or is not a regular file."""
+    regular_file(path, "dataset file")
     try:
         with open_with_progress(path, f"validating {path.name}") as stream:
             return validate_stream(stream, path.name, options)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from novacpt_cli.common import EXIT_INVALID, EXIT_VALID
+from novacpt_cli.common import EXIT_INVALID, EXIT_VALID, regular_file
 
 
 def _cause(raw: str | None) -> str:
@@ -28,9 +29,23 @@ def demo(
     stuck_job: Annotated[
         bool, typer.Option("--stuck-job", help="Make the job's image pull never succeed: the watchdog cancels it.")
     ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the run's report here: report.html and PNG charts.")] = None,
 ) -> None:
     """Run the synthesised state machine with the real handlers on an AWS emulator: exit 0 when the run succeeds."""
+    for path, what in ((data, "dataset file"), (validation, "dataset file"), (recipe, "recipe file")):
+        if path is not None:  # before the 10 s of synthesis, not after
+            regular_file(path, what)
     from novacpt_dev.demo.run import run_demo  # moto and the CDK load only for the demo
+
+    pages: list[Path] = []
+
+    def report(s3: Any, archive_bucket: str, run_id: str) -> None:
+        from novacpt_cli.report import fetch_run, render_report
+
+        assert out is not None
+        with tempfile.TemporaryDirectory(prefix="cpt-demo-report-") as folder:
+            data_, metrics = fetch_run(s3, archive_bucket, run_id, Path(folder))
+            pages.append(render_report(data_, metrics, out))
 
     started = time.monotonic()
     typer.echo("cpt demo: synthesising the stacks and starting an emulated AWS (moto) on this machine...")
@@ -45,6 +60,7 @@ def demo(
         fail_job=fail_job,
         on_state=show,
         stuck_job="image-pull" if stuck_job else None,
+        on_archived=report if out is not None else None,
     )
     result, record = outcome.result, outcome.run_record
     ok = result.status == "SUCCEEDED"
@@ -72,5 +88,7 @@ def demo(
         typer.echo(json.dumps(record, indent=2, default=str))
     elif recipe_summary:
         typer.echo(f"recipe: {recipe_summary.get('source_uri', '')}")
+    for page in pages:
+        typer.echo(f"report: {page} (open it in a browser)")
     typer.echo(f"({time.monotonic() - started:.1f} s; nothing left running)")
     raise typer.Exit(EXIT_VALID if ok else EXIT_INVALID)

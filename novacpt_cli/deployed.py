@@ -36,8 +36,12 @@ def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     try:
         (found,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        if "does not exist" not in message:
+            raise  # credentials, permissions, throttling: the error boundary says what to do
+        region = cloudformation.meta.region_name
         raise NotDeployed(
-            f"stack {stack} not found ({exc.response['Error'].get('Message', '')}): deploy it first"
+            f"stack {stack} is not deployed in {region}: deploy it (make deploy) or pass --region/--stack of yours"
         ) from None
     return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
 

@@ -15,6 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from novacpt_cli.deployed import PIPELINE_STACK, STORAGE_STACK
+from novacpt_cli.errors import explain
 
 BOOTSTRAP_STACK = "CDKToolkit"
 BUCKET_OUTPUTS = ("DataBucketName", "OutputBucketName", "ArchiveBucketName", "AccessLogBucketName")
@@ -111,7 +112,7 @@ def main() -> int:
     try:
         return _main(sys.argv[1:])
     except (BotoCoreError, ClientError) as exc:
-        print(f"error: {exc}: check your AWS credentials and region (AWS_PROFILE, AWS_REGION)", file=sys.stderr)
+        print(f"error: {explain(exc) or exc}", file=sys.stderr)
         return 2
 
 

@@ -1,4 +1,4 @@
-"""`cpt`: validate datasets and recipes, estimate runs. Exit 0 valid, 1 invalid, 2 usage or I/O error."""
+"""`cpt`: check datasets and recipes, plan, run, watch and report. Exit 0 valid, 1 invalid, 2 usage or environment."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ from novacpt_cli.common import (
 )
 from novacpt_cli.demo import demo
 from novacpt_cli.doctor import doctor
+from novacpt_cli.errors import GuardedGroup
 from novacpt_cli.output import emit_json, print_dataset_report, print_recipe_report
 from novacpt_cli.plan import plan
 from novacpt_cli.render_job import render_job
 
 app = typer.Typer(
+    cls=GuardedGroup,  # one error boundary for every command: one line, exit 2, never a traceback
     help="Check Amazon Nova continued pre-training datasets and recipes before a P5 cluster spends a cent.",
     no_args_is_help=True,
     add_completion=False,
@@ -124,6 +126,8 @@ app.command("render-job")(render_job)
 app.command("demo")(demo)
 app.command("submit")(remote.submit)
 app.command("status")(remote.status)
+app.command("watch")(remote.watch)
+app.command("report")(remote.report)
 app.command("runs")(remote.runs)
 app.command("logs")(remote.logs)
 app.command("doctor")(doctor)

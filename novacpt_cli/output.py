@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
-
 import typer
 
 from novacpt.dataset import DatasetReport
 from novacpt.recipe import RecipeReport
+from novacpt_cli.errors import emit_json
 
-
-def emit_json(payload: dict[str, Any]) -> None:
-    """Print one JSON object on stdout."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+__all__ = ["emit_json", "print_dataset_report", "print_recipe_report"]
 
 
 def _line(text: str, colour: str | None = None, *, err: bool = False) -> None:

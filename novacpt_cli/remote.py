@@ -1,4 +1,4 @@
-"""`cpt submit`, `cpt status`, `cpt runs`, `cpt logs`: a deployed pipeline from the terminal.
+"""`cpt submit`, `status`, `watch`, `report`, `runs`, `logs`: a deployed pipeline from the terminal.
 
 Buckets and the state machine come from the stacks' outputs. `--endpoint-url` points every call
 at an emulator (moto's server) instead of AWS.
@@ -21,8 +21,18 @@ from rich.table import Table
 from novacpt.adapters.stepfunctions import follow_execution
 from novacpt.drop import DROP_PREFIX, RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE, drop_job
 from novacpt.naming import execution_arn, execution_name
-from novacpt_cli.common import EXIT_INVALID, EXIT_VALID, fail_usage, load_recipe, recipe_limits, scan_dataset
+from novacpt_cli.common import (
+    EXIT_INVALID,
+    EXIT_VALID,
+    CliError,
+    fail_usage,
+    load_recipe,
+    recipe_limits,
+    scan_dataset,
+)
 from novacpt_cli.deployed import PIPELINE_STACK, STORAGE_STACK, Deployed, NotDeployed, find_deployment
+from novacpt_cli.errors import emit_json
+from novacpt_cli.observe import show_run, watch_run, write_report
 from novacpt_cli.output import print_dataset_report, print_recipe_report
 from novacpt_cli.upload import upload_file
 
@@ -51,7 +61,7 @@ def _deployment(stack: str, storage_stack: str, region: str | None, endpoint_url
             storage_stack=storage_stack, pipeline_stack=stack, region=region, endpoint_url=endpoint_url
         )
     except NotDeployed as exc:
-        raise fail_usage(str(exc)) from exc
+        raise CliError(str(exc), kind="environment") from None
 
 
 def _upload(deployed: Deployed, path: Path, key: str) -> dict[str, Any]:
@@ -125,22 +135,33 @@ def _wait(deployed: Deployed, name: str, appear_timeout_s: float = 120.0) -> int
 
 
 def status(
-    job: Annotated[str | None, typer.Argument(help="Only runs of this job folder.")] = None,
+    run_or_job: Annotated[
+        str | None, typer.Argument(metavar="[RUN|JOB]", help="A run (its execution name), or a job folder's runs.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     stack: StackOpt = PIPELINE_STACK,
     storage_stack: StorageOpt = STORAGE_STACK,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
-    """The most recent runs and where they stand; for running ones, the job's restarts and a stuck pod."""
+    """The recent runs and where they stand (running ones: the job's restarts and a stuck pod); for one RUN:
+    state, step, loss, tokens/s and ETA."""
     deployed = _deployment(stack, storage_stack, region, endpoint_url)
     sfn = deployed.client("stepfunctions")
     executions = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, maxResults=100)["executions"]
+    if run_or_job and any(e["name"] == run_or_job for e in executions):
+        raise typer.Exit(show_run(deployed, run_or_job, as_json=as_json))
     rows = [
         (e["name"], e["status"], str(e["startDate"]), str(e.get("stopDate") or ""), *_job_health(sfn, e))
         for e in executions
-        if not job or e["name"].startswith(f"{job}-")
+        if not run_or_job or e["name"].startswith(f"{run_or_job}-")
     ]
-    _print_table(("execution", "status", "started", "stopped", "restarts", "stuck"), rows)
+    headers = ("execution", "status", "started", "stopped", "restarts", "stuck")
+    if as_json:
+        keys = ("run", *headers[1:])
+        emit_json({"runs": [dict(zip(keys, row, strict=True)) for row in rows]})
+        return
+    _print_table(headers, rows)
 
 
 def _job_health(sfn: Any, execution: dict[str, Any]) -> tuple[str, str]:
@@ -154,6 +175,36 @@ def _job_health(sfn: Any, execution: dict[str, Any]) -> tuple[str, str]:
             poll = (json.loads(details.get("output") or "{}").get("poll")) or {}
             return str(poll.get("restarts", "")), str(poll.get("stuck") or "")
     return "", ""
+
+
+def watch(
+    run: Annotated[str, typer.Argument(help="The run: its execution name (as `cpt submit` and `cpt status` show).")],
+    interval: Annotated[float, typer.Option(min=5, help="Seconds between refreshes.")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the run now) and exit.")] = False,
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Follow a run until it ends: state, step, loss, tokens/s, ETA (from its TensorBoard files); exit 1 if it fails."""
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    raise typer.Exit(watch_run(deployed, run, interval=interval, as_json=as_json))
+
+
+def report(
+    run: Annotated[str, typer.Argument(help="The run: its execution name (as `cpt runs` shows).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for report.html and the charts (default: report-RUN).")
+    ] = None,
+    stack: StackOpt = PIPELINE_STACK,
+    storage_stack: StorageOpt = STORAGE_STACK,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Write an ended run's report: an HTML page with loss, throughput, cost and dataset charts (PNG)."""
+    deployed = _deployment(stack, storage_stack, region, endpoint_url)
+    page = write_report(deployed, run, out or Path(f"report-{run}"))
+    typer.echo(f"report: {page}")
 
 
 def runs(

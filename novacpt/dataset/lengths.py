@@ -66,3 +66,13 @@ class TokenHistogram:
             result[name] = int(np.searchsorted(cumulative, rank))
         result["max"] = int(np.flatnonzero(self.counts)[-1])
         return result
+
+    def buckets(self) -> list[dict[str, int]]:
+        """Record counts in power-of-two length ranges (0, 1, 2-3, 4-7, ...), up to the longest record."""
+        result = []
+        low = 0
+        while low < self.counts.size:
+            high = max(low, 2 * low - 1) if low else 0
+            result.append({"min_tokens": low, "max_tokens": high, "records": int(self.counts[low : high + 1].sum())})
+            low = high + 1
+        return result

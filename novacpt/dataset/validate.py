@@ -121,6 +121,7 @@ def _stats(
         "estimated_tokens": lengths.total_tokens(),
         "token_estimate": TOKEN_ESTIMATE,
         "length_tokens": lengths.percentiles(),
+        "length_histogram": lengths.buckets(),
         "exact_duplicates": _dupes_json(exact, total.records),
         "normalised_duplicates": None if normalised is None else _dupes_json(normalised, total.records),
         "max_length": options.max_length,

@@ -127,12 +127,15 @@ def run_demo(
     assembly: Path | None = None,
     stuck_job: str | None = None,
     p5_quota: float = 32,
+    on_archived: Callable[[Any, str, str], None] | None = None,
 ) -> DemoOutcome:
     """Run one training job through the whole pipeline on this machine; nothing is left running.
 
     `assembly` is an already synthesised cloud assembly directory (default: synthesise now); `stuck_job`
     (a key of STUCK) makes the job's pods stick, for the watchdog to cancel it; `p5_quota` is the emulated
-    account's ml.p5.48xlarge cluster-usage quota that Preflight reads.
+    account's ml.p5.48xlarge cluster-usage quota that Preflight reads. `on_archived(s3, archive_bucket,
+    run_id)` is called once the run is archived, while the emulated AWS still holds it (`cpt demo --out`
+    renders the run's report there).
     """
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed states are reported below, not as tracebacks
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -178,6 +181,8 @@ def run_demo(
                     arn = _drop(local, s3, train, validation, recipe_path)
                     result = local.wait(arn, timeout_s=300, on_state=on_state)
                     record = _run_record(local, s3, result)
+                    if on_archived is not None and record is not None:
+                        on_archived(s3, local.buckets["archive"], str(record.get("run_id")))
                     return DemoOutcome(result, record, local.notifications())
 
 

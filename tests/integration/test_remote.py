@@ -64,7 +64,7 @@ def test_deployment_is_found_from_stack_outputs(deployed: dict[str, Any]) -> Non
     found = find_deployment()
     assert (found.data_bucket, found.archive_bucket) == ("drop-bucket", "archive-bucket")
     assert found.state_machine_arn == deployed["machine"]
-    with pytest.raises(NotDeployed, match="stack Missing not found"):
+    with pytest.raises(NotDeployed, match="stack Missing is not deployed in us-east-1"):
         find_deployment(pipeline_stack="Missing")
 
 
@@ -165,7 +165,8 @@ def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) 
     with mock_aws():
         result = runner.invoke(app, ["runs"])
     assert result.exit_code == 2
-    assert "NovaCptStorage not found" in result.output
+    (line,) = result.stderr.splitlines()
+    assert "NovaCptStorage is not deployed in us-east-1" in line and "make deploy" in line
 
 
 def test_status_shows_a_running_jobs_restarts_and_stuck_pod(deployed: dict[str, Any]) -> None:
@@ -193,3 +194,120 @@ def test_status_shows_a_running_jobs_restarts_and_stuck_pod(deployed: dict[str, 
         "restarts",
         "stuck",
     ]
+
+
+# --------------------------------------------------------------------------- one run: status, watch, report
+
+JOB = "pharma-cpt-0123abcd"
+RUN_STATE = {
+    "recipe": {
+        "run_id": "pharma-1",
+        "job_name": JOB,
+        "output_s3_path": "s3://out-bucket/pharma",
+        "global_batch_size": 256,
+        "max_length": 8192,
+        "max_epochs": 1,
+    },
+    "estimate": {"samples": 102_400, "hours": 4.0},
+}
+
+
+def _tensorboard(s3: Any, bucket: str, prefix: str, tmp_path: Path, steps: int) -> None:
+    from novacpt_dev.demo.trainer import simulated_curves
+
+    tensorboardx = pytest.importorskip("tensorboardX", reason="the demo extra writes event files")
+    writer = tensorboardx.SummaryWriter(logdir=str(tmp_path / "tb"))
+    for tag, points in simulated_curves(steps).items():
+        for step, value, wall in points:
+            writer.add_scalar(tag, value, step, walltime=wall)
+    writer.close()
+    for event_file in (tmp_path / "tb").iterdir():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}tensorboard/{event_file.name}", Body=event_file.read_bytes())
+
+
+def _states(monkeypatch: pytest.MonkeyPatch, *statuses: str) -> None:
+    """The execution's history as the pipeline leaves it: RUNNING in PollJob with the recipe's summary."""
+    answers = iter(statuses)
+
+    def fake(sfn: Any, arn: str) -> dict[str, Any]:
+        status = next(answers)
+        return {"status": status, "state": "PollJob", "started": "t0", "stopped": None, "document": RUN_STATE}
+
+    monkeypatch.setattr("novacpt_cli.observe.execution_state", fake)
+    monkeypatch.setattr("novacpt_cli.observe.sleep", lambda _: None)
+
+
+def test_status_of_one_run_shows_step_loss_throughput_and_eta(
+    deployed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed["sfn"].start_execution(stateMachineArn=deployed["machine"], name="pharma-1")
+    _tensorboard(deployed["s3"], "out-bucket", f"pharma/{JOB}/", tmp_path, steps=100)
+    _states(monkeypatch, "RUNNING", "RUNNING")
+    result = runner.invoke(app, ["status", "pharma-1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    snapshot = json.loads(result.stdout)
+    assert (snapshot["status"], snapshot["state"], snapshot["step"], snapshot["total_steps"]) == (
+        "RUNNING",
+        "PollJob",
+        100,
+        400,  # 102,400 records x 1 epoch / 256
+    )
+    assert 1.4 < snapshot["loss"] < 2.2 and 50_000 < snapshot["tokens_per_second"] < 65_000
+    assert snapshot["eta_seconds"] == pytest.approx(300 * snapshot["seconds_per_step"], rel=0.01)
+    text = runner.invoke(app, ["status", "pharma-1"])
+    assert "step 100/400" in text.stdout and "tokens/s" in text.stdout and "ETA 3h" in text.stdout
+
+
+def test_watch_follows_the_run_until_it_ends(
+    deployed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tensorboard(deployed["s3"], "out-bucket", f"pharma/{JOB}/", tmp_path, steps=50)
+    _states(monkeypatch, "RUNNING", "RUNNING", "FAILED")
+    result = runner.invoke(app, ["watch", "pharma-1", "--interval", "5"])
+    assert result.exit_code == 1  # the run failed
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("pharma-1: RUNNING, state PollJob, step 50/400")
+    assert lines[-1].startswith("pharma-1: FAILED")
+
+
+def test_watch_of_an_unknown_run_is_a_usage_error(deployed: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["watch", "nope", "--json"])
+    assert result.exit_code == 2
+    assert "no run named 'nope'" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_report_of_an_archived_run(deployed: dict[str, Any], tmp_path: Path) -> None:
+    s3 = deployed["s3"]
+    record = {
+        "run_id": "pharma-1",
+        "status": "SUCCEEDED",
+        "job_name": JOB,
+        "recipe_as_run": {"content": {"run": {"replicas": 16}, "training_config": {"max_length": 8192}}},
+        "estimate": {"hours": 4.0, "instance_hours": 64.0, "cost_usd": 6292.48},
+        "actual": {"hours": 4.2, "instance_hours": 67.2},
+        "datasets": [{"role": "train", "report_uri": "s3://archive-bucket/runs/pharma-1/reports/train.json"}],
+        "checkpoint": "s3://customer-escrow-123456789012-x/final/",
+    }
+    report = {"stats": {"records": 9, "length_histogram": [{"min_tokens": 8, "max_tokens": 15, "records": 9}]}}
+    s3.put_object(Bucket="archive-bucket", Key="runs/pharma-1/run.json", Body=json.dumps(record))
+    s3.put_object(Bucket="archive-bucket", Key="runs/pharma-1/reports/train.json", Body=json.dumps(report))
+    _tensorboard(s3, "archive-bucket", "runs/pharma-1/outputs/", tmp_path, steps=60)
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", "pharma-1", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "hours.png",
+        "lengths.png",
+        "loss.png",
+        "report.html",
+        "throughput.png",
+    ]
+    page = (out / "report.html").read_text()
+    assert "s3://customer-escrow-123456789012-x/final/" in page
+    assert "6,607.10" in page  # 67.2 instance-hours at the estimate's $98.32
+
+
+def test_report_of_a_run_not_archived_yet(deployed: dict[str, Any], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "pharma-9", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "has no run.json" in result.stderr and "cpt watch pharma-9" in result.stderr

@@ -77,7 +77,7 @@ def test_validate_dataset_text_output_is_compiler_style(bad: Path) -> None:
 def test_validate_dataset_missing_file_exit_2(tmp_path: Path) -> None:
     code, out = run("validate-dataset", str(tmp_path / "nope.jsonl"))
     assert code == 2
-    assert "No such file" in out
+    assert "no such dataset file" in out
 
 
 def test_validate_dataset_with_recipe_warns_on_few_records(good: Path) -> None:

@@ -709,6 +709,9 @@ def test_length_percentiles_are_nearest_rank() -> None:
     data = jsonl(*[rec("abcd" * n) for n in order])
     stats = run(data)["stats"]
     assert stats["length_tokens"] == {"p50": 50, "p90": 90, "p99": 99, "max": 100}
+    # Power-of-two ranges up to the longest record; they add up to the records.
+    assert [b["max_tokens"] for b in stats["length_histogram"]] == [0, 1, 3, 7, 15, 31, 63, 127]
+    assert sum(b["records"] for b in stats["length_histogram"]) == stats["records"]
     assert stats["estimated_tokens"] == 5050
 
 
@@ -944,6 +947,7 @@ STATS_KEYS = {
     "estimated_tokens",
     "token_estimate",
     "length_tokens",
+    "length_histogram",
     "exact_duplicates",
     "normalised_duplicates",
     "max_length",
@@ -986,6 +990,10 @@ def test_report_json_values_for_a_small_file() -> None:
             "estimated_tokens": 2,
             "token_estimate": TOKEN_ESTIMATE,
             "length_tokens": {"p50": 1, "p90": 1, "p99": 1, "max": 1},
+            "length_histogram": [
+                {"min_tokens": 0, "max_tokens": 0, "records": 0},
+                {"min_tokens": 1, "max_tokens": 1, "records": 2},
+            ],
             "exact_duplicates": {"count": 1, "rate": 0.5, "examples": [{"first_line": 1, "duplicate_line": 3}]},
             "normalised_duplicates": {
                 "count": 1,
