@@ -53,7 +53,8 @@ def test_tensorboard_event_file_is_a_valid_tfrecord(tmp_path: Path) -> None:
         (length,) = struct.unpack("<Q", data[offset : offset + 8])
         offset += 12 + length + 4  # length, its CRC, the record, its CRC
         records += 1
-    assert offset == len(data) and records == 1 + 2 * 3  # the file version record, then two scalars a step
+    # The file version record, then three scalars a step (loss, learning rate, throughput; validation every 50).
+    assert offset == len(data) and records == 1 + 3 * 3
     assert manifest["checkpoint_s3_bucket"].endswith("/job-1/checkpoints/final/")
 
 
@@ -83,6 +84,17 @@ def test_failed_job_is_reported_with_its_reason_and_capacity_released(assembly: 
     assert "/aws/sagemaker/Clusters/" in (outcome.result.cause or "")
     assert "ReleaseCapacityOnFailure" in states and "CancelJobOnFailure" in states
     assert outcome.run_record is not None and outcome.run_record["status"] == "FAILED"
+
+
+def test_demo_out_writes_the_report(assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("novacpt_dev.demo.run.synthesize", lambda _: assembly)  # synthesised once per session
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.html'}" in result.stdout
+    assert {"report.html", "loss.png", "throughput.png", "hours.png", "lengths.png"} <= {p.name for p in out.iterdir()}
+    page = (out / "report.html").read_text()
+    assert "SUCCEEDED" in page and "customer-escrow-123456789012-demo" in page and "<h2>Loss</h2>" in page
 
 
 def test_cli_exit_codes(tmp_path: Path) -> None:
