@@ -87,7 +87,7 @@ def test_failed_job_is_reported_with_its_reason_and_capacity_released(assembly: 
 
 
 def test_demo_out_writes_the_report(assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("novacpt_dev.demo.run.synthesize", lambda _: assembly)  # synthesised once per session
+    monkeypatch.setattr("novacpt_dev.demo.run.synthesize", lambda *_: assembly)  # synthesised once per session
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
