@@ -20,6 +20,7 @@ from novacpt.jobs.manifests import DEFAULT_NAMESPACE
 from novacpt_cli.cluster import CLUSTER_MODEL_OUTPUT, MAX_REPLICAS_OUTPUT
 from novacpt_cli.common import EXIT_INVALID, EXIT_VALID, fail_usage
 from novacpt_cli.deployed import PIPELINE_STACK
+from novacpt_cli.errors import explain
 from novacpt_cli.output import emit_json
 from novacpt_cli.remote import _print_table
 
@@ -51,7 +52,7 @@ def doctor(
         cluster = _outputs(clients["cloudformation"], cluster_stack)
         role_arn = _preflight_role(clients["cloudformation"], stack, session)
     except (ClientError, BotoCoreError, KeyError) as exc:
-        raise fail_usage(f"cannot read the deployed stacks {stack} and {cluster_stack}: {exc}") from exc
+        raise fail_usage(f"cannot read the deployed stacks {stack} and {cluster_stack}: {explain(exc) or exc}") from exc
     missing = [key for key in (*_CLUSTER_OUTPUTS,) if key not in cluster] + [
         key for key in (CLUSTER_MODEL_OUTPUT, MAX_REPLICAS_OUTPUT) if key not in pipeline
     ]

@@ -30,8 +30,9 @@ COMMANDS = {
     "report",
     "runs",
     "logs",
+    "doctor",
 }
-AWS_COMMANDS = {"submit", "status", "watch", "report", "runs", "logs"}
+AWS_COMMANDS = {"submit", "status", "watch", "report", "runs", "logs", "doctor"}
 
 
 @pytest.fixture
@@ -68,6 +69,7 @@ def _usage_error(command: str, files: dict[str, str]) -> list[str]:
         "report": [],
         "runs": ["extra-argument"],
         "logs": [],
+        "doctor": ["--replicas", "0"],
     }[command]
 
 
