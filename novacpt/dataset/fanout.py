@@ -49,14 +49,23 @@ def _peak_mib() -> float:
     return 0.0
 
 
+def _as_bytes(parts: list[Any]) -> list[bytes]:
+    """Each partition's rows as bytes, freeing the arrays as it goes (memory stays at one copy)."""
+    out = []
+    parts.reverse()
+    while parts:
+        out.append(parts.pop().tobytes())
+    return out
+
+
 def scan_shard(path: str, start: int, end: int, partitions: int, normalised: bool) -> ShardOutput:
     """Scan bytes [start, end) of a file as one shard (run in a worker process)."""
     cpu = time.process_time()
     with open(path, "rb", buffering=0) as stream:
         stream.seek(read_from(start))
         scan = scan_stream(ShardStream(stream, start, end), normalised=normalised, file_start=start == 0)
-    exact = [rows.tobytes() for rows in partition(scan.hashes, partitions)]
-    norm = [rows.tobytes() for rows in partition(scan.norm_hashes or [], partitions)] if normalised else None
+    exact = _as_bytes(partition(scan.hashes, partitions))
+    norm = _as_bytes(partition(scan.norm_hashes or [], partitions)) if normalised else None
     summary = json.loads(json.dumps(summary_of(scan)))
     return ShardOutput(summary, exact, norm, _peak_mib(), time.process_time() - cpu)
 
