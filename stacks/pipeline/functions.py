@@ -58,9 +58,10 @@ class FunctionSpec:
 
 # Memory and timeouts (worst input):
 # - ValidateShard scans one shard (at most validation_shard_gib, 16 GiB by default) read with 8
-#   parallel ranged GETs: the validator does 0.5-1.3 GB/s on one core (make bench), so a full shard
-#   takes 15-40 s of CPU; 15 minutes leaves room for a slow S3. 4 GB gives 2+ vCPUs (reads beside
-#   the scan) and holds 16 bytes a record of hashes: 16 GiB of ~200 B records is ~1.4 GB.
+#   parallel ranged GETs: the validator does 0.12 GB/s on one core on its slowest shape (short
+#   \uXXXX-escaped Japanese lines; make bench, on a shared machine), so a full shard takes ~2.5 min
+#   of CPU; 15 minutes leaves room for a slow S3. 4 GB gives 2+ vCPUs (reads beside the scan) and
+#   holds ~40 bytes a record at the peak (hashes, rows, upload): 16 GiB of ~245 B records is ~2.8 GB.
 # - CountDuplicates holds one hash partition (about 4 GiB of data's records, 16 bytes each).
 # - MergeReports reads the shards' small summaries.
 # - ArchiveOutputs copies and re-reads (checksums) the manifest and TensorBoard logs: minutes.
