@@ -5,8 +5,8 @@ checker gives (the tests hold the two paths equal). Strictness:
 - orjson parses each line on its own: one JSON value a line, strict UTF-8, valid escapes, no
   control characters in strings, no lone surrogates, no NaN;
 - every value is a dict of one key, "text", whose value is a non-empty exact str;
-- the block's quotes number 4 a line plus those inside the texts, so no key appears twice
-  (orjson keeps the last of duplicate keys);
+- the block's unescaped quotes number exactly 4 a line, so no key appears twice (orjson keeps
+  the last of duplicate keys);
 - a text whose first character is whitespace or invisible is checked in full by `is_blank`.
 The parser's own loop does the per-character work; what this module adds per record runs in C
 (`map` over built-ins), so the cost depends neither on the language nor on the escapes.
@@ -14,7 +14,6 @@ The parser's own loop does the per-character work; what this module adds per rec
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -24,7 +23,7 @@ from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
 
-_QUOTE = 34
+_QUOTE, _BACKSLASH = 34, 92
 _TEXT = itemgetter("text")
 _FIRST = itemgetter(0)
 _loads = orjson.loads
@@ -61,7 +60,7 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         for i, first in enumerate(firsts):
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
-    if not _one_key_each(raw, texts):
+    if not _one_key_each(raw, n):
         return None
     encoded = list(map(str.encode, texts))
     text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
@@ -73,14 +72,19 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
-def _one_key_each(raw: bytes, texts: list[str]) -> bool:
-    """True when no line repeats its key: the block's quotes are 4 a line plus those inside the texts.
-
-    A quote inside a text is written `\\"` (or `\\u0022`, which sends the block to the per-line
-    rules); a repeated key adds at least two quotes that no kept text holds.
-    """
-    quotes = int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _QUOTE))
-    if quotes == 4 * len(texts):
+def _one_key_each(raw: bytes, lines: int) -> bool:
+    """True when no line repeats its key: the block's unescaped quotes are exactly 4 a line."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    quotes = np.flatnonzero(a == _QUOTE)
+    if quotes.size == 4 * lines:
         return True
-    inside = sum(map(str.count, texts, repeat('"')))
-    return quotes - inside == 4 * len(texts) and raw.find(b"u0022") < 0
+    # A quote is escaped when an odd run of backslashes precedes it; runs of 2 or more are rare.
+    candidates = quotes[a[quotes - 1] == _BACKSLASH]  # a line starts with "{", so quotes[0] >= 1
+    escaped, run = 0, 1
+    while candidates.size:
+        longer = a[candidates - run - 1] == _BACKSLASH
+        if run % 2:
+            escaped += int(candidates.size - np.count_nonzero(longer))
+        candidates = candidates[longer]
+        run += 1
+    return quotes.size - escaped == 4 * lines
