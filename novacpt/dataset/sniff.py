@@ -46,5 +46,8 @@ def _table(lines: list[bytes], separator: str) -> bool:
     rows = [line.decode("utf-8", "replace").rstrip("\r") for line in lines if line.strip()]
     if len(rows) < 2 or any(row.lstrip().startswith(("{", "[")) for row in rows[:2]):
         return False
-    fields = {len(row) for row in csv.reader(rows[:-1], delimiter=separator)}  # the last may be cut short
+    try:
+        fields = {len(row) for row in csv.reader(rows[:-1], delimiter=separator)}  # the last may be cut short
+    except csv.Error:  # a NUL or a lone carriage return: not a table
+        return False
     return len(fields) == 1 and fields != {1}

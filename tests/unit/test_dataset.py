@@ -1049,6 +1049,7 @@ def test_a_file_that_is_no_jsonl_gets_one_error_naming_its_format(name: str) -> 
         b'{"text": "a, b, c"}\n{"text": "d, e, f"}\n',  # commas inside records
         b'{"text": "a"}\n[1, 2]\n[3, 4]\n',  # arrays after a valid first line: line errors
         b"hello\nworld\n",  # plain text: line errors
+        b"a,b\rc,d\ne,f\n\x00,x\n",  # a lone carriage return and a NUL: not CSV, line errors
     ],
 )
 def test_jsonl_or_plain_text_is_not_taken_for_another_format(data: bytes) -> None:
