@@ -222,8 +222,8 @@ def _warnings(inputs: PlanInputs, plan: Plan, epochs: float, doc_separators: int
         found.append(
             PlanWarning(
                 "few_tokens_per_replica",
-                f"one pass gives each of the {inputs.replicas} instances {per_replica:,.0f} tokens, about "
-                f"{60 * per_replica / inputs.model.tokens_per_instance_hour:.0f} minutes of training (under "
+                f"one pass gives each of the {inputs.replicas} instances {per_replica:,.0f} tokens, "
+                f"{_minutes(60 * per_replica / inputs.model.tokens_per_instance_hour)} of training (under "
                 f"{MIN_REPLICA_HOURS:g} h: scaling up and health checks cost more); use fewer replicas "
                 f"({fewest} is the least for {inputs.model.label}) or more data",
             )
@@ -238,6 +238,10 @@ def _warnings(inputs: PlanInputs, plan: Plan, epochs: float, doc_separators: int
             )
         )
     return found
+
+
+def _minutes(minutes: float) -> str:
+    return f"about {minutes:.0f} minutes" if minutes >= 1 else "under a minute"
 
 
 def count_doc_separators(path: str | Path, chunk_bytes: int = 1 << 24) -> int:
