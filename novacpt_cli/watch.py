@@ -70,15 +70,29 @@ def sync_event_files(s3: Any, bucket: str, prefix: str, folder: Path, seen: dict
     return fetched
 
 
+def _limits(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The recipe summary's batch size, max_length and epochs (nested under `limits`, or flat)."""
+    limits = recipe.get("limits")
+    return limits if isinstance(limits, dict) else recipe
+
+
+def total_steps(document: dict[str, Any]) -> int | None:
+    """The run's optimizer steps: the estimate's, else records x epochs / global batch size."""
+    estimate = document.get("estimate") or {}
+    if isinstance(estimate.get("steps"), int) and estimate["steps"] > 0:
+        return int(estimate["steps"])
+    limits = _limits(document.get("recipe") or {})
+    records, batch, epochs = estimate.get("samples"), limits.get("global_batch_size"), limits.get("max_epochs")
+    if isinstance(records, int) and isinstance(batch, int) and isinstance(epochs, int) and records and batch > 0:
+        return max(1, math.ceil(records * epochs / batch))
+    return None
+
+
 def run_snapshot(state: dict[str, Any], metrics: TrainingMetrics) -> dict[str, Any]:
     """The one JSON object of `cpt watch --json` / `cpt status RUN --json`."""
     document = state.get("document") or {}
     recipe = document.get("recipe") or {}
     estimate = document.get("estimate") or {}
-    records, batch, epochs = estimate.get("samples"), recipe.get("global_batch_size"), recipe.get("max_epochs")
-    total = None
-    if isinstance(records, int) and isinstance(batch, int) and isinstance(epochs, int) and records and batch > 0:
-        total = max(1, math.ceil(records * epochs / batch))
     return {
         "run_id": recipe.get("run_id"),
         "status": state.get("status"),
@@ -87,7 +101,7 @@ def run_snapshot(state: dict[str, Any], metrics: TrainingMetrics) -> dict[str, A
         "stopped": state.get("stopped"),
         "job_name": recipe.get("job_name"),
         "estimate_hours": estimate.get("hours"),
-        **summary(metrics, total),
+        **summary(metrics, total_steps(document)),
     }
 
 
@@ -115,8 +129,8 @@ def _duration(seconds: float) -> str:
 
 def metrics_for(document: dict[str, Any], folder: Path) -> TrainingMetrics:
     """The run's TensorBoard metrics from the event files in `folder`."""
-    recipe = document.get("recipe") or {}
-    batch, length = recipe.get("global_batch_size"), recipe.get("max_length")
+    limits = _limits(document.get("recipe") or {})
+    batch, length = limits.get("global_batch_size"), limits.get("max_length")
     per_step = batch * length if isinstance(batch, int) and isinstance(length, int) else None
     return training_metrics(folder, tokens_per_step=per_step)
 

@@ -145,3 +145,21 @@ def test_simulated_trainer_writes_a_noisy_falling_loss() -> None:
     assert sum(loss[:20]) / 20 > sum(loss[-20:]) / 20 + 0.5  # it learns
     steps_up = sum(1 for a, b in itertools.pairwise(loss) if b > a)
     assert steps_up > 100  # and it is noisy, as mini-batch losses are
+
+
+def test_watch_snapshot_takes_the_steps_from_the_estimate_or_the_limits() -> None:
+    from novacpt_cli.metrics import TrainingMetrics
+    from novacpt_cli.watch import run_snapshot, total_steps
+
+    nested = {"recipe": {"limits": {"global_batch_size": 256, "max_epochs": 2}}, "estimate": {"samples": 1000}}
+    assert total_steps(nested) == 8  # ceil(1000 x 2 / 256)
+    assert total_steps({**nested, "estimate": {"steps": 500}}) == 500
+    assert total_steps({}) is None
+    state = {"status": "RUNNING", "state": "PollJob", "document": {**nested, "estimate": {"steps": 500, "hours": 2}}}
+    snapshot = run_snapshot(state, TrainingMetrics())
+    assert (snapshot["total_steps"], snapshot["step"], snapshot["eta_seconds"], snapshot["estimate_hours"]) == (
+        500,
+        None,
+        None,
+        2,
+    )
