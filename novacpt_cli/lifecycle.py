@@ -23,6 +23,9 @@ KEY_OUTPUT = "KmsKeyArn"
 DASHBOARD_OUTPUT = "DashboardUrl"
 CONSOLE_OUTPUT = "StateMachineConsoleUrl"
 STATE_MACHINE_OUTPUT = "StateMachineArn"
+CLUSTER_STACK = "NovaCptCluster"
+LEASE_TABLE_OUTPUT = "LeaseTableName"  # the capacity lease table (storage stack)
+INSTANCE_GROUP_OUTPUT = "InstanceGroupName"
 
 
 def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str] | None:
@@ -57,17 +60,35 @@ def running_executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]
     return [e for page in pages for e in page["executions"]]
 
 
+def lease_holder(session: Any) -> str | None:
+    """Who holds the P5 group's capacity lease (one line), or None (free, or no lease table deployed)."""
+    cloudformation = session.client("cloudformation")
+    storage = stack_outputs(cloudformation, STORAGE_STACK) or {}
+    cluster = stack_outputs(cloudformation, CLUSTER_STACK) or {}
+    if LEASE_TABLE_OUTPUT not in storage or INSTANCE_GROUP_OUTPUT not in cluster:
+        return None
+    from novacpt.adapters.lease import LeaseTable
+
+    table = LeaseTable(session.client("dynamodb"), storage[LEASE_TABLE_OUTPUT], cluster[INSTANCE_GROUP_OUTPUT])
+    lease = table.lease()
+    return None if lease is None else lease.describe()
+
+
 def refuse_reasons(session: Any) -> list[str]:
-    """Why the stacks must not be destroyed now (empty when nothing runs)."""
+    """Why the stacks must not be destroyed now (empty when nothing runs and no run holds the cluster)."""
     outputs = stack_outputs(session.client("cloudformation"), PIPELINE_STACK)
-    if not outputs or STATE_MACHINE_OUTPUT not in outputs:
-        return []
-    running = running_executions(session.client("stepfunctions"), outputs[STATE_MACHINE_OUTPUT])
-    return [
-        f"run {e['name']} is RUNNING (started {e['startDate']}): wait for it to end, or stop it in the Step Functions "
-        "console (its clean-up releases the cluster), then run make destroy again"
-        for e in running
-    ]
+    reasons = []
+    if outputs and STATE_MACHINE_OUTPUT in outputs:
+        running = running_executions(session.client("stepfunctions"), outputs[STATE_MACHINE_OUTPUT])
+        reasons += [
+            f"run {e['name']} is RUNNING (started {e['startDate']}): wait for it to end, or stop it in the Step "
+            "Functions console (its clean-up releases the cluster), then run make destroy again"
+            for e in running
+        ]
+    holder = lease_holder(session)
+    if holder is not None:
+        reasons.append(f"{holder} holds the cluster's P5 group (capacity lease): wait for its release to finish")
+    return reasons
 
 
 def retained(storage: dict[str, str]) -> list[str]:

@@ -69,20 +69,54 @@ def test_bootstrapped_when_the_toolkit_stack_exists() -> None:
     assert not lifecycle.bootstrapped(_cloudformation({"CDKToolkit": None}))
 
 
+NO_LEASE_TABLE = {"NovaCptStorage": {}, "NovaCptCluster": {}}
+
+
 def test_destroy_is_refused_while_a_run_is_running() -> None:
-    session = _Session(
-        cloudformation=_cloudformation({"NovaCptPipeline": {"StateMachineArn": ARN}}), stepfunctions=_sfn(["pharma-1"])
-    )
+    stacks = {"NovaCptPipeline": {"StateMachineArn": ARN}, **NO_LEASE_TABLE}
+    session = _Session(cloudformation=_cloudformation(stacks), stepfunctions=_sfn(["pharma-1"]))
     (reason,) = lifecycle.refuse_reasons(session)
     assert "pharma-1 is RUNNING" in reason and "make destroy again" in reason
 
 
 def test_destroy_goes_ahead_when_nothing_runs_or_nothing_is_deployed() -> None:
-    idle = _Session(
-        cloudformation=_cloudformation({"NovaCptPipeline": {"StateMachineArn": ARN}}), stepfunctions=_sfn([])
-    )
+    stacks = {"NovaCptPipeline": {"StateMachineArn": ARN}, **NO_LEASE_TABLE}
+    idle = _Session(cloudformation=_cloudformation(stacks), stepfunctions=_sfn([]))
     assert lifecycle.refuse_reasons(idle) == []
-    assert lifecycle.refuse_reasons(_Session(cloudformation=_cloudformation({"NovaCptPipeline": None}))) == []
+    nothing = {"NovaCptPipeline": None, "NovaCptStorage": None, "NovaCptCluster": None}
+    assert lifecycle.refuse_reasons(_Session(cloudformation=_cloudformation(nothing))) == []
+
+
+def test_destroy_is_refused_while_a_run_holds_the_capacity_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    stacks = {
+        "NovaCptPipeline": None,
+        "NovaCptStorage": {"LeaseTableName": "leases"},
+        "NovaCptCluster": {"InstanceGroupName": "nova-p5"},
+    }
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="leases",
+            KeySchema=[{"AttributeName": "group", "KeyType": "HASH"}, {"AttributeName": "entry", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "group", "AttributeType": "S"},
+                {"AttributeName": "entry", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        free = _Session(cloudformation=_cloudformation(stacks), dynamodb=dynamodb)
+        assert lifecycle.refuse_reasons(free) == []
+        lease = {"owner": "run-a", "acquired_at": "2026-11-30T01:00:00Z", "job_name": "job-a"}
+        item = {"group": {"S": "nova-p5"}, "entry": {"S": "lease"}, "replicas": {"N": "16"}}
+        item |= {key: {"S": value} for key, value in lease.items()}
+        dynamodb.put_item(TableName="leases", Item=item)
+        held = _Session(cloudformation=_cloudformation(stacks), dynamodb=dynamodb)
+        (reason,) = lifecycle.refuse_reasons(held)
+    assert "run run-a" in reason and "job job-a on 16 instances" in reason and "capacity lease" in reason
 
 
 def test_summary_names_buckets_dashboard_and_console() -> None:
