@@ -24,7 +24,7 @@ from stacks.storage.stack import STORAGE_STACK_ID, StorageStack
 
 def build_app(app: cdk.App) -> cdk.App:
     """Add every stack to `app` (configured from its context) and the cdk-nag checks."""
-    config = DeploymentConfig.from_context(app.node.try_get_context)
+    config = DeploymentConfig.from_context(app.node.try_get_context, app.node.get_all_context().keys())
     config.check_environment(os.environ.get("CDK_DEFAULT_REGION"))
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     storage = StorageStack(

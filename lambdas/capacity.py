@@ -2,42 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from lambdas.events import StateEvent
-from lambdas.runtime import cluster, deployment, env, logger, pipeline_handler, s3
+from lambdas.runtime import cluster, deployment, logger, pipeline_handler, s3, settings
+from novacpt.contract import AbortCleanup, CapacityState, RecipeSummary, ReleaseResult
+from novacpt.kernel.settings import CapacityWaitSettings
 from novacpt.steps.capacity import CapacityWait, aborted_step, check_capacity_step, prepare_capacity_step
-
-
-class CapacityEnv(BaseModel):
-    """How long and how often to wait for the instances, and where they come from (for the failure message)."""
-
-    model_config = ConfigDict(extra="ignore")
-    poll_interval_seconds: int = Field(ge=0)
-    max_capacity_wait_seconds: float = Field(gt=0)
-    capacity_zone: str = ""
-    training_plan: bool = False
 
 
 class PrepareEvent(BaseModel):
     """The run summary; after the first call also the capacity state it returned (the wait loop)."""
 
-    recipe: dict[str, Any]
-    capacity: dict[str, Any] | None = None
+    recipe: RecipeSummary
+    capacity: CapacityState | None = None
 
 
 @pipeline_handler(PrepareEvent)
-def prepare(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
+def prepare(event: PrepareEvent, context: LambdaContext) -> CapacityState:
     """Ask for the recipe's replicas (PrepareCapacity), or look again (CheckCapacity, CapacityUnavailable when late)."""
-    settings = env(CapacityEnv)
+    config = settings(CapacityWaitSettings)
     wait = CapacityWait(
-        interval_seconds=settings.poll_interval_seconds,
-        max_seconds=settings.max_capacity_wait_seconds,
-        zone=settings.capacity_zone,
-        training_plan=settings.training_plan,
+        interval_seconds=config.poll_interval_seconds,
+        max_seconds=config.max_capacity_wait_seconds,
+        zone=config.capacity_zone,
+        training_plan=config.training_plan,
     )
     if event.capacity is None:
         return prepare_capacity_step(cluster(), event.recipe, wait)
@@ -45,10 +35,10 @@ def prepare(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
 
 
 @pipeline_handler(StateEvent)
-def release(event: StateEvent, context: LambdaContext) -> dict[str, Any]:
+def release(event: StateEvent, context: LambdaContext) -> ReleaseResult:
     """Return the cluster to its resting size; safe to call on every path, any number of times."""
     cluster().release_capacity()
-    return {"released": True}
+    return ReleaseResult(released=True)
 
 
 class AbortedDetail(BaseModel):
@@ -67,7 +57,7 @@ class AbortedEvent(BaseModel):
 
 
 @pipeline_handler(AbortedEvent)
-def aborted(event: AbortedEvent, context: LambdaContext) -> dict[str, Any]:
+def aborted(event: AbortedEvent, context: LambdaContext) -> AbortCleanup:
     """An execution ended without its clean-up path: cancel its job and release the capacity."""
     detail = event.detail
     logger.info("execution ended without its clean-up path", extra={"execution": detail.name, "status": detail.status})

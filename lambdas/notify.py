@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict
 
 from lambdas.events import OutcomeEvent
-from lambdas.runtime import env, metrics, pipeline_handler
+from lambdas.runtime import metrics, pipeline_handler, settings
 from novacpt.adapters.kubernetes_jobs import cluster_log_group
-from novacpt.kernel.errors import TransientError, is_transient
+from novacpt.contract import Notification
+from novacpt.kernel.errors import aws_failure
+from novacpt.kernel.settings import NotifySettings
 from novacpt.steps.notify import build_message
 
 
-class NotifyEnv(BaseModel):
-    """Where notifications go, and the cluster's log group to point at."""
-
-    model_config = ConfigDict(extra="ignore")
-    topic_arn: str
-    hyperpod_cluster_name: str = ""
-    hyperpod_cluster_arn: str = ""
-
-    @property
-    def cluster_log_group(self) -> str | None:
-        """The HyperPod cluster's log group, when the deployment has a cluster."""
-        if not (self.hyperpod_cluster_name and self.hyperpod_cluster_arn):
-            return None
-        return cluster_log_group(self.hyperpod_cluster_name, self.hyperpod_cluster_arn)
-
-
 @pipeline_handler(OutcomeEvent)
-def handler(event: OutcomeEvent, context: LambdaContext) -> dict[str, Any]:
+def handler(event: OutcomeEvent, context: LambdaContext) -> Notification:
     """Publish one message; return it too (it shows in the execution history)."""
-    settings = env(NotifyEnv)
-    subject, body = build_message(
-        event.state, succeeded=event.succeeded, execution_arn=event.execution_arn, log_group=settings.cluster_log_group
-    )
+    config = settings(NotifySettings)
+    log_group = None
+    if config.hyperpod_cluster_name and config.hyperpod_cluster_arn:
+        log_group = cluster_log_group(config.hyperpod_cluster_name, config.hyperpod_cluster_arn)
+    note = build_message(event.state, succeeded=event.succeeded, execution_arn=event.execution_arn, log_group=log_group)
     try:
-        boto3.client("sns").publish(TopicArn=settings.topic_arn, Subject=subject, Message=body)
+        boto3.client("sns").publish(TopicArn=config.topic_arn, Subject=note.subject, Message=note.message)
     except (ClientError, BotoCoreError) as exc:
-        if is_transient(exc):
-            raise TransientError(f"SNS Publish to {settings.topic_arn}: {exc}, retrying") from exc
-        raise
+        raise aws_failure(f"SNS Publish to {config.topic_arn}", exc, service="SNS") from exc
     metrics.add_metric(name="RunsSucceeded" if event.succeeded else "RunsFailed", unit="Count", value=1)
-    return {"subject": subject, "message": body}
+    return note

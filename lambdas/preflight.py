@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.events import RecipeEvent
-from lambdas.runtime import ClusterEnv, env, pipeline_handler
-from novacpt.adapters import kubernetes_jobs as jobs_backend
+from lambdas.runtime import pipeline_handler, settings
 from novacpt.adapters.k8s import eks
 from novacpt.adapters.preflight import Check, images, run_checks
-from novacpt.steps.preflight import preflight_step
+from novacpt.contract import PreflightResult
+from novacpt.kernel.settings import PreflightSettings
+from novacpt.steps.preflight import Checks, preflight_step
 
 
 def aws_clients(session: Any) -> tuple[Any, Any]:
@@ -20,28 +22,39 @@ def aws_clients(session: Any) -> tuple[Any, Any]:
     return session.client("sagemaker"), session.client("service-quotas")
 
 
-@pipeline_handler(RecipeEvent)
-def handler(event: RecipeEvent, context: LambdaContext) -> dict[str, Any]:
-    """Every check for the run's replicas; PreflightFailed (one line per failure) stops the run."""
-    cluster = env(ClusterEnv)
-    if cluster.cluster_backend == "fake":  # no cluster to look at: only what the region offers
-        region = boto3.session.Session().region_name or ""
-        return preflight_step(lambda _, model: [images(model, region)], event.recipe)
-    settings = env(jobs_backend.KubernetesJobsSettings)
+def cluster_checks() -> Checks:
+    """Every check against the deployment's HyperPod cluster, from this function's settings."""
+    config = settings(PreflightSettings)
 
     def checks(replicas: int, model: str) -> list[Check]:
         session = boto3.Session()
         sagemaker, quotas = aws_clients(session)
         return run_checks(
             model_key=model,
-            region=settings.region,
+            region=config.region,
             replicas=replicas,
-            cluster=cluster.hyperpod_cluster_name,
-            group=cluster.instance_group,
-            namespace=settings.job_namespace,
+            cluster=config.hyperpod_cluster_name,
+            group=config.instance_group,
+            namespace=config.job_namespace,
             sagemaker=sagemaker,
             quotas=quotas,
-            api=lambda: eks.connect_eks(session, settings.eks_cluster_name, settings.region),
+            api=lambda: eks.connect_eks(session, config.eks_cluster_name, config.region),
         )
 
-    return preflight_step(checks, event.recipe)
+    return checks
+
+
+def region_checks() -> Checks:
+    """Only what the region offers (the emulated pipeline, whose cluster is the scripted fake)."""
+    region = boto3.session.Session().region_name or ""
+    return lambda _, model: [images(model, region)]
+
+
+checks_factory: Callable[[], Checks] = cluster_checks
+"""Makes the checks: the emulator (novacpt_dev) replaces it when there is no cluster to look at."""
+
+
+@pipeline_handler(RecipeEvent)
+def handler(event: RecipeEvent, context: LambdaContext) -> PreflightResult:
+    """Every check for the run's replicas; PreflightFailed (one line per failure) stops the run."""
+    return preflight_step(checks_factory(), event.recipe)

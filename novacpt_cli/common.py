@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from novacpt.contract import DatasetLimits
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
 from novacpt.recipe import Recipe, RecipeReport, parse_set_option, validate_recipe_file
 from novacpt_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, CliError, regular_file
@@ -50,8 +51,5 @@ def scan_dataset(path: Path, options: DatasetOptions) -> DatasetReport:
 
 
 def recipe_limits(recipe: Recipe) -> DatasetOptions:
-    """What a dataset is checked against for this recipe: max_length, batch size, epochs (Nova 1.0)."""
-    tc = recipe.training_config
-    return DatasetOptions(
-        max_length=tc.max_length, global_batch_size=tc.global_batch_size, max_epochs=recipe.max_epochs
-    )
+    """What a dataset is checked against for this recipe (novacpt.contract.DatasetLimits, as in the pipeline)."""
+    return DatasetLimits.of(recipe).options()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
+from novacpt.kernel.settings import Settings
 
 
 class ScriptedCluster:
@@ -28,7 +27,7 @@ class ScriptedCluster:
     def release_capacity(self) -> None:
         return None
 
-    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
+    def submit(self, job_name: str, execution: str, recipe: object) -> None:
         return None
 
     def status(self, job_name: str, attempt: int) -> JobStatus:
@@ -37,3 +36,14 @@ class ScriptedCluster:
 
     def cancel(self, job_name: str) -> None:
         return None
+
+
+class FakeClusterSettings(Settings):
+    """The scripted fake's script, from the environment (emulated runs only; never in the deployed stack)."""
+
+    fake_job_states: str = "RUNNING,SUCCEEDED"
+    fake_failure_reason: str = "scripted failure"
+
+    def cluster(self) -> ScriptedCluster:
+        """The fake cluster these settings script."""
+        return ScriptedCluster(self.fake_job_states.split(","), self.fake_failure_reason)

@@ -179,11 +179,11 @@ class FakeHyperPod:
 
     # --- the jobs half of the ClusterBackend ------------------------------------------------------
 
-    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
+    def submit(self, job_name: str, execution: str, recipe: Any) -> None:
         with self._lock:
             if job_name in self.jobs:
                 return  # idempotent, as the Kubernetes backend
-            replicas = int(summary.get("replicas", 0))
+            replicas = int(recipe.run.replicas)
             others = self.running_jobs()
             if others:
                 self.violations.append(f"job {job_name} started while {', '.join(others)} ran on the group")
@@ -191,7 +191,9 @@ class FakeHyperPod:
                 self.violations.append(
                     f"job {job_name} started on {self.current} instances ({self.cluster_status}); it needs {replicas}"
                 )
-            self.jobs[job_name] = FakeJob(job_name, replicas, polls_left=self.job_polls, summary=dict(summary))
+            self.jobs[job_name] = FakeJob(
+                job_name, replicas, polls_left=self.job_polls, summary={"execution": execution, "replicas": replicas}
+            )
 
     def status(self, job_name: str, attempt: int) -> JobStatus:
         with self._lock:

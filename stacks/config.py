@@ -20,10 +20,11 @@ the bad value and what is allowed.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Final, Literal
 
 from aws_cdk import aws_logs as logs
@@ -81,134 +82,188 @@ _IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.
 # real check when the subscription confirmation mail is sent.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
-# What each field allows, in words, for the one-line error message.
-_ALLOWED: Final[Mapping[str, str]] = {
-    "archive_transition_days": "an integer >= 30 (days before archive objects move to Glacier Instant Retrieval)",
-    "noncurrent_version_days": "an integer from 1 to 3650 (days a noncurrent object version is kept)",
-    "log_retention_days": "one of the CloudWatch Logs retention periods "
-    + ", ".join(str(d) for d in LOG_RETENTION_DAYS),
-    "notification_email": 'an e-mail address such as "ml-team@example.com", or null for no notifications',
-    "budget_instance_hours": "a number > 0 (most P5 instance-hours a run may be estimated at; default "
-    f"{DEFAULT_BUDGET_INSTANCE_HOURS:g}), or null for no guard",
-    "price_per_instance_hour": "a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null",
-    "max_poll_hours": "a number > 0 and <= 240 (hours to wait for a training job)",
-    "max_stuck_minutes": "a number from 5 to 1440 (minutes a job's pods may stay Pending, fail to pull their "
-    "image or crash-loop before the job is cancelled)",
-    "validation_shard_gib": "an integer from 1 to 64 (GiB of a dataset one validation invocation scans)",
-    "validation_concurrency": "an integer from 1 to 1000 (dataset shards validated at once)",
-    "poll_interval_seconds": "an integer from 30 to 3600 (seconds between job status polls)",
-    "region": "one of " + ", ".join(IMAGE_ACCOUNTS) + " (regions with Nova CPT images), equal to the CDK "
-    "environment's region when that is known",
-    "availability_zones": "a list of 2 or 3 distinct availability zone names of the region, "
-    'e.g. ["us-east-1a", "us-east-1b"]',
-    "rig_availability_zone": "one of availability_zones (where your P5 capacity is), or null for the first",
-    "vpc_cidr": 'a private (RFC 1918) IPv4 /16 network such as "10.192.0.0/16"',
-    "nat_gateways": "an integer from 1 to the number of availability_zones (NAT gateways of the cluster's "
-    "subnets), or null for one per zone",
-    "model": "one of "
-    + ", ".join(f"{key} ({m.label})" for key, m in BY_KEY.items())
-    + " (the Nova model the cluster trains)",
-    "max_replicas": "a replica count of the chosen model: "
-    + "; ".join(f"{key} {', '.join(map(str, m.replicas))}" for key, m in BY_KEY.items()),
-    "capacity_mode": '"on-demand" (no P5 instance at rest; scaled up per run) or "always-on"',
-    "max_capacity_wait_minutes": "an integer from 10 to 720 (minutes a run waits for its P5 instances)",
-    "cluster_name": "a HyperPod cluster name: letters, digits and hyphens, at most 63 characters",
-    "existing_cluster_name": "the name of an existing HyperPod cluster to use (creates no VPC, EKS or "
-    "HyperPod cluster), or null to create one",
-    "existing_eks_cluster_name": "the name of the existing cluster's EKS cluster, set together with "
-    "existing_cluster_name (both null to create a cluster)",
-    "instance_group_name": "a restricted instance group name: letters, digits and hyphens, at most 63 characters",
-    "fsx_size_gib": "1200 or a multiple of 2400, up to 100800 (GiB of the RIG's FSx for Lustre file system)",
-    "fsx_throughput_mbps_per_tib": "one of " + ", ".join(map(str, FSX_THROUGHPUTS)) + " (FSx for Lustre MB/s per TiB)",
-    "instance_volume_gb": "an integer from 1 to 16384 (GB of the extra EBS volume of each P5 instance)",
-    "training_plan_arn": "the ARN of a SageMaker training plan in the region "
-    "(arn:aws:sagemaker:<region>:<account>:training-plan/<name>), or null for on-demand capacity",
-    "deep_health_checks": "true or false (run InstanceStress and InstanceConnectivity checks on new instances)",
-    "kubernetes_version": 'one of "1.31", "1.32", "1.33", "1.34" (EKS versions HyperPod supports)',
-    "eks_public_access_cidrs": "a list of IPv4 CIDRs allowed to reach a public EKS endpoint, "
-    "or [] for a private endpoint only",
-    "eks_admin_principal_arns": "a list of IAM role or user ARNs given EKS cluster-admin access, or []",
-}
-
 
 class ConfigError(ValueError):
     """A context value is invalid. The message is one line: key, bad value, what is allowed."""
 
 
-class DeploymentConfig(BaseModel):
-    """Deployment settings of the Nova CPT stacks (immutable)."""
+def _allowed(text: str) -> Any:
+    """A field's description: what it allows, in words (the one-line ConfigError quotes it)."""
+    return Field(description=text)
+
+
+class _Config(BaseModel):
+    """Settings read from the CDK context: immutable, unknown keys refused, no booleans for numbers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    archive_transition_days: Annotated[int, Field(ge=30)] = 90
-    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    log_retention_days: int = 90
-    notification_email: str | None = None
-    budget_instance_hours: Annotated[float, Field(gt=0)] | None = DEFAULT_BUDGET_INSTANCE_HOURS
-    price_per_instance_hour: Annotated[float, Field(gt=0)] | None = None
-    max_poll_hours: Annotated[float, Field(gt=0, le=240)] = 72.0
-    max_stuck_minutes: Annotated[float, Field(ge=5, le=1440)] = 30.0
-    poll_interval_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
-    validation_shard_gib: Annotated[int, Field(ge=1, le=64)] = 16
-    validation_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32
-    # The training cluster (stacks/cluster/).
-    region: NovaRegion = "us-east-1"
-    availability_zones: tuple[str, ...] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
-    rig_availability_zone: str | None = None
-    vpc_cidr: str = "10.192.0.0/16"
-    nat_gateways: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
-    model: str = "lite"  # a key of novacpt.catalog.BY_KEY (checked by _model)
-    max_replicas: int = Field(default=16, validate_default=True)
-    capacity_mode: Literal["on-demand", "always-on"] = "on-demand"
-    max_capacity_wait_minutes: Annotated[int, Field(ge=10, le=720)] = 120
-    cluster_name: str = "nova-cpt"
-    existing_cluster_name: str | None = None
-    existing_eks_cluster_name: str | None = Field(default=None, validate_default=True)
-    instance_group_name: str = "nova-p5"
-    fsx_size_gib: int = 1200
-    fsx_throughput_mbps_per_tib: int = 250
-    instance_volume_gb: Annotated[int, Field(ge=1, le=16384)] = 500
-    training_plan_arn: str | None = None
-    deep_health_checks: bool = True
-    kubernetes_version: KubernetesVersion = "1.33"
-    eks_public_access_cidrs: tuple[str, ...] = ()
-    eks_admin_principal_arns: tuple[str, ...] = ()
-
-    @field_validator(
-        "archive_transition_days",
-        "noncurrent_version_days",
-        "log_retention_days",
-        "budget_instance_hours",
-        "price_per_instance_hour",
-        "max_poll_hours",
-        "max_stuck_minutes",
-        "poll_interval_seconds",
-        "validation_shard_gib",
-        "validation_concurrency",
-        "max_replicas",
-        "max_capacity_wait_minutes",
-        "fsx_size_gib",
-        "fsx_throughput_mbps_per_tib",
-        "instance_volume_gb",
-        "nat_gateways",
-        mode="before",
-    )
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans(cls, value: Any) -> Any:
-        # A bool is an int in Python (and pydantic's lax mode accepts it): refuse it.
-        if isinstance(value, bool):
+    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # A bool is an int in Python (and pydantic's lax mode accepts it): refuse it for numbers.
+        annotation = str(cls.model_fields[str(info.field_name)].annotation)
+        if isinstance(value, bool) and ("int" in annotation or "float" in annotation):
             raise ValueError("a boolean is not a number")
         return value
+
+
+def _as_list(value: Any) -> Any:
+    # `-c nova-cpt:availability_zones=us-east-1a,us-east-1b` (or a JSON list) arrives as text.
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class SharedConfig(_Config):
+    """What the cluster and the pipeline both know: the region, the model, its replica limit, log retention."""
+
+    region: Annotated[
+        NovaRegion,
+        _allowed(
+            "one of " + ", ".join(IMAGE_ACCOUNTS) + " (regions with Nova CPT images), equal to the CDK "
+            "environment's region when that is known"
+        ),
+    ] = "us-east-1"
+    model: Annotated[
+        str,
+        _allowed(
+            "one of "
+            + ", ".join(f"{key} ({m.label})" for key, m in BY_KEY.items())
+            + " (the Nova model the cluster trains)"
+        ),
+    ] = "lite"
+    max_replicas: Annotated[
+        int,
+        _allowed(
+            "a replica count of the chosen model: "
+            + "; ".join(f"{key} {', '.join(map(str, m.replicas))}" for key, m in BY_KEY.items())
+        ),
+    ] = Field(default=16, validate_default=True)
+    log_retention_days: Annotated[
+        int, _allowed("one of the CloudWatch Logs retention periods " + ", ".join(str(d) for d in LOG_RETENTION_DAYS))
+    ] = 90
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value not in BY_KEY:
+            raise ValueError("not a Nova model with CPT")
+        return value
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _replicas(cls, value: int, info: ValidationInfo) -> int:
+        model = info.data.get("model")
+        if model in BY_KEY and value not in BY_KEY[model].replicas:
+            raise ValueError(f"not a replica count of Nova {model}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError("not a CloudWatch Logs retention period")
+        return value
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """`log_retention_days` as the aws-cdk-lib enum member."""
+        return LOG_RETENTION_DAYS[self.log_retention_days]
+
+
+class StorageConfig(_Config):
+    """The storage stack: how long archive objects and old versions are kept."""
+
+    archive_transition_days: Annotated[
+        int, Field(ge=30), _allowed("an integer >= 30 (days before archive objects move to Glacier Instant Retrieval)")
+    ] = 90
+    noncurrent_version_days: Annotated[
+        int, Field(ge=1, le=3650), _allowed("an integer from 1 to 3650 (days a noncurrent object version is kept)")
+    ] = 30
+
+
+class ClusterConfig(SharedConfig):
+    """The cluster stack: network, EKS, the HyperPod cluster and its P5 restricted instance group."""
+
+    availability_zones: Annotated[
+        tuple[str, ...],
+        _allowed('a list of 2 or 3 distinct availability zone names of the region, e.g. ["us-east-1a", "us-east-1b"]'),
+    ] = Field(default=("us-east-1a", "us-east-1b"), validate_default=True)
+    nat_gateways: Annotated[
+        Annotated[int, Field(ge=1)] | None,
+        _allowed(
+            "an integer from 1 to the number of availability_zones (NAT gateways of the cluster's subnets), "
+            "or null for one per zone"
+        ),
+    ] = Field(default=None, validate_default=True)
+    rig_availability_zone: Annotated[
+        str | None, _allowed("one of availability_zones (where your P5 capacity is), or null for the first")
+    ] = None
+    vpc_cidr: Annotated[str, _allowed('a private (RFC 1918) IPv4 /16 network such as "10.192.0.0/16"')] = (
+        "10.192.0.0/16"
+    )
+    capacity_mode: Annotated[
+        Literal["on-demand", "always-on"],
+        _allowed('"on-demand" (no P5 instance at rest; scaled up per run) or "always-on"'),
+    ] = "on-demand"
+    cluster_name: Annotated[
+        str, _allowed("a HyperPod cluster name: letters, digits and hyphens, at most 63 characters")
+    ] = "nova-cpt"
+    existing_cluster_name: Annotated[
+        str | None,
+        _allowed(
+            "the name of an existing HyperPod cluster to use (creates no VPC, EKS or HyperPod cluster), "
+            "or null to create one"
+        ),
+    ] = None
+    existing_eks_cluster_name: Annotated[
+        str | None,
+        _allowed(
+            "the name of the existing cluster's EKS cluster, set together with existing_cluster_name "
+            "(both null to create a cluster)"
+        ),
+    ] = Field(default=None, validate_default=True)
+    instance_group_name: Annotated[
+        str, _allowed("a restricted instance group name: letters, digits and hyphens, at most 63 characters")
+    ] = "nova-p5"
+    fsx_size_gib: Annotated[
+        int, _allowed("1200 or a multiple of 2400, up to 100800 (GiB of the RIG's FSx for Lustre file system)")
+    ] = 1200
+    fsx_throughput_mbps_per_tib: Annotated[
+        int, _allowed("one of " + ", ".join(map(str, FSX_THROUGHPUTS)) + " (FSx for Lustre MB/s per TiB)")
+    ] = 250
+    instance_volume_gb: Annotated[
+        int,
+        Field(ge=1, le=16384),
+        _allowed("an integer from 1 to 16384 (GB of the extra EBS volume of each P5 instance)"),
+    ] = 500
+    training_plan_arn: Annotated[
+        str | None,
+        _allowed(
+            "the ARN of a SageMaker training plan in the region "
+            "(arn:aws:sagemaker:<region>:<account>:training-plan/<name>), or null for on-demand capacity"
+        ),
+    ] = None
+    deep_health_checks: Annotated[
+        bool, _allowed("true or false (run InstanceStress and InstanceConnectivity checks on new instances)")
+    ] = True
+    kubernetes_version: Annotated[
+        KubernetesVersion, _allowed('one of "1.31", "1.32", "1.33", "1.34" (EKS versions HyperPod supports)')
+    ] = "1.33"
+    eks_public_access_cidrs: Annotated[
+        tuple[str, ...],
+        _allowed("a list of IPv4 CIDRs allowed to reach a public EKS endpoint, or [] for a private endpoint only"),
+    ] = ()
+    eks_admin_principal_arns: Annotated[
+        tuple[str, ...], _allowed("a list of IAM role or user ARNs given EKS cluster-admin access, or []")
+    ] = ()
 
     @field_validator("availability_zones", "eks_public_access_cidrs", "eks_admin_principal_arns", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
-        # `-c nova-cpt:availability_zones=us-east-1a,us-east-1b` (or a JSON list) arrives as text.
-        if isinstance(value, str):
-            with contextlib.suppress(json.JSONDecodeError):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _as_list(value)
 
     @field_validator("availability_zones")
     @classmethod
@@ -248,21 +303,6 @@ class DeploymentConfig(BaseModel):
         for cidr in value:
             if ipaddress.ip_network(cidr, strict=True).version != 4:
                 raise ValueError("not an IPv4 CIDR")
-        return value
-
-    @field_validator("model")
-    @classmethod
-    def _model(cls, value: str) -> str:
-        if value not in BY_KEY:
-            raise ValueError("not a Nova model with CPT")
-        return value
-
-    @field_validator("max_replicas")
-    @classmethod
-    def _replicas(cls, value: int, info: ValidationInfo) -> int:
-        model = info.data.get("model")
-        if model in BY_KEY and value not in BY_KEY[model].replicas:
-            raise ValueError(f"not a replica count of Nova {model}")
         return value
 
     @field_validator("cluster_name", "existing_cluster_name", "instance_group_name")
@@ -311,12 +351,59 @@ class DeploymentConfig(BaseModel):
             raise ValueError("not IAM role or user ARNs")
         return value
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _cloudwatch_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError("not a CloudWatch Logs retention period")
-        return value
+    @property
+    def rig_zone(self) -> str:
+        """The availability zone of the restricted instance group's subnet."""
+        return self.rig_availability_zone or self.availability_zones[0]
+
+    @property
+    def resting_count(self) -> int:
+        """P5 instances in the restricted instance group between runs."""
+        return self.max_replicas if self.capacity_mode == "always-on" else 0
+
+
+class PipelineConfig(SharedConfig):
+    """The pipeline stack: notifications, the cost guard, polling and the dataset validation fan-out."""
+
+    notification_email: Annotated[
+        str | None, _allowed('an e-mail address such as "ml-team@example.com", or null for no notifications')
+    ] = None
+    budget_instance_hours: Annotated[
+        Annotated[float, Field(gt=0)] | None,
+        _allowed(
+            "a number > 0 (most P5 instance-hours a run may be estimated at; default "
+            f"{DEFAULT_BUDGET_INSTANCE_HOURS:g}), or null for no guard"
+        ),
+    ] = DEFAULT_BUDGET_INSTANCE_HOURS
+    price_per_instance_hour: Annotated[
+        Annotated[float, Field(gt=0)] | None,
+        _allowed("a number > 0 (USD per ml.p5.48xlarge instance-hour, for estimates), or null"),
+    ] = None
+    max_poll_hours: Annotated[
+        float, Field(gt=0, le=240), _allowed("a number > 0 and <= 240 (hours to wait for a training job)")
+    ] = 72.0
+    max_stuck_minutes: Annotated[
+        float,
+        Field(ge=5, le=1440),
+        _allowed(
+            "a number from 5 to 1440 (minutes a job's pods may stay Pending, fail to pull their image or "
+            "crash-loop before the job is cancelled)"
+        ),
+    ] = 30.0
+    poll_interval_seconds: Annotated[
+        int, Field(ge=30, le=3600), _allowed("an integer from 30 to 3600 (seconds between job status polls)")
+    ] = 300
+    validation_shard_gib: Annotated[
+        int,
+        Field(ge=1, le=64),
+        _allowed("an integer from 1 to 64 (GiB of a dataset one validation invocation scans)"),
+    ] = 16
+    validation_concurrency: Annotated[
+        int, Field(ge=1, le=1000), _allowed("an integer from 1 to 1000 (dataset shards validated at once)")
+    ] = 32
+    max_capacity_wait_minutes: Annotated[
+        int, Field(ge=10, le=720), _allowed("an integer from 10 to 720 (minutes a run waits for its P5 instances)")
+    ] = 120
 
     @field_validator("notification_email")
     @classmethod
@@ -328,20 +415,13 @@ class DeploymentConfig(BaseModel):
             raise ValueError("not an e-mail address")
         return value
 
-    @property
-    def log_retention(self) -> logs.RetentionDays:
-        """`log_retention_days` as the aws-cdk-lib enum member."""
-        return LOG_RETENTION_DAYS[self.log_retention_days]
 
-    @property
-    def rig_zone(self) -> str:
-        """The availability zone of the restricted instance group's subnet."""
-        return self.rig_availability_zone or self.availability_zones[0]
+class DeploymentConfig(StorageConfig, ClusterConfig, PipelineConfig):
+    """Deployment settings of the Nova CPT stacks: every stack's settings, read once from the CDK context.
 
-    @property
-    def resting_count(self) -> int:
-        """P5 instances in the restricted instance group between runs."""
-        return self.max_replicas if self.capacity_mode == "always-on" else 0
+    Each stack takes only its own part (StorageConfig, ClusterConfig, PipelineConfig); the context keys
+    are the field names, and each field's description says what it allows.
+    """
 
     def check_environment(self, region: str | None) -> None:
         """Raise ConfigError (one line) when the CDK environment's region is known and is not `region`."""
@@ -353,13 +433,19 @@ class DeploymentConfig(BaseModel):
             )
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> DeploymentConfig:
+    def from_context(cls, get: Callable[[str], Any], keys: Iterable[str] = ()) -> DeploymentConfig:
         """Build the configuration from CDK context (`get` is e.g. ``app.node.try_get_context``).
 
-        Raises `ConfigError` (one line) on a bad or unknown value.
+        `keys` are all the context keys (``app.node.get_all_context()``): a ``nova-cpt:<name>`` that is
+        no field stops synthesis, naming the closest field. Raises `ConfigError` (one line) on a bad or
+        unknown value.
         """
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        prefix = f"{CONTEXT_KEY}:"
+        unknown = sorted(k for k in keys if k.startswith(prefix) and k.removeprefix(prefix) not in cls.model_fields)
+        if unknown:
+            raise ConfigError("; ".join(_unknown_key(key, key.removeprefix(prefix), get(key)) for key in unknown))
 
         raw = get(CONTEXT_KEY)
         if isinstance(raw, str):
@@ -417,10 +503,18 @@ def _one_line(exc: ValidationError, values: Mapping[str, Any], sources: Mapping[
         key = sources.get(field, f"{CONTEXT_KEY}.{field}")
         value = values.get(field, error.get("input"))
         if error["type"] == "extra_forbidden":
-            parts.append(
-                f"unknown CDK context key {key!r} (value {_show(value)}); "
-                f"allowed keys: {', '.join(DeploymentConfig.model_fields)}"
-            )
+            parts.append(_unknown_key(key, field, value))
         else:
-            parts.append(f"invalid CDK context {key!r}: got {_show(value)}; allowed: {_ALLOWED[field]}")
+            allowed = DeploymentConfig.model_fields[field].description if field in DeploymentConfig.model_fields else ""
+            parts.append(f"invalid CDK context {key!r}: got {_show(value)}; allowed: {allowed}")
     return "; ".join(parts)
+
+
+def _unknown_key(key: str, name: str, value: Any) -> str:
+    """The message for a context key that is no setting: the closest setting, and every one."""
+    close = difflib.get_close_matches(name, list(DeploymentConfig.model_fields), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown CDK context key {key!r} (value {_show(value)}); "
+        f"allowed keys: {', '.join(DeploymentConfig.model_fields)}{hint}"
+    )

@@ -1,1 +1,1 @@
-"""Adapters that implement the kernel's ports on AWS: HyperPod capacity, Kubernetes (EKS) jobs, Step Functions."""
+"""Adapters implementing the kernel's ports on AWS: HyperPod capacity, EKS jobs, lease table, Step Functions."""

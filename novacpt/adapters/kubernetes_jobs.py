@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
 from novacpt.adapters.k8s.client import CONFIGMAPS, PODS, PYTORCHJOBS, KubernetesClient, KubernetesError, Resource
 from novacpt.adapters.k8s.eks import connect_eks
@@ -23,19 +22,16 @@ from novacpt.jobs.manifests import (
     render_manifests,
 )
 from novacpt.jobs.status import job_state, pod_problems, restarts, stuck_pods
-from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError, is_transient
+from novacpt.kernel.errors import PipelineError, TransientError, aws_failure
 from novacpt.kernel.ports import JobState, JobStatus
-from novacpt.kernel.s3access import S3Access
-from novacpt.recipe import MAX_BYTES, Recipe, validate_recipe_bytes
-
-RecipeLoader = Callable[[str], Recipe]
+from novacpt.kernel.settings import JobSettings
+from novacpt.recipe import Recipe
 
 
 class KubernetesJobs:
     """Submit, status and cancel of the ClusterBackend protocol, over the Kubernetes API.
 
-    `connect` makes the API client on first use (so a step that needs no API call makes none);
-    `recipe_loader` turns the summary's `resolved_uri` into the recipe as it will run.
+    `connect` makes the API client on first use (so a step that needs no API call makes none).
     """
 
     def __init__(
@@ -45,7 +41,6 @@ class KubernetesJobs:
         region: str,
         account: str,
         log_group: str,
-        recipe_loader: RecipeLoader,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self._connect = connect
@@ -53,7 +48,6 @@ class KubernetesJobs:
         self.region = region
         self.account = account
         self.log_group = log_group
-        self.recipe_loader = recipe_loader
         self.namespace = namespace
 
     @property
@@ -63,17 +57,13 @@ class KubernetesJobs:
             try:
                 self._api = self._connect()
             except (ClientError, BotoCoreError) as exc:
-                if is_transient(exc):
-                    raise TransientError(f"connecting to the cluster: {exc}, retrying") from exc
-                raise PipelineError(f"connecting to the cluster: {exc}") from exc
+                raise aws_failure("connecting to the cluster", exc, service="EKS") from exc
             except ValueError as exc:
                 raise PipelineError(f"connecting to the cluster: {exc}") from exc
         return self._api
 
-    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
+    def submit(self, job_name: str, execution: str, recipe: Recipe) -> None:
         """Create the ConfigMap, then the PyTorchJob; objects already made by this execution count as created."""
-        recipe = self.recipe_loader(str(summary["resolved_uri"]))
-        execution = str(summary["run_id"])
         try:
             documents = render_manifests(
                 recipe,
@@ -183,38 +173,12 @@ def _translated(action: str) -> Iterator[None]:
         raise _pipeline_error(action, exc) from exc
 
 
-def s3_recipe_loader(s3: S3Access) -> RecipeLoader:
-    """A loader that reads the archived recipe (`resolved_uri`) from S3 and validates it again."""
-
-    def load(uri: str) -> Recipe:
-        report = validate_recipe_bytes(s3.read(uri, max_bytes=MAX_BYTES), source=uri)
-        if report.model is None:
-            problems = "; ".join(f"{issue.field or '(file)'}: {issue.message}" for issue in report.errors)
-            raise RecipeInvalid(f"{uri}: the recipe to run is invalid: {problems}")
-        return report.model
-
-    return load
-
-
 def cluster_log_group(cluster_name: str, cluster_arn: str) -> str:
     """The HyperPod cluster's CloudWatch log group: `/aws/sagemaker/Clusters/<name>/<id>`."""
     return f"/aws/sagemaker/Clusters/{cluster_name}/{cluster_arn.rsplit('/', 1)[-1]}"
 
 
-class KubernetesJobsSettings(BaseModel):
-    """What the job functions need to know (environment variables: the field names, upper-cased)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    account_id: str = Field(pattern=r"^[0-9]{12}$")
-    region: str = Field(min_length=1)
-    eks_cluster_name: str = Field(min_length=1)
-    hyperpod_cluster_name: str = Field(min_length=1)
-    hyperpod_cluster_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:cluster/[a-z0-9]+$")
-    job_namespace: str = DEFAULT_NAMESPACE
-
-
-def kubernetes_jobs(settings: KubernetesJobsSettings, s3: S3Access, session: Any = None) -> KubernetesJobs:
+def kubernetes_jobs(settings: JobSettings, session: Any = None) -> KubernetesJobs:
     """The backend for a deployment: EKS access with `session` (a boto3 Session; default credentials if None)."""
 
     def connect() -> KubernetesClient:
@@ -225,6 +189,5 @@ def kubernetes_jobs(settings: KubernetesJobsSettings, s3: S3Access, session: Any
         region=settings.region,
         account=settings.account_id,
         log_group=cluster_log_group(settings.hyperpod_cluster_name, settings.hyperpod_cluster_arn),
-        recipe_loader=s3_recipe_loader(s3),
         namespace=settings.job_namespace,
     )

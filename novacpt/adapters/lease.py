@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from novacpt.kernel.errors import PipelineError, TransientError, error_code, is_transient
+from novacpt.kernel.errors import PipelineError, aws_failure, error_code
 
 LEASE_KEY: Final = "lease"
 QUEUE_PREFIX: Final = "queue#"
@@ -235,10 +235,7 @@ class LeaseTable:
             raise self._error(operation, exc) from exc
 
     def _error(self, operation: str, exc: ClientError) -> PipelineError:
-        if is_transient(exc) or error_code(exc) in {"ProvisionedThroughputExceededException", "TransactionConflict"}:
-            return TransientError(f"DynamoDB {operation} on the lease table {self.table}: {error_code(exc)}, retrying")
-        message = exc.response.get("Error", {}).get("Message", "")
-        return PipelineError(f"DynamoDB {operation} on the lease table {self.table}: {error_code(exc)}: {message}")
+        return aws_failure(f"DynamoDB {operation} on the lease table {self.table}", exc, service="DynamoDB")
 
 
 class _NotOwner(Exception):

@@ -5,7 +5,9 @@ Validation failures are never retried; TransientError is (throttling, 5xx, timeo
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+from collections.abc import Callable
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 
 class PipelineError(Exception):
@@ -44,6 +46,10 @@ class JobStuck(PipelineError):
     """The job's pods stayed stuck (Pending, image pull, crash loop, init failure) past max_stuck_minutes."""
 
 
+class JobTimedOut(PipelineError):
+    """The job was still running after max_poll_hours; it is cancelled (raised by the state machine itself)."""
+
+
 class OutputsMissing(PipelineError):
     """The job succeeded but its outputs are not where they should be."""
 
@@ -65,6 +71,8 @@ _TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "RequestTimeout",
         "RequestTimeoutException",
+        "ProvisionedThroughputExceededException",  # DynamoDB
+        "TransactionConflict",  # DynamoDB
     }
 )
 
@@ -82,3 +90,25 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error_code(exc) in _TRANSIENT_CODES or status >= 500
     return False
+
+
+def error_message(exc: BaseException) -> str:
+    """The AWS error message of a ClientError, else the exception's text."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Message", ""))
+    return str(exc)
+
+
+def aws_failure(
+    action: str, exc: ClientError | BotoCoreError, *, service: str, explain: Callable[[str], str] | None = None
+) -> PipelineError:
+    """The one translation of an AWS SDK error: TransientError (retried) when temporary, else PipelineError.
+
+    `action` says what was being done (an S3 URI, "SageMaker UpdateCluster on <cluster>"); `explain(code)`
+    may turn a permanent error code into what to fix.
+    """
+    code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    if is_transient(exc):
+        return TransientError(f"{action}: temporary {service} error ({code}), retrying")
+    reason = explain(code) if explain else f"{code}: {error_message(exc)}".strip()
+    return PipelineError(f"{action}: {reason}")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
+
+RecipeT = TypeVar("RecipeT", contravariant=True)
+"""The recipe type a job backend runs (the domain's recipe model; the kernel does not know it)."""
 
 
 class JobState(StrEnum):
@@ -44,11 +47,11 @@ class CapacityStatus:
         return text
 
 
-class JobBackend(Protocol):
+class JobBackend(Protocol[RecipeT]):
     """The job half of the ClusterBackend: start, read and stop one training job."""
 
-    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
-        """Start the job (idempotent for the same name and execution)."""
+    def submit(self, job_name: str, execution: str, recipe: RecipeT) -> None:
+        """Start the job running `recipe` (the parsed recipe as it will run); idempotent for one execution."""
 
     def status(self, job_name: str, attempt: int) -> JobStatus:
         """The job's state at poll number `attempt`."""
@@ -57,8 +60,8 @@ class JobBackend(Protocol):
         """Stop and delete the job (idempotent)."""
 
 
-class ClusterBackend(JobBackend, Protocol):
-    """Capacity and jobs on the training cluster."""
+class CapacityBackend(Protocol):
+    """The capacity half of the ClusterBackend: the training instances of the cluster."""
 
     def prepare_capacity(self, replicas: int) -> bool:
         """Ask for `replicas` instances (again while scaling asks nothing new); True once they are in service."""
@@ -68,3 +71,7 @@ class ClusterBackend(JobBackend, Protocol):
 
     def release_capacity(self) -> None:
         """Return the cluster to its resting size (idempotent)."""
+
+
+class ClusterBackend(CapacityBackend, JobBackend[RecipeT], Protocol[RecipeT]):
+    """Capacity and jobs on the training cluster."""

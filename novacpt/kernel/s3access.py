@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
-from novacpt.kernel.errors import PipelineError, TransientError, error_code, is_transient
+from novacpt.kernel.errors import PipelineError, TransientError, aws_failure, error_code, error_message
 from novacpt.kernel.s3uri import s3_uri, split_s3_uri
 
 
@@ -39,9 +39,7 @@ class S3Access:
 
     def failure(self, uri: str, exc: ClientError) -> PipelineError:
         """An S3 error on `uri` as a pipeline error: TransientError (retried) or PipelineError saying why."""
-        if is_transient(exc):
-            return TransientError(f"{uri}: temporary S3 error ({error_code(exc)}), retrying")
-        return PipelineError(f"{uri}: {_explain(exc, self.account_id)}")
+        return aws_failure(uri, exc, service="S3", explain=lambda code: _explain(code, exc, self.account_id))
 
     def head(self, uri: str) -> ObjectInfo | None:
         """The object's identity, or None when it does not exist."""
@@ -126,12 +124,11 @@ class S3Access:
         return digest.hexdigest()
 
 
-def _explain(exc: ClientError, account_id: str) -> str:
-    code = error_code(exc)
+def _explain(code: str, exc: ClientError, account_id: str) -> str:
     if code in {"AccessDenied", "403", "Forbidden"}:
         return f"access denied: the bucket must belong to account {account_id} and be one the pipeline may use"
     if code == "NoSuchBucket":
         return "no such bucket"
     if code in {"NoSuchKey", "404"}:
         return "no such object"
-    return f"S3 error {code}: {exc.response.get('Error', {}).get('Message', '')}".strip()
+    return f"S3 error {code}: {error_message(exc)}".strip()

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 import yaml
 
+from novacpt.contract import ArchivedOutput, ArchiveState, RecipeAsRun, RunRecord, RunState
 from novacpt.drop import run_prefix
 from novacpt.kernel.errors import OutputsMissing, TransientError
 from novacpt.kernel.s3access import ObjectInfo, S3Access
@@ -29,64 +29,63 @@ MANIFEST = "manifest.json"
 CHECKPOINT_KEY = "checkpoint_s3_bucket"
 COPY_ATTEMPTS = 3
 COPY_WORKERS = 8  # below botocore's default pool of 10 connections
-_DATASET_KEYS = ("role", "uri", "version_id", "etag", "bytes", "records", "report_uri")
+_DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "report_uri"}
 
 
 def archive_step(
     s3: S3Access,
     deployment: Deployment,
-    state: dict[str, Any],
+    state: RunState,
     *,
     succeeded: bool,
     execution_arn: str,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
+) -> ArchiveState:
     """Archive what exists of a run; on success the manifest must be there (OutputsMissing otherwise)."""
-    recipe = state.get("recipe") or {}
-    run_id = str(recipe.get("run_id") or state.get("run_id") or execution_arn.rsplit(":", 1)[-1])
+    recipe = state.recipe
+    run_id = recipe.run_id if recipe else execution_arn.rsplit(":", 1)[-1]
     archive_root = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}outputs/")
-    job = recipe.get("job_name")
-    copied: list[dict[str, Any]] = []
+    copied: list[ArchivedOutput] = []
     checkpoint = None
-    if job and recipe.get("output_s3_path"):
-        source_root = f"{recipe['output_s3_path']}/{job}/"
+    if recipe is not None:
+        source_root = f"{recipe.output_s3_path}/{recipe.job_name}/"
         checkpoint = _checkpoint(s3, source_root + MANIFEST, required=succeeded)
 
-        def archive(obj: ObjectInfo) -> dict[str, Any]:
+        def archive(obj: ObjectInfo) -> ArchivedOutput:
             copy = _copy_with_retry(s3, obj, archive_root + obj.uri[len(source_root) :], sleep)
-            return {
-                "source": obj.uri,
-                "source_etag": obj.etag,
-                "archived": copy.uri,
-                "archived_version_id": copy.version_id,
-                "bytes": obj.size,
-            }
+            return ArchivedOutput(
+                source=obj.uri,
+                source_etag=obj.etag,
+                archived=copy.uri,
+                archived_version_id=copy.version_id,
+                bytes=obj.size,
+            )
 
         with ThreadPoolExecutor(COPY_WORKERS) as pool:
             copied = list(pool.map(archive, s3.list(source_root)))
-    record = {
-        "status": "SUCCEEDED" if succeeded else "FAILED",
-        "run_id": run_id,
-        "execution_arn": execution_arn,
-        "job_name": job,
-        "recipe": {"source": recipe.get("source_uri"), "as_run": recipe.get("resolved_uri")},
-        "recipe_as_run": _recipe_as_run(s3, recipe.get("resolved_uri")),
-        "datasets": [{k: d.get(k) for k in _DATASET_KEYS} for d in state.get("datasets") or []],
-        "estimate": state.get("estimate"),
-        "actual": _actual(state),
-        "timings": {
-            "submitted_at": (state.get("job") or {}).get("submitted_at"),
-            "elapsed_seconds": (state.get("poll") or {}).get("elapsed_seconds"),
+    record = RunRecord(
+        status="SUCCEEDED" if succeeded else "FAILED",
+        run_id=run_id,
+        execution_arn=execution_arn,
+        job_name=recipe.job_name if recipe else None,
+        recipe={"source": recipe.source_uri if recipe else None, "as_run": recipe.resolved_uri if recipe else None},
+        recipe_as_run=_recipe_as_run(s3, recipe.resolved_uri) if recipe else None,
+        datasets=[d.model_dump(include=_DATASET_KEYS) for d in state.datasets or []],
+        estimate=state.estimate,
+        actual=_actual(state),
+        timings={
+            "submitted_at": state.job.submitted_at if state.job else None,
+            "elapsed_seconds": state.poll.elapsed_seconds if state.poll else None,
             "archived_at": datetime.now(UTC).isoformat(),
         },
-        "outputs": copied,
-        "checkpoint": checkpoint,
-        "next_run": {"run.model_name_or_path": checkpoint} if checkpoint else None,
-        "error": state.get("error"),
-    }
+        outputs=copied,
+        checkpoint=checkpoint,
+        next_run={"run.model_name_or_path": checkpoint} if checkpoint else None,
+        error=state.error,
+    )
     record_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}run.json")
-    s3.put_json(record_uri, record)
-    return {"run_record": record_uri, "outputs": archive_root, "copied": len(copied), "checkpoint": checkpoint}
+    s3.put_json(record_uri, record.model_dump(mode="json"))
+    return ArchiveState(run_record=record_uri, outputs=archive_root, copied=len(copied), checkpoint=checkpoint)
 
 
 def _checkpoint(s3: S3Access, manifest_uri: str, *, required: bool) -> str | None:
@@ -116,19 +115,19 @@ def _copy_with_retry(s3: S3Access, source: ObjectInfo, target_uri: str, sleep: C
             attempt += 1
 
 
-def _recipe_as_run(s3: S3Access, uri: str | None) -> dict[str, Any] | None:
+def _recipe_as_run(s3: S3Access, uri: str) -> RecipeAsRun | None:
     """The archived recipe the job ran (content and identity), or None when there is none."""
-    info = s3.head(uri) if uri else None
+    info = s3.head(uri)
     if info is None:
         return None
     content = yaml.safe_load(s3.read(info.uri, max_bytes=MAX_BYTES))
-    return {"uri": info.uri, "etag": info.etag, "version_id": info.version_id, "content": content}
+    return RecipeAsRun(uri=info.uri, etag=info.etag, version_id=info.version_id, content=content)
 
 
-def _actual(state: dict[str, Any]) -> dict[str, Any]:
+def _actual(state: RunState) -> dict[str, float | None]:
     """Hours the job ran (submit to its last poll) and the instance-hours that makes, beside the estimate."""
-    seconds = (state.get("poll") or {}).get("elapsed_seconds")
-    replicas = (state.get("recipe") or {}).get("replicas") or (state.get("estimate") or {}).get("replicas")
-    hours = round(seconds / 3600, 3) if isinstance(seconds, int | float) else None
-    instance_hours = round(hours * int(replicas), 2) if hours is not None and replicas else None
+    seconds = state.poll.elapsed_seconds if state.poll else None
+    replicas = state.recipe.replicas if state.recipe else state.estimate.replicas if state.estimate else None
+    hours = round(seconds / 3600, 3) if seconds is not None else None
+    instance_hours = round(hours * replicas, 2) if hours is not None and replicas else None
     return {"hours": hours, "instance_hours": instance_hours}

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import yaml
 
 from novacpt.catalog import INSTANCE_TYPE
+from novacpt.contract import AbortCleanup, CapacityState, RecipeSummary
 from novacpt.drop import run_prefix
 from novacpt.kernel.errors import CapacityUnavailable
-from novacpt.kernel.ports import ClusterBackend
+from novacpt.kernel.ports import CapacityBackend, ClusterBackend
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.s3uri import s3_uri
 from novacpt.naming import job_name
-from novacpt.recipe import MAX_BYTES
+from novacpt.recipe import MAX_BYTES, Recipe
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,30 +32,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def prepare_capacity_step(backend: ClusterBackend, recipe: dict[str, Any], wait: CapacityWait) -> dict[str, Any]:
+def prepare_capacity_step(backend: CapacityBackend, recipe: RecipeSummary, wait: CapacityWait) -> CapacityState:
     """Ask for the recipe's replicas; the result says whether they are in service and when the wait began."""
-    replicas = int(recipe["replicas"])
-    ready = backend.prepare_capacity(replicas)
-    return {
-        "replicas": replicas,
-        "ready": ready,
-        "requested_at": _now().isoformat(),
-        "waited_seconds": 0,
-        "interval_seconds": wait.interval_seconds,
-    }
+    ready = backend.prepare_capacity(recipe.replicas)
+    return CapacityState(
+        replicas=recipe.replicas,
+        ready=ready,
+        requested_at=_now().isoformat(),
+        waited_seconds=0,
+        interval_seconds=wait.interval_seconds,
+    )
 
 
-def check_capacity_step(backend: ClusterBackend, capacity: dict[str, Any], wait: CapacityWait) -> dict[str, Any]:
+def check_capacity_step(backend: CapacityBackend, capacity: CapacityState, wait: CapacityWait) -> CapacityState:
     """Look again (asking again only if no update is under way); CapacityUnavailable once the wait is over."""
-    replicas = int(capacity["replicas"])
-    ready = backend.prepare_capacity(replicas)
-    waited = (_now() - datetime.fromisoformat(capacity["requested_at"])).total_seconds()
+    ready = backend.prepare_capacity(capacity.replicas)
+    waited = (_now() - datetime.fromisoformat(capacity.requested_at)).total_seconds()
     if not ready and waited >= wait.max_seconds:
-        raise CapacityUnavailable(_unavailable(backend, replicas, wait))
-    return {**capacity, "ready": ready, "waited_seconds": round(waited), "interval_seconds": wait.interval_seconds}
+        raise CapacityUnavailable(_unavailable(backend, capacity.replicas, wait))
+    return capacity.model_copy(
+        update={"ready": ready, "waited_seconds": round(waited), "interval_seconds": wait.interval_seconds}
+    )
 
 
-def _unavailable(backend: ClusterBackend, replicas: int, wait: CapacityWait) -> str:
+def _unavailable(backend: CapacityBackend, replicas: int, wait: CapacityWait) -> str:
     plan_state = ", set now: is it active?" if wait.training_plan else ""
     plan = f"a SageMaker training plan (nova-cpt:training_plan_arn{plan_state})"
     zone = f", now {wait.zone}" if wait.zone else ""
@@ -67,7 +67,9 @@ def _unavailable(backend: ClusterBackend, replicas: int, wait: CapacityWait) -> 
     )
 
 
-def aborted_step(backend: ClusterBackend, s3: S3Access, archive_bucket: str, execution_name: str) -> dict[str, Any]:
+def aborted_step(
+    backend: ClusterBackend[Recipe], s3: S3Access, archive_bucket: str, execution_name: str
+) -> AbortCleanup:
     """After an execution was aborted or timed out: cancel its job, if it may exist, and release the capacity.
 
     The job's name comes from the recipe the run archived (`runs/<execution>/recipe.yaml`); without
@@ -80,4 +82,4 @@ def aborted_step(backend: ClusterBackend, s3: S3Access, archive_bucket: str, exe
         cancelled = job_name(str(recipe["run"]["name"]), execution_name)
         backend.cancel(cancelled)
     backend.release_capacity()
-    return {"execution": execution_name, "cancelled": cancelled, "released": True}
+    return AbortCleanup(execution=execution_name, cancelled=cancelled, released=True)

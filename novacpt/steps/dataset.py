@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
 
-from novacpt.dataset import DatasetOptions, DatasetReport, build_report, scan_stream
+from novacpt.contract import (
+    DatasetLimits,
+    DatasetRef,
+    DatasetSummary,
+    Partition,
+    PartitionDuplicates,
+    PartitionRequest,
+    PlannedDataset,
+    Shard,
+    ShardResult,
+    ValidationPlan,
+)
+from novacpt.dataset import DatasetReport, build_report, scan_stream
 from novacpt.dataset.duplicates import Duplicates, combine
 from novacpt.dataset.sharded import ROW, partition, partition_duplicates, scan_of, summary_of
 from novacpt.dataset.shards import ShardStream, read_from, shard_bounds
@@ -34,7 +45,6 @@ SHARD_BYTES = 16 << 30
 # fits one CountDuplicates invocation; at most 256.
 PARTITION_BYTES = 4 << 30
 MAX_PARTITIONS = 256
-LIMIT_KEYS = ("max_length", "global_batch_size", "max_epochs")
 
 
 def _shard_key(run_id: str, role: str, index: int) -> str:
@@ -43,131 +53,138 @@ def _shard_key(run_id: str, role: str, index: int) -> str:
 
 def plan_validation_step(
     s3: S3Access,
-    deployment: Deployment,
     *,
     run_id: str,
-    datasets: list[dict[str, str]],
-    limits: dict[str, int],
+    datasets: list[DatasetRef],
+    limits: DatasetLimits,
     shard_bytes: int = SHARD_BYTES,
-) -> dict[str, Any]:
+) -> ValidationPlan:
     """Shards and hash partitions of every dataset (each pinned to the version seen now)."""
     plans, shards, partitions = [], [], []
     for dataset in datasets:
-        info = s3.head(dataset["uri"])
+        info = s3.head(dataset.uri)
         if info is None:
-            raise DatasetInvalid(f"{dataset['uri']}: no such object: upload the dataset before the recipe")
+            raise DatasetInvalid(f"{dataset.uri}: no such object: upload the dataset before the recipe")
         count = max(1, min(MAX_PARTITIONS, math.ceil(info.size / PARTITION_BYTES)))
         bounds = shard_bounds(info.size, shard_bytes)
-        plans.append({**dataset, "version_id": info.version_id, "etag": info.etag, "bytes": info.size})
-        plans[-1].update(shards=len(bounds), partitions=count)
-        for index, (start, end) in enumerate(bounds):
-            shards.append(
-                {
-                    "run_id": run_id,
-                    "role": dataset["role"],
-                    "uri": dataset["uri"],
-                    "version_id": info.version_id,
-                    "index": index,
-                    "start": start,
-                    "end": end,
-                    "size": info.size,
-                    "partitions": count,
-                }
+        plans.append(
+            PlannedDataset(
+                role=dataset.role,
+                uri=dataset.uri,
+                version_id=info.version_id,
+                etag=info.etag,
+                bytes=info.size,
+                shards=len(bounds),
+                partitions=count,
             )
-        partitions += [{"run_id": run_id, "role": dataset["role"], "partition": p} for p in range(count)]
-    return {"run_id": run_id, "limits": limits, "datasets": plans, "shards": shards, "partitions": partitions}
+        )
+        shards += [
+            Shard(
+                run_id=run_id,
+                role=dataset.role,
+                uri=dataset.uri,
+                version_id=info.version_id,
+                index=index,
+                start=start,
+                end=end,
+                size=info.size,
+                partitions=count,
+            )
+            for index, (start, end) in enumerate(bounds)
+        ]
+        partitions += [Partition(run_id=run_id, role=dataset.role, partition=p) for p in range(count)]
+    return ValidationPlan(run_id=run_id, limits=limits, datasets=plans, shards=shards, partitions=partitions)
 
 
-def validate_shard_step(s3: S3Access, deployment: Deployment, shard: dict[str, Any]) -> dict[str, Any]:
+def validate_shard_step(s3: S3Access, deployment: Deployment, shard: Shard) -> ShardResult:
     """Scan one shard; leave its summary and partitioned hashes in the archive; return its line count."""
-    bucket, key = split_s3_uri(shard["uri"])
-    start, end = int(shard["start"]), int(shard["end"])
+    bucket, key = split_s3_uri(shard.uri)
     reader = RangedReader(
         s3.client,
         bucket,
         key,
-        start=read_from(start),
-        stop=int(shard["size"]),
-        version_id=shard.get("version_id"),
+        start=read_from(shard.start),
+        stop=shard.size,
+        version_id=shard.version_id,
         expected_owner=deployment.account_id,
     )
     try:
         with reader:
-            scan = scan_stream(ShardStream(reader, start, end), file_start=start == 0)
+            scan = scan_stream(ShardStream(reader, shard.start, shard.end), file_start=shard.start == 0)
     except ClientError as exc:  # the reader's ranged GETs bypass S3Access: same translation (SlowDown retried)
-        raise s3.failure(shard["uri"], exc) from exc
-    rows = partition(scan.hashes, int(shard["partitions"]))
+        raise s3.failure(shard.uri, exc) from exc
+    rows = partition(scan.hashes, shard.partitions)
     offsets = np.cumsum([0, *(r.nbytes for r in rows)]).tolist()
-    base = s3_uri(deployment.archive_bucket, _shard_key(shard["run_id"], shard["role"], int(shard["index"])))
+    base = s3_uri(deployment.archive_bucket, _shard_key(shard.run_id, shard.role, shard.index))
     s3.put(f"{base}.hashes", b"".join(r.data for r in rows), "application/octet-stream")  # one copy
     s3.put_json(f"{base}.json", {**summary_of(scan), "partition_offsets": offsets})
-    return {"role": shard["role"], "index": int(shard["index"]), "lines": scan.lines}
+    return ShardResult(role=shard.role, index=shard.index, lines=scan.lines)
 
 
-def _shards_of(role: str, shards: list[dict[str, Any]]) -> list[tuple[int, int]]:
+def _shards_of(role: str, shards: list[ShardResult]) -> list[tuple[int, int]]:
     """(index, first line - 1) of a dataset's shards, in file order."""
-    mine = sorted((int(s["index"]), int(s["lines"])) for s in shards if s["role"] == role)
+    mine = sorted((s.index, s.lines) for s in shards if s.role == role)
     offsets = np.cumsum([0, *(lines for _, lines in mine)]).tolist()
     return [(index, int(offsets[i])) for i, (index, _) in enumerate(mine)]
 
 
-def count_duplicates_step(
-    s3: S3Access, deployment: Deployment, *, run_id: str, role: str, partition: int, shards: list[dict[str, Any]]
-) -> dict[str, Any]:
+def count_duplicates_step(s3: S3Access, deployment: Deployment, request: PartitionRequest) -> PartitionDuplicates:
     """Exact duplicates within one hash partition of one dataset, across all its shards."""
     parts = []
-    for index, offset in _shards_of(role, shards):
-        base = s3_uri(deployment.archive_bucket, _shard_key(run_id, role, index))
+    for index, offset in _shards_of(request.role, request.shards):
+        base = s3_uri(deployment.archive_bucket, _shard_key(request.run_id, request.role, index))
         bounds = json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))["partition_offsets"]
-        blob = s3.read_range(f"{base}.hashes", bounds[partition], bounds[partition + 1])
+        blob = s3.read_range(f"{base}.hashes", bounds[request.partition], bounds[request.partition + 1])
         parts.append((offset, np.frombuffer(blob, dtype=ROW)))
     found = partition_duplicates(parts)
-    return {"role": role, "partition": partition, "count": found.count, "examples": found.examples}
+    return PartitionDuplicates(
+        role=request.role,
+        partition=request.partition,
+        count=found.count,
+        examples=[list(pair) for pair in found.examples],
+    )
 
 
 def merge_reports_step(
     s3: S3Access,
     deployment: Deployment,
     *,
-    plan: dict[str, Any],
-    shards: list[dict[str, Any]],
-    duplicates: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
+    plan: ValidationPlan,
+    shards: list[ShardResult],
+    duplicates: list[PartitionDuplicates],
+) -> list[DatasetSummary]:
     """Each dataset's report from its shards; DatasetInvalid naming the first bad lines of every bad one."""
-    run_id = plan["run_id"]
-    options = DatasetOptions(**{k: plan["limits"].get(k) for k in LIMIT_KEYS})
+    options = plan.limits.options()
     summaries, problems = [], []
-    for dataset in plan["datasets"]:
-        role = dataset["role"]
+    for dataset in plan.datasets:
+        role = dataset.role
         scans = []
         for index, _ in _shards_of(role, shards):
-            base = s3_uri(deployment.archive_bucket, _shard_key(run_id, role, index))
+            base = s3_uri(deployment.archive_bucket, _shard_key(plan.run_id, role, index))
             scans.append(scan_of(json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))))
-        if len(scans) != dataset["shards"]:
-            raise PipelineError(f"{dataset['uri']}: {len(scans)} of {dataset['shards']} shards were scanned")
+        if len(scans) != dataset.shards:
+            raise PipelineError(f"{dataset.uri}: {len(scans)} of {dataset.shards} shards were scanned")
         exact = combine(
-            Duplicates(d["count"], [tuple(pair) for pair in d["examples"]]) for d in duplicates if d["role"] == role
+            Duplicates(d.count, [(pair[0], pair[1]) for pair in d.examples]) for d in duplicates if d.role == role
         )
-        report = build_report(dataset["uri"].rsplit("/", 1)[-1], scans, options, (exact, None))
-        report_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}reports/{role}.json")
-        s3.put_json(
-            report_uri, {"dataset": dataset["uri"], "version_id": dataset["version_id"], **report.to_json_dict()}
-        )
+        report = build_report(dataset.uri.rsplit("/", 1)[-1], scans, options, (exact, None))
+        report_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(plan.run_id)}reports/{role}.json")
+        s3.put_json(report_uri, {"dataset": dataset.uri, "version_id": dataset.version_id, **report.to_json_dict()})
         if not report.valid:
-            problems.append(describe_invalid(dataset["uri"], report, report_uri))
+            problems.append(describe_invalid(dataset.uri, report, report_uri))
         summaries.append(
-            {
-                "role": role,
-                "uri": dataset["uri"],
-                "version_id": dataset["version_id"],
-                "etag": dataset["etag"],
-                "bytes": dataset["bytes"],
-                "shards": dataset["shards"],
-                "records": report.stats["records"],
-                "estimated_tokens": report.stats["estimated_tokens"],
-                "warnings": [w.to_dict() for w in report.warnings],
-                "report_uri": report_uri,
-            }
+            DatasetSummary(
+                role=role,
+                uri=dataset.uri,
+                version_id=dataset.version_id,
+                etag=dataset.etag,
+                bytes=dataset.bytes,
+                shards=dataset.shards,
+                records=report.stats["records"],
+                estimated_tokens=report.stats["estimated_tokens"],
+                warnings=[w.to_dict() for w in report.warnings],
+                report_uri=report_uri,
+            )
         )
     if problems:
         raise DatasetInvalid("\n".join(problems))
@@ -179,19 +196,20 @@ def validate_dataset_step(
     deployment: Deployment,
     *,
     run_id: str,
-    role: str,
-    uri: str,
-    limits: dict[str, int],
+    dataset: DatasetRef,
+    limits: DatasetLimits,
     shard_bytes: int = SHARD_BYTES,
-) -> dict[str, Any]:
+) -> DatasetSummary:
     """All the steps above for one dataset, in this process (what the state machine does in parallel)."""
-    plan = plan_validation_step(
-        s3, deployment, run_id=run_id, datasets=[{"role": role, "uri": uri}], limits=limits, shard_bytes=shard_bytes
-    )
-    shards = [validate_shard_step(s3, deployment, shard) for shard in plan["shards"]]
+    plan = plan_validation_step(s3, run_id=run_id, datasets=[dataset], limits=limits, shard_bytes=shard_bytes)
+    shards = [validate_shard_step(s3, deployment, shard) for shard in plan.shards]
     duplicates = [
-        count_duplicates_step(s3, deployment, run_id=run_id, role=role, partition=p["partition"], shards=shards)
-        for p in plan["partitions"]
+        count_duplicates_step(
+            s3,
+            deployment,
+            PartitionRequest(run_id=p.run_id, role=p.role, partition=p.partition, shards=shards),
+        )
+        for p in plan.partitions
     ]
     (summary,) = merge_reports_step(s3, deployment, plan=plan, shards=shards, duplicates=duplicates)
     return summary

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from novacpt.catalog import BY_KEY
+from novacpt.contract import DatasetSummary, EstimateResult, RecipeSummary
 from novacpt.kernel.errors import BudgetExceeded
 from novacpt.plan import PlanInputs, make_plan
 
@@ -12,22 +10,15 @@ PIPELINE_TOKEN_ESTIMATE = "estimated_tokens of the dataset validation report"
 
 
 def estimate_step(
-    recipe: dict[str, Any],
-    datasets: list[dict[str, Any]],
+    recipe: RecipeSummary,
+    datasets: list[DatasetSummary],
     *,
     budget_instance_hours: float | None,
     price_per_instance_hour: float | None,
-) -> dict[str, Any]:
+) -> EstimateResult:
     """The plan of the training dataset's tokens; BudgetExceeded when the recipe as written is over the budget."""
-    tokens = sum(int(d["estimated_tokens"]) for d in datasets if d["role"] == "train")
-    inputs = PlanInputs(
-        model=BY_KEY[recipe["model"]],
-        replicas=int(recipe["replicas"]),
-        max_length=int(recipe["max_length"]),
-        global_batch_size=int(recipe["global_batch_size"]),
-        max_epochs=recipe.get("max_epochs"),
-        max_steps=recipe.get("max_steps"),
-    )
+    tokens = sum(d.estimated_tokens for d in datasets if d.role == "train")
+    inputs = PlanInputs.from_recipe(recipe.recipe)  # the recipe ValidateRecipe proved, as it travels
     plan = make_plan(
         inputs, tokens=tokens, token_estimate=PIPELINE_TOKEN_ESTIMATE, price_per_instance_hour=price_per_instance_hour
     )
@@ -40,12 +31,14 @@ def estimate_step(
         )
     summary = plan.to_dict()
     summary.pop("max_steps")
-    return {
-        **summary,
-        # What this run will cost (the recipe as written), as the notification and run.json show it.
-        "hours": run.hours,
-        "instance_hours": run.instance_hours,
-        "cost_usd": run.cost_usd,
-        "steps": run.steps,
-        "suggested_max_steps": plan.max_steps,
-    }
+    return EstimateResult.model_validate(
+        {
+            **summary,
+            # What this run will cost (the recipe as written), as the notification and run.json show it.
+            "hours": run.hours,
+            "instance_hours": run.instance_hours,
+            "cost_usd": run.cost_usd,
+            "steps": run.steps,
+            "suggested_max_steps": plan.max_steps,
+        }
+    )

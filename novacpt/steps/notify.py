@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from novacpt.contract import Notification, RunState, StepError
 
 SUBJECT_MAX = 100
 
@@ -18,41 +19,36 @@ def _subject(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in encodable(text))[:SUBJECT_MAX]
 
 
-def _reason(error: dict[str, Any] | None) -> tuple[str, str]:
-    if not error:
+def _reason(error: StepError | None) -> tuple[str, str]:
+    if error is None:
         return "Unknown", "no error details"
-    name = str(error.get("Error") or "Unknown")
-    cause = error.get("Cause") or ""
+    cause = error.Cause
     try:
         parsed = json.loads(cause)
         if isinstance(parsed, dict) and parsed.get("errorMessage"):
             cause = parsed["errorMessage"]
     except (TypeError, ValueError):
         pass
-    return name, str(cause)
+    return error.Error or "Unknown", str(cause)
 
 
-def build_message(
-    state: dict[str, Any], *, succeeded: bool, execution_arn: str, log_group: str | None
-) -> tuple[str, str]:
-    """(subject, body) for the run's SNS notification."""
-    recipe = state.get("recipe") or {}
-    job = recipe.get("job_name") or "(not started)"
+def build_message(state: RunState, *, succeeded: bool, execution_arn: str, log_group: str | None) -> Notification:
+    """The run's SNS notification: subject and body."""
+    recipe = state.recipe
+    job = recipe.job_name if recipe else "(not started)"
     lines = [f"Nova CPT run {'SUCCEEDED' if succeeded else 'FAILED'}", f"job: {job}", f"execution: {execution_arn}"]
-    if recipe.get("source_uri"):
-        lines.append(f"recipe: {recipe['source_uri']}")
-    estimate = state.get("estimate")
-    if estimate:
-        lines.append(f"estimate: {estimate['hours']} h, {estimate['instance_hours']} P5 instance-hours")
-    archived = state.get("archive") or {}
-    if archived.get("run_record"):
-        lines.append(f"run record: {archived['run_record']}")
-    if archived.get("checkpoint"):
-        lines.append(f"checkpoint (use as run.model_name_or_path to continue): {archived['checkpoint']}")
+    if recipe:
+        lines.append(f"recipe: {recipe.source_uri}")
+    if state.estimate:
+        lines.append(f"estimate: {state.estimate.hours} h, {state.estimate.instance_hours} P5 instance-hours")
+    if state.archive:
+        lines.append(f"run record: {state.archive.run_record}")
+        if state.archive.checkpoint:
+            lines.append(f"checkpoint (use as run.model_name_or_path to continue): {state.archive.checkpoint}")
     if not succeeded:
-        name, cause = _reason(state.get("error"))
+        name, cause = _reason(state.error)
         lines += ["", f"reason: {name}", cause]
     if log_group:
         lines.append(f"cluster logs: CloudWatch log group {log_group}")
     status = "succeeded" if succeeded else "FAILED"
-    return _subject(f"Nova CPT {status}: {job}"), encodable("\n".join(lines))
+    return Notification(subject=_subject(f"Nova CPT {status}: {job}"), message=encodable("\n".join(lines)))

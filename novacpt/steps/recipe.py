@@ -6,21 +6,24 @@ from typing import Any
 
 import yaml
 
+from novacpt.contract import DatasetLimits, DatasetRef, ExecutionInput, RecipeSummary
 from novacpt.drop import TRAIN_FILE, VALIDATION_FILE, drop_job, run_prefix
 from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.s3uri import s3_uri, split_s3_uri
-from novacpt.kernel.settings import Deployment
+from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.naming import job_name
 from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport, validate_recipe_bytes
+from novacpt.recipe.yaml_loader import load_recipe_yaml
 
 _PATHS = ("run.data_s3_path", "run.validation_data_s3_path", "run.output_s3_path")
 
 
 def validate_recipe_step(
-    s3: S3Access, deployment: Deployment, *, recipe_uri: str, overrides: dict[str, Any], run_id: str
-) -> dict[str, Any]:
-    """Validate the run's recipe; raise RecipeInvalid naming every problem, else return the run's summary."""
+    s3: S3Access, deployment: RecipeSettings, run: ExecutionInput, *, run_id: str
+) -> RecipeSummary:
+    """Validate the run's recipe, once; raise RecipeInvalid naming every problem, else return the run's summary."""
+    recipe_uri = run.recipe_s3_uri
     try:
         bucket, key = split_s3_uri(recipe_uri)
     except ValueError as exc:
@@ -32,12 +35,11 @@ def validate_recipe_step(
     except PipelineError as exc:
         raise RecipeInvalid(str(exc)) from exc
     name = key.rsplit("/", 1)[-1] or "recipe.yaml"
-    first = validate_recipe_bytes(data, source=name, overrides=overrides, require_s3_paths=False)
-    fills = _fills(s3, deployment, bucket, key, first)
+    fills = _fills(s3, deployment, bucket, key, _run_section(data, name, run.overrides))
     report = validate_recipe_bytes(
         data,
         source=name,
-        overrides={**fills, **overrides},
+        overrides={**fills, **run.overrides},
         max_replicas=deployment.max_replicas,
         model_type=deployment.model_type,
     )
@@ -46,16 +48,22 @@ def validate_recipe_step(
     problems = _path_problems(s3, deployment, report.model)
     if problems:
         raise RecipeInvalid(_describe(recipe_uri, problems))
-    recipe = report.model
     resolved = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}recipe.yaml")
     s3.put(resolved, yaml.safe_dump(report.recipe, sort_keys=False).encode(), "application/yaml")
-    return _summary(recipe, report, run_id, recipe_uri, resolved)
+    return _summary(report, run, run_id, resolved)
 
 
-def _fills(s3: S3Access, deployment: Deployment, bucket: str, key: str, first: RecipeReport) -> dict[str, str]:
+def _run_section(data: bytes, name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's `run` values as written, with the run.* overrides (only to see which paths are empty)."""
+    mapping = load_recipe_yaml(data, source=name).mapping or {}
+    run = mapping.get("run")
+    values = dict(run) if isinstance(run, dict) else {}
+    values.update({k.removeprefix("run."): v for k, v in overrides.items() if k.startswith("run.")})
+    return values
+
+
+def _fills(s3: S3Access, deployment: Deployment, bucket: str, key: str, run: dict[str, Any]) -> dict[str, str]:
     """Values for the empty S3 paths, from the drop location and the output bucket."""
-    run = (first.recipe or {}).get("run")
-    run = run if isinstance(run, dict) else {}
     job = drop_job(key)
     fills: dict[str, str] = {}
     if job is not None and bucket == deployment.data_bucket:
@@ -111,25 +119,24 @@ def _describe(recipe_uri: str, issues: list[RecipeIssue]) -> str:
     return "\n".join(lines)
 
 
-def _summary(recipe: Recipe, report: RecipeReport, run_id: str, recipe_uri: str, resolved: str) -> dict[str, Any]:
+def _summary(report: RecipeReport, run: ExecutionInput, run_id: str, resolved: str) -> RecipeSummary:
+    recipe = report.model
+    assert recipe is not None  # only a valid recipe is summarised
     model = recipe.nova_model
-    datasets = [{"role": "train", "uri": recipe.run.data_s3_path}]
+    datasets = [DatasetRef(role="train", uri=recipe.run.data_s3_path)]
     if recipe.run.validation_data_s3_path:
-        datasets.append({"role": "validation", "uri": recipe.run.validation_data_s3_path})
-    tc = recipe.training_config
-    return {
-        "run_id": run_id,
-        "job_name": job_name(recipe.run.name, run_id),
-        "source_uri": recipe_uri,
-        "resolved_uri": resolved,
-        "model": model.key,
-        "replicas": recipe.run.replicas,
-        "max_length": tc.max_length,
-        "global_batch_size": tc.global_batch_size,
-        "generation": model.generation,
-        "max_epochs": recipe.max_epochs,
-        "max_steps": getattr(tc.trainer, "max_steps", None),
-        "output_s3_path": recipe.run.output_s3_path.rstrip("/"),
-        "datasets": datasets,
-        "warnings": [w.to_dict() for w in report.warnings],
-    }
+        datasets.append(DatasetRef(role="validation", uri=recipe.run.validation_data_s3_path))
+    return RecipeSummary(
+        run_id=run_id,
+        job_name=job_name(recipe.run.name, run_id),
+        source_uri=run.recipe_s3_uri,
+        source_version_id=run.source_version_id,
+        resolved_uri=resolved,
+        model=model.key,
+        replicas=recipe.run.replicas,
+        limits=DatasetLimits.of(recipe),
+        output_s3_path=recipe.run.output_s3_path.rstrip("/"),
+        datasets=datasets,
+        warnings=[w.to_dict() for w in report.warnings],
+        recipe=recipe,
+    )

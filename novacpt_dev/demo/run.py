@@ -22,10 +22,16 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 
+from lambdas.preflight import cluster_checks
+from novacpt.adapters.hyperpod import HyperPodBackend
 from novacpt.adapters.k8s.client import KubernetesClient
 from novacpt.adapters.k8s.token import EksTokenSource
-from novacpt.jobs.manifests import CONTAINER, INIT_CONTAINER
+from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
+from novacpt.jobs.manifests import CONTAINER, DEFAULT_NAMESPACE, INIT_CONTAINER
+from novacpt.kernel.ports import ClusterBackend
+from novacpt.kernel.settings import JobSettings, PreflightSettings
 from novacpt.naming import execution_arn
+from novacpt.recipe import Recipe
 from novacpt_dev.demo.account import DemoAccount
 from novacpt_dev.demo.sample import write_sample_dataset
 from novacpt_dev.demo.trainer import write_training_outputs
@@ -33,13 +39,15 @@ from novacpt_dev.emulator.deployment import ExecutionResult, LocalDeployment, de
 from novacpt_dev.emulator.events import object_created_event
 from novacpt_dev.emulator.invoke import handlers_in_process
 from novacpt_dev.emulator.template import Templates
+from novacpt_dev.fakes import FakeClusterSettings
 from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
+from stacks.pipeline.functions import SPECS, TRIGGER
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's account; a region with Nova CPT images
 JOB_FOLDER = "demo"
 DEFAULT_RECIPE = "nova_lite_cpt.yaml"  # the emulated cluster is configured for the recipe's model
-JOB_FUNCTIONS = ("Preflight", "SubmitJob", "PollJob", "CancelJob")
+JOB_FUNCTIONS = tuple(spec.name for spec in SPECS.values() if spec.in_cluster_network)
 # Stuck jobs the demo can show: pods that never get going, each look at the job ten simulated minutes later.
 STUCK = {
     "image-pull": PodTrouble("ImagePullBackOff", container=CONTAINER),
@@ -102,19 +110,27 @@ def synthesize(out_dir: Path, cluster: dict[str, Any] | None = None) -> Path:
 
 
 def _job_env(local: LocalDeployment) -> dict[str, str]:
-    """What the job functions need to reach the (stand-in) cluster."""
-    return {
-        "CLUSTER_BACKEND": "hyperpod",
-        "HYPERPOD_CLUSTER_NAME": "nova-cpt-demo",
-        "HYPERPOD_CLUSTER_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/demo0000cluster",
-        "INSTANCE_GROUP": "p5-restricted",
-        "EKS_CLUSTER_NAME": "nova-cpt-demo-eks",
-        "ACCOUNT_ID": ACCOUNT,
-        "REGION": REGION,
-        "DATA_BUCKET": local.buckets["data"],
-        "OUTPUT_BUCKET": local.buckets["output"],
-        "ARCHIVE_BUCKET": local.buckets["archive"],
-    }
+    """What the job functions need to reach the (stand-in) cluster: their settings models, as the stack writes them."""
+    return PreflightSettings(
+        instance_group="p5-restricted",
+        account_id=ACCOUNT,
+        region=REGION,
+        data_bucket=local.buckets["data"],
+        output_bucket=local.buckets["output"],
+        archive_bucket=local.buckets["archive"],
+        eks_cluster_name="nova-cpt-demo-eks",
+        hyperpod_cluster_name="nova-cpt-demo",
+        hyperpod_cluster_arn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/demo0000cluster",
+        job_namespace=DEFAULT_NAMESPACE,
+    ).environment()
+
+
+def _demo_cluster() -> ClusterBackend[Recipe]:
+    """Capacity from the scripted fake (always in service); jobs on the stand-in Kubernetes API, for real."""
+    return HyperPodBackend(
+        capacity=lambda: FakeClusterSettings().cluster(),
+        jobs=lambda: kubernetes_jobs(JobSettings.from_environ(os.environ)),
+    )
 
 
 def run_demo(
@@ -176,7 +192,7 @@ def run_demo(
                     mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", connect),
                     mock.patch("novacpt.adapters.k8s.eks.connect_eks", connect),
                     mock.patch("lambdas.preflight.aws_clients", lambda _: (account, account)),
-                    handlers_in_process(env=env),
+                    handlers_in_process(env=env, cluster=_demo_cluster, preflight=cluster_checks),
                 ):
                     arn = _drop(local, s3, train, validation, recipe_path)
                     result = local.wait(arn, timeout_s=300, on_state=on_state)
@@ -196,7 +212,7 @@ def _drop(local: LocalDeployment, s3: Any, train: Path, validation: Path | None,
     version = s3.put_object(Bucket=data, Key=key, Body=recipe.read_bytes()).get("VersionId")
     event = object_created_event(data, key, version, account=ACCOUNT, region=REGION)
     lambda_ = boto3.client("lambda", region_name=REGION)
-    (trigger,) = [f["FunctionName"] for f in lambda_.list_functions()["Functions"] if "Trigger" in f["FunctionName"]]
+    (trigger,) = [f["FunctionName"] for f in lambda_.list_functions()["Functions"] if TRIGGER.name in f["FunctionName"]]
     answer = json.loads(lambda_.invoke(FunctionName=trigger, Payload=json.dumps(event))["Payload"].read())
     if "execution_name" not in answer:
         raise RuntimeError(f"the trigger did not start a run: {answer}")

@@ -1,7 +1,7 @@
 """Create, in moto, the resources of the synthesised app that a run touches, and run executions.
 
-There is no HyperPod cluster in moto: the functions run with CLUSTER_BACKEND=fake (the scripted
-fake cluster), and the cluster stack's ARN is a stand-in.
+There is no HyperPod cluster in moto: the handlers drive the cluster `handlers_in_process` gives them
+(the scripted fake by default), and the cluster stack's ARN is a stand-in.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def deploy(templates: Templates) -> LocalDeployment:
             Code={"ZipFile": code},
             Timeout=int(props.get("Timeout", 3)),
             MemorySize=int(props.get("MemorySize", 128)),
-            Environment={"Variables": {**{k: str(v) for k, v in variables.items()}, "CLUSTER_BACKEND": "fake"}},
+            Environment={"Variables": {k: str(v) for k, v in variables.items()}},
         )
     machine = templates.stacks[PIPELINE]["Resources"][machine_id]["Properties"]
     definition = templates.resolve(PIPELINE, machine["DefinitionString"])

@@ -16,6 +16,13 @@ from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
 
+from lambdas import preflight as preflight_handler
+from lambdas import runtime
+from novacpt.kernel.ports import ClusterBackend
+from novacpt.recipe import Recipe
+from novacpt.steps.preflight import Checks
+from novacpt_dev.fakes import FakeClusterSettings
+
 # Handlers read their configuration from os.environ, which is process-wide: one invocation at a time.
 _ONE_AT_A_TIME = threading.RLock()
 
@@ -59,19 +66,28 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 def clear_handler_caches() -> None:
     """Forget what handlers cached from a previous call's environment (in Lambda, one container's life)."""
-    runtime = importlib.import_module("lambdas.runtime")
     runtime.deployment.cache_clear()
     runtime.s3.cache_clear()
 
 
+def scripted_cluster() -> ClusterBackend[Recipe]:
+    """The scripted fake cluster, scripted by the call's environment (FAKE_JOB_STATES, FAKE_FAILURE_REASON)."""
+    return FakeClusterSettings.from_environ(os.environ).cluster()
+
+
 @contextmanager
 def handlers_in_process(
-    env: Callable[[str], dict[str, str]] | None = None, before_each: Callable[[], None] = clear_handler_caches
+    env: Callable[[str], dict[str, str]] | None = None,
+    before_each: Callable[[], None] = clear_handler_caches,
+    cluster: Callable[[], ClusterBackend[Recipe]] = scripted_cluster,
+    preflight: Callable[[], Checks] = preflight_handler.region_checks,
 ) -> Iterator[list[Invocation]]:
     """While active, every moto Lambda invocation calls the handler named by the function's Handler.
 
     `env(function_name)` adds or overrides environment variables for one call (tests script the
-    fake cluster and shorten the poll interval this way); `before_each` runs before each call.
+    fake cluster and shorten the poll interval this way); `before_each` runs before each call;
+    `cluster` makes the cluster the capacity and job handlers drive (there is no HyperPod in moto), and
+    `preflight` the checks Preflight runs (by default only the region's images: no cluster to look at).
     Yields the list of invocations, appended as they happen.
     """
     calls: list[Invocation] = []
@@ -98,5 +114,9 @@ def handlers_in_process(
                 return json.dumps(body), True, ""
         return json.dumps(call.result), False, ""
 
-    with mock.patch.object(LambdaFunction, "_invoke_lambda", invoke):
+    with (
+        mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
+        mock.patch.object(runtime, "cluster_factory", cluster),
+        mock.patch.object(preflight_handler, "checks_factory", preflight),
+    ):
         yield calls

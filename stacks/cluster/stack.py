@@ -24,7 +24,7 @@ from stacks.cluster.eks import EksControlPlane
 from stacks.cluster.hyperpod import HyperPodCluster, cluster_arn_pattern
 from stacks.cluster.network import ClusterNetwork
 from stacks.cluster.training_cluster import JobNetwork, TrainingCluster
-from stacks.config import DeploymentConfig
+from stacks.config import ClusterConfig
 from stacks.shared.deploy_functions import aws_custom_resource_provider
 from stacks.shared.log_key import logs_key
 from stacks.shared.nag import acknowledge_wildcard_resources
@@ -45,7 +45,7 @@ class ClusterStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        config: DeploymentConfig,
+        config: ClusterConfig,
         access: BucketAccessPolicies,
         **kwargs: Any,
     ) -> None:
@@ -77,7 +77,7 @@ class ClusterStack(Stack):
         ):
             CfnOutput(self, output_id, value=value, description=description)
 
-    def _create(self, config: DeploymentConfig, key: kms.IKey, access: BucketAccessPolicies) -> TrainingCluster:
+    def _create(self, config: ClusterConfig, key: kms.IKey, access: BucketAccessPolicies) -> TrainingCluster:
         network = ClusterNetwork(
             self,
             "Network",
@@ -141,7 +141,7 @@ class ClusterStack(Stack):
             network=JobNetwork(network.vpc, network.cluster_subnet_selection, network.function_security_group),
         )
 
-    def _existing(self, config: DeploymentConfig, key: kms.IKey, name: str, eks_name: str) -> TrainingCluster:
+    def _existing(self, config: ClusterConfig, key: kms.IKey, name: str, eks_name: str) -> TrainingCluster:
         lookup = cr.AwsCustomResource(
             self,
             "ExistingCluster",

@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from novacpt.kernel.settings import TriggerSettings
 from stacks.pipeline.dead_letters import event_dead_letters
 
 
@@ -26,8 +27,11 @@ class DropTrigger(Construct):
         state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
-        trigger.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
-        trigger.add_environment("DROP_BUCKET", data_bucket.bucket_name)  # the trigger checks the event again
+        for name, value in TriggerSettings.environment_of(
+            state_machine_arn=state_machine.state_machine_arn,
+            drop_bucket=data_bucket.bucket_name,  # checked again
+        ).items():
+            trigger.add_environment(name, value)
         state_machine.grant_start_execution(trigger)
         self.dead_letters = event_dead_letters(
             self, function=trigger, holds="the S3 events (bucket, key, version) whose run could not be started"

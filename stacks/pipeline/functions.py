@@ -1,12 +1,10 @@
-"""The pipeline's Lambda functions: one role and one log group each, least privilege, JSON logs."""
+"""The pipeline's Lambda functions: each one's spec (name, handler, settings model, sizing) and its grants."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -14,47 +12,34 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from novacpt.jobs.manifests import DEFAULT_NAMESPACE
+from novacpt.kernel.settings import (
+    CapacitySettings,
+    CapacityWaitSettings,
+    CleanupSettings,
+    ClusterSettings,
+    DatasetSettings,
+    Deployment,
+    EstimateSettings,
+    JobSettings,
+    NotifySettings,
+    PollSettings,
+    PollTimingSettings,
+    PreflightSettings,
+    RecipeSettings,
+    Settings,
+    TriggerSettings,
+)
 from stacks.cluster.dependencies import JOB_GROUP
 from stacks.cluster.eks import access_entry, eks_cluster_arn
-from stacks.cluster.training_cluster import JobNetwork, TrainingCluster
-from stacks.shared.bundling import RUNTIME, pipeline_code
+from stacks.cluster.training_cluster import TrainingCluster
+from stacks.pipeline.function import METRICS_NAMESPACE, FunctionSpec, PipelineFunction
+from stacks.shared.bundling import pipeline_code
 from stacks.shared.log_key import logs_key
-from stacks.shared.nag import acknowledge_managed_policies, acknowledge_wildcard_resources, skip_checkov
+from stacks.shared.nag import acknowledge_wildcard_resources
 from stacks.storage.access import BucketAccessPolicies
 
-METRICS_NAMESPACE: Final = "NovaCpt"
-
-ASYNC_FUNCTIONS: Final = frozenset({"Trigger", "CleanUpAborted"})
-"""Functions invoked asynchronously (by EventBridge): DropTrigger and AbortCleanup give them a dead-letter
-queue. Every other function is invoked synchronously by the run state machine."""
-
-# Checkov findings on every function, skipped with the reason (written to each function's Metadata).
-_CHECKOV_SKIPS: Final = {
-    "CKV_AWS_117": "Not in a VPC: the functions only call AWS APIs (S3, Step Functions, SNS) through their "
-    "public endpoints and reach nothing private; the HyperPod issue puts the job functions in the cluster's VPC.",
-    "CKV_AWS_173": "No secrets in the environment: only bucket names, ARNs, the account, region and numbers, "
-    "which Lambda encrypts at rest with its AWS managed key; a customer managed key would protect nothing more.",
-    "CKV_AWS_115": "No reserved concurrency: reserving carves capacity out of the account's shared pool (and fails "
-    "the deployment in accounts whose limit is low); invocations are already bounded: one run step at a time, "
-    "validation_concurrency shards at most (the Distributed Map's MaxConcurrency), and one trigger per "
-    "uploaded recipe.",
-}
-_CHECKOV_SYNC_DLQ_REASON: Final = (
-    "No dead-letter queue: the run state machine invokes this function synchronously, and a Lambda DLQ only "
-    "receives failed asynchronous invocations; failures are retried and caught by the state machine "
-    "(Retry on TransientError, Catch to the clean-up path)."
-)
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """Sizing of one function, chosen for its worst input."""
-
-    handler: str
-    memory_mb: int
-    timeout: Duration
-    description: str
-
+__all__ = ["METRICS_NAMESPACE", "SPECS", "FunctionSpec", "PipelineFunctions"]
 
 # Memory and timeouts (worst input):
 # - ValidateShard scans one shard (at most validation_shard_gib, 16 GiB by default) read with 8
@@ -67,51 +52,127 @@ class FunctionSpec:
 # - ArchiveOutputs copies and re-reads (checksums) the manifest and TensorBoard logs: minutes.
 # - ValidateRecipe reads a 1 MiB recipe at most and checks a few S3 paths: seconds.
 # - The others call one API or compute a few numbers.
-SPECS: Final = {
-    "ValidateRecipe": FunctionSpec("lambdas.validate_recipe.handler", 512, Duration.seconds(60), "Validate the recipe"),
-    "PlanValidation": FunctionSpec(
-        "lambdas.validate_dataset.plan", 256, Duration.seconds(60), "Plan the dataset validation shards"
-    ),
-    "ValidateShard": FunctionSpec(
-        "lambdas.validate_dataset.shard", 4096, Duration.minutes(15), "Validate one byte range of a dataset"
-    ),
-    "CountDuplicates": FunctionSpec(
-        "lambdas.validate_dataset.duplicates", 4096, Duration.minutes(15), "Count one hash partition's duplicates"
-    ),
-    "MergeReports": FunctionSpec(
-        "lambdas.validate_dataset.merge", 1024, Duration.minutes(5), "Merge shard reports into dataset reports"
-    ),
-    "Estimate": FunctionSpec("lambdas.estimate.handler", 256, Duration.seconds(30), "Estimate hours and budget"),
-    "Preflight": FunctionSpec(
-        "lambdas.preflight.handler", 256, Duration.seconds(60), "Check quota, cluster and add-ons before capacity"
-    ),
-    "PrepareCapacity": FunctionSpec(
-        "lambdas.capacity.prepare", 256, Duration.seconds(60), "Scale the cluster up and check its instances"
-    ),
-    "ReleaseCapacity": FunctionSpec("lambdas.capacity.release", 256, Duration.seconds(60), "Scale the cluster down"),
-    "SubmitJob": FunctionSpec("lambdas.job.submit", 256, Duration.seconds(60), "Start the CPT job"),
-    "PollJob": FunctionSpec("lambdas.job.poll", 256, Duration.seconds(60), "Read the CPT job's state"),
-    "CancelJob": FunctionSpec("lambdas.job.cancel", 256, Duration.seconds(60), "Stop and delete the CPT job"),
-    "ArchiveOutputs": FunctionSpec(
-        "lambdas.archive.handler", 1024, Duration.minutes(15), "Archive outputs and write run.json"
-    ),
-    "Notify": FunctionSpec("lambdas.notify.handler", 256, Duration.seconds(30), "Publish the run's outcome"),
-    "Trigger": FunctionSpec("lambdas.trigger.handler", 256, Duration.seconds(30), "Start a run for a recipe drop"),
-}
-
-
-# Created only with a training cluster (app.py always has one): invoked by the AbortCleanup rule.
-CLEANUP_SPEC: Final = FunctionSpec(
-    "lambdas.capacity.aborted", 256, Duration.seconds(60), "Cancel the job and release capacity of an aborted run"
+_MINUTE, _QUARTER = Duration.seconds(60), Duration.minutes(15)
+VALIDATE_RECIPE: Final = FunctionSpec(
+    "ValidateRecipe", "lambdas.validate_recipe.handler", RecipeSettings, 512, _MINUTE, "Validate the recipe"
 )
-CLEANUP_FUNCTION: Final = "CleanUpAborted"
-CAPACITY_FUNCTIONS: Final = ("PrepareCapacity", "ReleaseCapacity", CLEANUP_FUNCTION)
-JOB_FUNCTIONS: Final = ("Preflight", "SubmitJob", "PollJob", "CancelJob", CLEANUP_FUNCTION)
+PLAN_VALIDATION: Final = FunctionSpec(
+    "PlanValidation",
+    "lambdas.validate_dataset.plan",
+    DatasetSettings,
+    256,
+    _MINUTE,
+    "Plan the dataset validation shards",
+)
+VALIDATE_SHARD: Final = FunctionSpec(
+    "ValidateShard",
+    "lambdas.validate_dataset.shard",
+    Deployment,
+    4096,
+    _QUARTER,
+    "Validate one byte range of a dataset",
+)
+COUNT_DUPLICATES: Final = FunctionSpec(
+    "CountDuplicates",
+    "lambdas.validate_dataset.duplicates",
+    Deployment,
+    4096,
+    _QUARTER,
+    "Count one hash partition's duplicates",
+)
+MERGE_REPORTS: Final = FunctionSpec(
+    "MergeReports",
+    "lambdas.validate_dataset.merge",
+    Deployment,
+    1024,
+    Duration.minutes(5),
+    "Merge shard reports into dataset reports",
+)
+ESTIMATE: Final = FunctionSpec(
+    "Estimate", "lambdas.estimate.handler", EstimateSettings, 256, Duration.seconds(30), "Estimate hours and budget"
+)
+PREFLIGHT: Final = FunctionSpec(
+    "Preflight",
+    "lambdas.preflight.handler",
+    PreflightSettings,
+    256,
+    _MINUTE,
+    "Check quota, cluster and add-ons before capacity",
+    in_cluster_network=True,
+)
+PREPARE_CAPACITY: Final = FunctionSpec(
+    "PrepareCapacity",
+    "lambdas.capacity.prepare",
+    CapacitySettings,
+    256,
+    _MINUTE,
+    "Scale the cluster up and check its instances",
+)
+RELEASE_CAPACITY: Final = FunctionSpec(
+    "ReleaseCapacity", "lambdas.capacity.release", ClusterSettings, 256, _MINUTE, "Scale the cluster down"
+)
+SUBMIT_JOB: Final = FunctionSpec(
+    "SubmitJob", "lambdas.job.submit", JobSettings, 256, _MINUTE, "Start the CPT job", in_cluster_network=True
+)
+POLL_JOB: Final = FunctionSpec(
+    "PollJob", "lambdas.job.poll", PollSettings, 256, _MINUTE, "Read the CPT job's state", in_cluster_network=True
+)
+CANCEL_JOB: Final = FunctionSpec(
+    "CancelJob", "lambdas.job.cancel", JobSettings, 256, _MINUTE, "Stop and delete the CPT job", in_cluster_network=True
+)
+ARCHIVE_OUTPUTS: Final = FunctionSpec(
+    "ArchiveOutputs", "lambdas.archive.handler", Deployment, 1024, _QUARTER, "Archive outputs and write run.json"
+)
+NOTIFY: Final = FunctionSpec(
+    "Notify", "lambdas.notify.handler", NotifySettings, 256, Duration.seconds(30), "Publish the run's outcome"
+)
+TRIGGER: Final = FunctionSpec(
+    "Trigger",
+    "lambdas.trigger.handler",
+    TriggerSettings,
+    256,
+    Duration.seconds(30),
+    "Start a run for a recipe drop",
+    asynchronous=True,
+)
+# Created only with a training cluster (app.py always has one): invoked by the AbortCleanup rule.
+CLEAN_UP_ABORTED: Final = FunctionSpec(
+    "CleanUpAborted",
+    "lambdas.capacity.aborted",
+    CleanupSettings,
+    256,
+    _MINUTE,
+    "Cancel the job and release capacity of an aborted run",
+    asynchronous=True,
+    in_cluster_network=True,
+)
+SPECS: Final = {
+    spec.name: spec
+    for spec in (
+        VALIDATE_RECIPE,
+        PLAN_VALIDATION,
+        VALIDATE_SHARD,
+        COUNT_DUPLICATES,
+        MERGE_REPORTS,
+        ESTIMATE,
+        PREFLIGHT,
+        PREPARE_CAPACITY,
+        RELEASE_CAPACITY,
+        SUBMIT_JOB,
+        POLL_JOB,
+        CANCEL_JOB,
+        ARCHIVE_OUTPUTS,
+        NOTIFY,
+        TRIGGER,
+    )
+}
+"""Every function of the pipeline, by name (CleanUpAborted comes with a training cluster)."""
 _SCALE_ACTIONS: Final = ("sagemaker:DescribeCluster", "sagemaker:UpdateCluster")
+Values = dict[str, Any]  # settings field values, as the stack knows them (CDK tokens included)
 
 
 class PipelineFunctions(Construct):
-    """Creates every function of SPECS with its own role, log group and permissions."""
+    """Creates every function of SPECS (and CleanUpAborted with a cluster), each with its settings and grants."""
 
     def __init__(
         self,
@@ -138,78 +199,113 @@ class PipelineFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self._code = pipeline_code()
-        self._retention = log_retention
+        code = pipeline_code()
         # CloudWatch Logs encrypts the function and state machine log groups with this key.
         self.log_key = logs_key(self, "LogKey", "Encrypts the Nova CPT pipeline's CloudWatch log groups")
-        self.functions: dict[str, lambda_.Function] = {}
-        deployment = {
-            "ACCOUNT_ID": stack.account,
-            "REGION": stack.region,
-            "DATA_BUCKET": data_bucket.bucket_name,
-            "OUTPUT_BUCKET": output_bucket.bucket_name,
-            "ARCHIVE_BUCKET": archive_bucket.bucket_name,
+        self.by_name: dict[str, PipelineFunction] = {}
+        deployment: Values = {
+            "account_id": stack.account,
+            "region": stack.region,
+            "data_bucket": data_bucket.bucket_name,
+            "output_bucket": output_bucket.bucket_name,
+            "archive_bucket": archive_bucket.bucket_name,
         }
-        backend = _backend_env(cluster)
-        capacity = {
-            **backend,
-            "POLL_INTERVAL_SECONDS": str(poll_interval_seconds),
-            "MAX_CAPACITY_WAIT_SECONDS": str(max_capacity_wait_seconds),
+        wait: Values = {
+            "poll_interval_seconds": poll_interval_seconds,
+            "max_capacity_wait_seconds": max_capacity_wait_seconds,
         }
-        jobs = backend
+        poll: Values = {
+            "poll_interval_seconds": poll_interval_seconds,
+            "max_poll_seconds": max_poll_seconds,
+            "max_stuck_minutes": max_stuck_minutes,
+        }
+        # Each function's environment is built from its settings model (the spec's; narrower without a
+        # cluster), which its handler parses: the names exist once.
+        values: dict[str, tuple[Values, type[Settings] | None]] = {
+            VALIDATE_RECIPE.name: ({**deployment, "max_replicas": max_replicas, "model_type": model_type}, None),
+            PLAN_VALIDATION.name: ({**deployment, "shard_bytes": shard_bytes}, None),
+            VALIDATE_SHARD.name: (deployment, None),
+            COUNT_DUPLICATES.name: (deployment, None),
+            MERGE_REPORTS.name: (deployment, None),
+            ESTIMATE.name: (
+                {"budget_instance_hours": budget_instance_hours, "price_per_instance_hour": price_per_instance_hour},
+                None,
+            ),
+            # Without a training cluster (template tests only) the capacity and job functions get only their
+            # timings: nothing in the deployed runtime can stand in for the cluster.
+            PREFLIGHT.name: ({}, Settings),
+            PREPARE_CAPACITY.name: (wait, CapacityWaitSettings),
+            RELEASE_CAPACITY.name: ({}, Settings),
+            SUBMIT_JOB.name: ({}, Settings),
+            POLL_JOB.name: (poll, PollTimingSettings),
+            CANCEL_JOB.name: ({}, Settings),
+            ARCHIVE_OUTPUTS.name: (deployment, None),
+            NOTIFY.name: (
+                {
+                    "topic_arn": topic.topic_arn,
+                    "hyperpod_cluster_name": cluster.hyperpod_name if cluster else None,
+                    "hyperpod_cluster_arn": cluster.hyperpod_arn if cluster else None,
+                },
+                None,
+            ),
+            TRIGGER.name: ({}, Settings),  # DropTrigger adds the state machine (TriggerSettings)
+        }
         if cluster is not None:
-            capacity |= {"CAPACITY_ZONE": cluster.zone, "TRAINING_PLAN": str(cluster.training_plan).lower()}
-            jobs = {
-                **deployment,
-                **backend,
-                "EKS_CLUSTER_NAME": cluster.eks_name,
-                "HYPERPOD_CLUSTER_ARN": cluster.hyperpod_arn,
+            group: Values = {
+                "hyperpod_cluster_name": cluster.hyperpod_name,
+                "instance_group": cluster.instance_group,
+                "resting_count": cluster.resting_count,
+                "capacity_mode": cluster.capacity_mode,
             }
-        estimate = {}
-        if budget_instance_hours is not None:
-            estimate["BUDGET_INSTANCE_HOURS"] = str(budget_instance_hours)
-        if price_per_instance_hour is not None:
-            estimate["PRICE_PER_INSTANCE_HOUR"] = str(price_per_instance_hour)
-        notify = {"TOPIC_ARN": topic.topic_arn}
-        if cluster is not None:  # the notification names the cluster's log group (lambdas/notify.py NotifyEnv)
-            notify |= {"HYPERPOD_CLUSTER_NAME": cluster.hyperpod_name, "HYPERPOD_CLUSTER_ARN": cluster.hyperpod_arn}
-        poll = {
-            "POLL_INTERVAL_SECONDS": str(poll_interval_seconds),
-            "MAX_POLL_SECONDS": str(max_poll_seconds),
-            "MAX_STUCK_MINUTES": str(max_stuck_minutes),
-        }
-        env = {
-            "ValidateRecipe": {**deployment, "MAX_REPLICAS": str(max_replicas), "MODEL_TYPE": model_type},
-            "PlanValidation": {**deployment, "SHARD_BYTES": str(shard_bytes)},
-            "ValidateShard": deployment,
-            "CountDuplicates": deployment,
-            "MergeReports": deployment,
-            "Estimate": estimate,
-            "Preflight": jobs,
-            "PrepareCapacity": capacity,
-            "ReleaseCapacity": backend,
-            "SubmitJob": jobs,
-            "PollJob": {**jobs, **poll},
-            "CancelJob": jobs,
-            "ArchiveOutputs": deployment,
-            "Notify": notify,
-            "Trigger": {},
-        }
+            jobs: Values = {
+                **deployment,
+                "eks_cluster_name": cluster.eks_name,
+                "hyperpod_cluster_name": cluster.hyperpod_name,
+                "hyperpod_cluster_arn": cluster.hyperpod_arn,
+                "job_namespace": DEFAULT_NAMESPACE,
+            }
+            where: Values = {"capacity_zone": cluster.zone, "training_plan": cluster.training_plan}
+            values |= {
+                PREFLIGHT.name: (group | jobs, None),
+                PREPARE_CAPACITY.name: (group | wait | where, None),
+                RELEASE_CAPACITY.name: (group, None),
+                SUBMIT_JOB.name: (jobs, None),
+                POLL_JOB.name: (jobs | poll, None),
+                CANCEL_JOB.name: (jobs, None),
+                CLEAN_UP_ABORTED.name: (group | jobs, None),
+            }
         network = cluster.network if cluster else None
-        for name, spec in SPECS.items():
-            self.functions[name] = self._function(name, spec, env[name], network if name in JOB_FUNCTIONS else None)
+        specs = [*SPECS.values(), *([CLEAN_UP_ABORTED] if cluster is not None else [])]
+        for spec in specs:
+            settings, model = values[spec.name]
+            self.by_name[spec.name] = PipelineFunction(
+                self,
+                spec,
+                code=code,
+                log_key=self.log_key,
+                log_retention=log_retention,
+                settings=settings,
+                settings_model=model,
+                network=network if spec.in_cluster_network else None,
+            )
         if cluster is not None:
-            self.functions[CLEANUP_FUNCTION] = self._function(CLEANUP_FUNCTION, CLEANUP_SPEC, jobs, network)
             self._cluster_access(cluster, access)
+        self[VALIDATE_RECIPE].attach(access.read_data, access.write_archive, access.locate_buckets)
+        self[PLAN_VALIDATION].attach(access.read_data)
+        self[VALIDATE_SHARD].attach(access.read_data, access.write_archive)
+        self[COUNT_DUPLICATES].attach(access.write_archive)
+        self[MERGE_REPORTS].attach(access.write_archive)
+        self[ARCHIVE_OUTPUTS].attach(access.read_outputs, access.write_archive)
+        self[NOTIFY].allow(["sns:Publish"], [topic.topic_arn])
+        self[NOTIFY].allow(["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
 
-        self._attach("ValidateRecipe", access.read_data, access.write_archive, access.locate_buckets)
-        self._attach("PlanValidation", access.read_data)
-        self._attach("ValidateShard", access.read_data, access.write_archive)
-        self._attach("CountDuplicates", access.write_archive)
-        self._attach("MergeReports", access.write_archive)
-        self._attach("ArchiveOutputs", access.read_outputs, access.write_archive)
-        self._allow("Notify", ["sns:Publish"], [topic.topic_arn])
-        self._allow("Notify", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
+    def __getitem__(self, spec: FunctionSpec) -> PipelineFunction:
+        return self.by_name[spec.name]
+
+    @property
+    def functions(self) -> dict[str, lambda_.Function]:
+        """The Lambda functions, by name."""
+        return {name: f.function for name, f in self.by_name.items()}
 
     def _cluster_access(self, cluster: TrainingCluster, access: BucketAccessPolicies) -> None:
         """SageMaker on the one HyperPod cluster for the capacity functions; its EKS API for the job functions."""
@@ -217,131 +313,43 @@ class PipelineFunctions(Construct):
         passed_role = cluster.execution_role_arn or stack.format_arn(
             service="iam", region="", resource="role", resource_name="*"
         )
-        for name in CAPACITY_FUNCTIONS:
-            actions = [*_SCALE_ACTIONS, "sagemaker:ListClusterNodes"] if name == "PrepareCapacity" else _SCALE_ACTIONS
-            self._allow(name, list(actions), [cluster.hyperpod_arn])
+        for spec in (PREPARE_CAPACITY, RELEASE_CAPACITY, CLEAN_UP_ABORTED):
+            function = self[spec]
+            actions = [*_SCALE_ACTIONS, "sagemaker:ListClusterNodes"] if spec is PREPARE_CAPACITY else _SCALE_ACTIONS
+            function.allow(list(actions), [cluster.hyperpod_arn])
             # UpdateCluster passes the restricted instance group's execution role back to SageMaker.
-            self.functions[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=[passed_role],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                )
+            function.allow(
+                ["iam:PassRole"],
+                [passed_role],
+                {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
-            role = self.functions[name].role
-            if cluster.execution_role_arn is None and role is not None:
+            if cluster.execution_role_arn is None:
                 acknowledge_wildcard_resources(
-                    role,
+                    function.role,
                     [passed_role],
                     "The existing cluster's execution role is not known at synthesis: UpdateCluster may pass "
                     "any role of the account, and only to SageMaker (iam:PassedToService).",
                 )
         # Preflight reads the restricted instance group and the P5 quota (ListServiceQuotas has no resource).
-        self._allow("Preflight", ["sagemaker:DescribeCluster"], [cluster.hyperpod_arn])
-        self._allow("Preflight", ["servicequotas:ListServiceQuotas"], ["*"])
-        preflight_role = self.functions["Preflight"].role
-        assert preflight_role is not None
+        self[PREFLIGHT].allow(["sagemaker:DescribeCluster"], [cluster.hyperpod_arn])
+        self[PREFLIGHT].allow(["servicequotas:ListServiceQuotas"], ["*"])
         acknowledge_wildcard_resources(
-            preflight_role,
+            self[PREFLIGHT].role,
             ["*"],
             "Service Quotas ListServiceQuotas supports no resource-level permission (Resource '*' is required); "
             "it only reads quota values.",
         )
-        for name in JOB_FUNCTIONS:
-            self._allow(name, ["eks:DescribeCluster"], [eks_cluster_arn(self, cluster.eks_name)])
-            role = self.functions[name].role
-            assert role is not None  # every function gets its own role
+        for spec in (s for s in (*SPECS.values(), CLEAN_UP_ABORTED) if s.in_cluster_network):
+            function = self[spec]
+            function.allow(["eks:DescribeCluster"], [eks_cluster_arn(self, cluster.eks_name)])
             access_entry(
                 self,
-                f"{name}ClusterAccess",
+                f"{spec.name}ClusterAccess",
                 cluster_name=cluster.eks_name,
-                principal_arn=role.role_arn,
+                principal_arn=function.role.role_arn,
                 policy=None,  # EKS access policies do not reach kubeflow.org objects: RBAC binds the group
                 kubernetes_groups=[JOB_GROUP],
             )
-        # The job's recipe is the one the run archived (runs/<execution>/recipe.yaml).
-        self._attach("SubmitJob", access.write_archive)
-        self._attach(CLEANUP_FUNCTION, access.write_archive)
-
-    def _function(
-        self, name: str, spec: FunctionSpec, environment: dict[str, str], network: JobNetwork | None = None
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{name}Logs",
-            retention=self._retention,
-            encryption_key=self.log_key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
-            self,
-            f"{name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Nova CPT pipeline: {spec.description}",
-        )
-        function = lambda_.Function(
-            self,
-            name,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
-            code=self._code,
-            handler=spec.handler,
-            memory_size=spec.memory_mb,
-            timeout=spec.timeout,
-            description=f"Nova CPT pipeline: {spec.description}",
-            role=role,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            tracing=lambda_.Tracing.ACTIVE,
-            vpc=network.vpc if network else None,
-            vpc_subnets=network.subnets if network else None,
-            security_groups=[network.security_group] if network else None,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": name,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **environment,
-            },
-        )
-        log_group.grant_write(role)
-        acknowledge_wildcard_resources(
-            role,
-            ["*", log_group.log_group_arn],
-            "X-Ray's PutTraceSegments and PutTelemetryRecords accept only Resource '*' (AWS requires it); the "
-            "log group ARN ends in ':*' so that the function can write its own log streams, nothing else.",
-        )
-        for check_id, reason in _CHECKOV_SKIPS.items():
-            if not (network and check_id == "CKV_AWS_117"):
-                skip_checkov(function, check_id, reason)
-        if network:
-            acknowledge_managed_policies(
-                role,
-                ["service-role/AWSLambdaVPCAccessExecutionRole"],
-                "AWSLambdaVPCAccessExecutionRole is what Lambda needs to attach a function to the cluster's VPC "
-                "(network interfaces, which EC2 grants only on Resource '*'); CDK adds it for functions in a VPC.",
-            )
-        if name not in ASYNC_FUNCTIONS:
-            skip_checkov(function, "CKV_AWS_116", _CHECKOV_SYNC_DLQ_REASON)
-        return function
-
-    def _attach(self, name: str, *policies: iam.IManagedPolicy) -> None:
-        role = self.functions[name].role
-        assert role is not None  # every function gets its own role above
-        for policy in policies:
-            role.add_managed_policy(policy)
-
-    def _allow(self, name: str, actions: list[str], resources: list[str]) -> None:
-        self.functions[name].add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
-
-
-def _backend_env(cluster: TrainingCluster | None) -> dict[str, str]:
-    """The cluster backend's settings (lambdas/runtime.py ClusterEnv): the scripted fake without a cluster."""
-    if cluster is None:
-        return {"CLUSTER_BACKEND": "fake"}
-    return {
-        "CLUSTER_BACKEND": "hyperpod",
-        "HYPERPOD_CLUSTER_NAME": cluster.hyperpod_name,
-        "INSTANCE_GROUP": cluster.instance_group,
-        "RESTING_COUNT": str(cluster.resting_count),
-        "CAPACITY_MODE": cluster.capacity_mode,
-    }
+        # The recipe travels in the run state, so SubmitJob reads no S3; the abort clean-up finds the job's
+        # name in the recipe the run archived (runs/<execution>/recipe.yaml).
+        self[CLEAN_UP_ABORTED].attach(access.write_archive)

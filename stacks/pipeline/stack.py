@@ -10,10 +10,10 @@ from constructs import Construct
 
 from novacpt.catalog import BY_KEY
 from stacks.cluster.training_cluster import TrainingCluster
-from stacks.config import DeploymentConfig
+from stacks.config import PipelineConfig
 from stacks.pipeline.abort_cleanup import AbortCleanup
 from stacks.pipeline.drop_trigger import DropTrigger
-from stacks.pipeline.functions import CLEANUP_FUNCTION, PipelineFunctions
+from stacks.pipeline.functions import CLEAN_UP_ABORTED, TRIGGER, PipelineFunctions
 from stacks.pipeline.monitoring import PipelineMonitoring, RunNotifications
 from stacks.pipeline.state_machine import RunStateMachine
 from stacks.storage.access import BucketAccessPolicies
@@ -41,7 +41,7 @@ class PipelineStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        config: DeploymentConfig,
+        config: PipelineConfig,
         access: BucketAccessPolicies,
         data_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
@@ -85,13 +85,13 @@ class PipelineStack(Stack):
         self.state_machine = run.state_machine
         if cluster is not None:
             AbortCleanup(
-                self, "AbortCleanup", state_machine=run.state_machine, function=functions.functions[CLEANUP_FUNCTION]
+                self, "AbortCleanup", state_machine=run.state_machine, function=functions[CLEAN_UP_ABORTED].function
             )
         DropTrigger(
             self,
             "DropTrigger",
             data_bucket=data_bucket,
-            trigger=functions.functions["Trigger"],
+            trigger=functions[TRIGGER].function,
             state_machine=run.state_machine,
         )
         monitoring = PipelineMonitoring(

@@ -13,13 +13,33 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from novacpt.contract import Partition, PollState, RunState
+from novacpt.kernel.errors import ClusterBusy, JobTimedOut, TransientError
+from novacpt.kernel.ports import JobState
+from stacks.pipeline.functions import (
+    ARCHIVE_OUTPUTS,
+    CANCEL_JOB,
+    COUNT_DUPLICATES,
+    ESTIMATE,
+    MERGE_REPORTS,
+    NOTIFY,
+    PLAN_VALIDATION,
+    POLL_JOB,
+    PREFLIGHT,
+    PREPARE_CAPACITY,
+    RELEASE_CAPACITY,
+    SUBMIT_JOB,
+    VALIDATE_RECIPE,
+    VALIDATE_SHARD,
+    FunctionSpec,
+)
 from stacks.shared.nag import acknowledge_wildcard_resources
 
 # Errors worth retrying: our handlers raise TransientError for throttling, 5xx and timeouts of AWS
 # calls; the rest are Lambda service errors. Validation errors (RecipeInvalid, DatasetInvalid, ...)
 # are never retried.
 TRANSIENT_ERRORS: Final = [
-    "TransientError",
+    TransientError.__name__,
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -28,6 +48,11 @@ TRANSIENT_ERRORS: Final = [
 ]
 PARTITION_CONCURRENCY: Final = 8  # hash partitions counted at once (a few, unless the data is huge)
 BUSY_RETRY_MINUTES: Final = 5  # ReleaseCapacity retries ClusterBusy this often until a scale-up in flight ends
+
+
+def _at(*fields: str) -> str:
+    """The JSONPath of a field of the run state (novacpt.contract.RunState): KeyError for a name it lacks."""
+    return RunState.path(*fields)
 
 
 class RunStateMachine(Construct):
@@ -55,118 +80,119 @@ class RunStateMachine(Construct):
         outcome = {"state": state, "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id")}
 
         # Failure path: each clean-up step continues even if it fails itself.
-        failed = sfn.Fail(self, "RunFailed", error_path="$.error.Error", cause_path="$.error.Cause")
-        notify_failure = self._cleanup("NotifyFailure", "Notify", {**outcome, "succeeded": False}, "$.notification")
+        failed = sfn.Fail(self, "RunFailed", error_path=_at("error", "Error"), cause_path=_at("error", "Cause"))
+        notify_failure = self._cleanup("NotifyFailure", NOTIFY, {**outcome, "succeeded": False}, _at("notification"))
         archive_failure = self._cleanup(
-            "ArchiveOnFailure", "ArchiveOutputs", {**outcome, "succeeded": False}, "$.archive"
+            "ArchiveOnFailure", ARCHIVE_OUTPUTS, {**outcome, "succeeded": False}, _at("archive")
         )
-        release_failure = self._cleanup("ReleaseCapacityOnFailure", "ReleaseCapacity", whole, "$.release")
+        release_failure = self._cleanup("ReleaseCapacityOnFailure", RELEASE_CAPACITY, whole, _at("release"))
         self._retry_while_busy(release_failure, max_capacity_wait_minutes)
-        cancel_failure = self._cleanup("CancelJobOnFailure", "CancelJob", whole, "$.cancel")
+        cancel_failure = self._cleanup("CancelJobOnFailure", CANCEL_JOB, whole, _at("cancel"))
         steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
         for step, following in zip(steps, [*steps[1:], failed], strict=True):
-            step.add_catch(following, errors=["States.ALL"], result_path="$.cleanup_error")
+            step.add_catch(following, errors=["States.ALL"], result_path=_at("cleanup_error"))
             step.next(following)
         self.cleanup = cancel_failure
 
         validate_recipe = self._task(
             "ValidateRecipe",
-            "ValidateRecipe",
+            VALIDATE_RECIPE,
             {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
-            "$.recipe",
+            _at("recipe"),
         )
-        recipe_only = {"recipe": sfn.JsonPath.object_at("$.recipe")}
-        plan = self._task("PlanValidation", "PlanValidation", recipe_only, "$.plan")
+        recipe_only = {"recipe": sfn.JsonPath.object_at(_at("recipe"))}
+        plan = self._task("PlanValidation", PLAN_VALIDATION, recipe_only, _at("plan"))
         validate_shards = sfn.DistributedMap(
             self,
             "ValidateShards",
-            items_path="$.plan.shards",
+            items_path=_at("plan", "shards"),
             max_concurrency=shard_concurrency,
-            result_path="$.shards",
+            result_path=_at("shards"),
             comment="Scan every byte-range shard of every dataset in parallel (one item each)",
-        ).item_processor(self._invoke("ValidateShard", "ValidateShard", None))
-        validate_shards.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        ).item_processor(self._invoke("ValidateShard", VALIDATE_SHARD, None))
+        validate_shards.add_catch(self.cleanup, errors=["States.ALL"], result_path=_at("error"))
         count_duplicates = sfn.Map(
             self,
             "CountDuplicates",
-            items_path="$.plan.partitions",
-            item_selector={
-                "run_id.$": "$$.Map.Item.Value.run_id",
-                "role.$": "$$.Map.Item.Value.role",
-                "partition.$": "$$.Map.Item.Value.partition",
-                "shards.$": "$.shards",
+            items_path=_at("plan", "partitions"),
+            item_selector={  # a PartitionRequest: the partition's fields, and every shard's line count
+                **{f"{name}.$": f"$$.Map.Item.Value.{name}" for name in Partition.model_fields},
+                "shards.$": _at("shards"),
             },
             max_concurrency=PARTITION_CONCURRENCY,
-            result_path="$.duplicates",
-        ).item_processor(self._invoke("CountPartition", "CountDuplicates", None))
-        count_duplicates.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+            result_path=_at("duplicates"),
+        ).item_processor(self._invoke("CountPartition", COUNT_DUPLICATES, None))
+        count_duplicates.add_catch(self.cleanup, errors=["States.ALL"], result_path=_at("error"))
         merge = self._task(
             "MergeReports",
-            "MergeReports",
+            MERGE_REPORTS,
             {
-                "plan": sfn.JsonPath.object_at("$.plan"),
-                "shards": sfn.JsonPath.list_at("$.shards"),
-                "duplicates": sfn.JsonPath.list_at("$.duplicates"),
+                "plan": sfn.JsonPath.object_at(_at("plan")),
+                "shards": sfn.JsonPath.list_at(_at("shards")),
+                "duplicates": sfn.JsonPath.list_at(_at("duplicates")),
             },
-            "$.datasets",
+            _at("datasets"),
         )
         estimate = self._task(
             "Estimate",
-            "Estimate",
-            {"recipe": sfn.JsonPath.object_at("$.recipe"), "datasets": sfn.JsonPath.list_at("$.datasets")},
-            "$.estimate",
+            ESTIMATE,
+            {"recipe": sfn.JsonPath.object_at(_at("recipe")), "datasets": sfn.JsonPath.list_at(_at("datasets"))},
+            _at("estimate"),
         )
         # Quota, instance group, add-ons and EKS access hold before any instance is asked for.
-        preflight = self._task("Preflight", "Preflight", recipe_only, "$.preflight")
-        prepare = self._task("PrepareCapacity", "PrepareCapacity", recipe_only, "$.capacity")
+        preflight = self._task("Preflight", PREFLIGHT, recipe_only, _at("preflight"))
+        prepare = self._task("PrepareCapacity", PREPARE_CAPACITY, recipe_only, _at("capacity"))
         # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
         # CapacityUnavailable once max_capacity_wait_minutes have passed.
         check = self._task(
             "CheckCapacity",
-            "PrepareCapacity",
-            {**recipe_only, "capacity": sfn.JsonPath.object_at("$.capacity")},
-            "$.capacity",
+            PREPARE_CAPACITY,
+            {**recipe_only, "capacity": sfn.JsonPath.object_at(_at("capacity"))},
+            _at("capacity"),
         )
         wait_for_capacity = sfn.Wait(
-            self, "WaitForCapacity", time=sfn.WaitTime.seconds_path("$.capacity.interval_seconds")
+            self, "WaitForCapacity", time=sfn.WaitTime.seconds_path(_at("capacity", "interval_seconds"))
         )
-        submit = self._task("SubmitJob", "SubmitJob", recipe_only, "$.job")
+        submit = self._task("SubmitJob", SUBMIT_JOB, recipe_only, _at("job"))
         start_polling = sfn.Pass(
-            self, "StartPolling", result=sfn.Result.from_object({"attempt": 0}), result_path="$.poll"
+            self,
+            "StartPolling",
+            result=sfn.Result.from_object(PollState(attempt=0).model_dump(include={"attempt"})),
+            result_path=_at("poll"),
         )
         poll = self._task(
             "PollJob",
-            "PollJob",
-            {"job": sfn.JsonPath.object_at("$.job"), "attempt": sfn.JsonPath.number_at("$.poll.attempt")},
-            "$.poll",
+            POLL_JOB,
+            {"job": sfn.JsonPath.object_at(_at("job")), "attempt": sfn.JsonPath.number_at(_at("poll", "attempt"))},
+            _at("poll"),
         )
-        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.seconds_path("$.poll.interval_seconds"))
+        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.seconds_path(_at("poll", "interval_seconds")))
         timed_out = sfn.Pass(
             self,
             "JobTimedOut",
             result=sfn.Result.from_object(
                 {
-                    "Error": "JobTimedOut",
+                    "Error": JobTimedOut.__name__,
                     "Cause": f"the job was still running after max_poll_hours ({max_poll_hours:g} h): it is being "
                     "cancelled; raise max_poll_hours in cdk.json if runs of this size need longer",
                 }
             ),
-            result_path="$.error",
+            result_path=_at("error"),
         ).next(self.cleanup)
-        release = self._task("ReleaseCapacity", "ReleaseCapacity", whole, "$.release")
+        release = self._task("ReleaseCapacity", RELEASE_CAPACITY, whole, _at("release"))
         self._retry_while_busy(release, max_capacity_wait_minutes)
-        archive = self._task("ArchiveOutputs", "ArchiveOutputs", {**outcome, "succeeded": True}, "$.archive")
-        notify = self._task("NotifySuccess", "Notify", {**outcome, "succeeded": True}, "$.notification")
+        archive = self._task("ArchiveOutputs", ARCHIVE_OUTPUTS, {**outcome, "succeeded": True}, _at("archive"))
+        notify = self._task("NotifySuccess", NOTIFY, {**outcome, "succeeded": True}, _at("notification"))
         succeeded = sfn.Succeed(self, "RunSucceeded")
         job_finished = (
             sfn.Choice(self, "JobFinished")
-            .when(sfn.Condition.string_equals("$.poll.state", "SUCCEEDED"), release)
-            .when(sfn.Condition.boolean_equals("$.poll.timed_out", True), timed_out)
+            .when(sfn.Condition.string_equals(_at("poll", "state"), JobState.SUCCEEDED.value), release)
+            .when(sfn.Condition.boolean_equals(_at("poll", "timed_out"), True), timed_out)
             .otherwise(wait)
         )
         capacity_ready = (
             sfn.Choice(self, "CapacityReady")
-            .when(sfn.Condition.boolean_equals("$.capacity.ready", True), submit)
+            .when(sfn.Condition.boolean_equals(_at("capacity", "ready"), True), submit)
             .otherwise(wait_for_capacity)
         )
         wait_for_capacity.next(check).next(capacity_ready)
@@ -217,12 +243,12 @@ class RunStateMachine(Construct):
         )
 
     def _invoke(
-        self, id_: str, function: str, payload: sfn.TaskInput | None, result_path: str | None = None
+        self, id_: str, function: FunctionSpec, payload: sfn.TaskInput | None, result_path: str | None = None
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
             id_,
-            lambda_function=self._functions[function],
+            lambda_function=self._functions[function.name],
             payload=payload,
             payload_response_only=True,
             retry_on_service_exceptions=False,
@@ -242,18 +268,20 @@ class RunStateMachine(Construct):
     def _retry_while_busy(task: tasks.LambdaInvoke, max_capacity_wait_minutes: int) -> None:
         """Retry ClusterBusy (a scale-up still in flight) every few minutes, for as long as one may take."""
         task.add_retry(
-            errors=["ClusterBusy"],
+            errors=[ClusterBusy.__name__],
             interval=Duration.minutes(BUSY_RETRY_MINUTES),
             backoff_rate=1,
             max_attempts=math.ceil(max_capacity_wait_minutes / BUSY_RETRY_MINUTES) + 1,
         )
 
-    def _task(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+    def _task(self, id_: str, function: FunctionSpec, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
         """A main-path step: retried when transient, and any failure goes to the clean-up path."""
         task = self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
-        task.add_catch(self.cleanup, errors=["States.ALL"], result_path="$.error")
+        task.add_catch(self.cleanup, errors=["States.ALL"], result_path=_at("error"))
         return task
 
-    def _cleanup(self, id_: str, function: str, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+    def _cleanup(
+        self, id_: str, function: FunctionSpec, payload: dict[str, Any], result_path: str
+    ) -> tasks.LambdaInvoke:
         """A clean-up step: retried when transient; when it still fails, the next one runs anyway (caught above)."""
         return self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)

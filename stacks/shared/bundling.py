@@ -24,7 +24,8 @@ WHEELS: Final = ROOT / ".build" / "lambda-wheels"
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION: Final = "3.14"
 PLATFORMS: Final = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
-_SOURCES: Final = ("lambdas", "novacpt")
+_SOURCES: Final = ("lambdas", "novacpt")  # the handlers and the runtime: never novacpt_cli or novacpt_dev
+BUNDLE_FORMAT: Final = "2"  # part of the asset hash: bump it when the bundle's layout changes (2: no .pyc)
 
 
 def _target_args() -> list[str]:
@@ -48,7 +49,7 @@ def _source_files() -> list[Path]:
 
 def source_hash() -> str:
     """Hash of everything that goes into the bundle: it changes exactly when the code does."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(BUNDLE_FORMAT.encode())
     for path in _source_files():
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -62,7 +63,18 @@ class _LocalBundler:
         out = Path(output_dir)
         if not WHEELS.is_dir():
             raise RuntimeError(f"{WHEELS} is missing: run `make setup` to download the Lambda wheels")
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(WHEELS)]
+        # --no-compile: bytecode compiled by this machine's Python would be dead weight for the Lambda runtime's.
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--no-index",
+            "--find-links",
+            str(WHEELS),
+        ]
         subprocess.run(
             [*pip, *_target_args(), "--target", str(out), "-r", str(REQUIREMENTS)],
             check=True,

@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import DeploymentConfig
+from stacks.config import StorageConfig
 from stacks.storage.access import BucketAccessPolicies
 from stacks.storage.buckets import DatasetStorage
 
@@ -31,7 +31,7 @@ OUTPUT_ACCESS_LOG_BUCKET: Final = "AccessLogBucketName"
 class StorageStack(Stack):
     """KMS key plus data, output, archive and access-log buckets (all RETAIN)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StorageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         storage = DatasetStorage(

@@ -14,71 +14,24 @@ with none, the report has no plugin reports.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app import build_app
 from stacks.shared.nag import VALIDATION_REPORT
 from tests.conftest import ROOT
+from tests.infra.conftest import Assembly
 
 pytestmark = pytest.mark.slow
 
-CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 # Regions with Nova CPT training images (domain facts, section 6).
 LINT_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1")
 # CDK's DependsOn between resources that also reference each other (cfn-lint W3005) is harmless.
 LINT_IGNORED = ("W3005",)
 MIN_REASON_LENGTH = 40
-
-
-def _offline_env() -> dict[str, str]:
-    """This environment without AWS credentials, profile, region or CDK_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env |= {
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "AWS_EC2_METADATA_DISABLED": "true",  # no instance-metadata credential probe
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    return env
-
-
-@dataclass(frozen=True)
-class Assembly:
-    outdir: Path
-    result: subprocess.CompletedProcess[str]
-    seconds: float
-
-    @property
-    def templates(self) -> list[Path]:
-        return sorted(self.outdir.rglob("*.template.json"))
-
-    def manifests(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted(self.outdir.rglob("manifest.json"))]
-
-
-@pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    outdir = tmp_path_factory.mktemp("synth") / "cdk.out"
-    app_command = f"{sys.executable} app.py"
-    if CDK_CLI.exists() and shutil.which("node"):
-        command = [str(CDK_CLI), "synth", "--quiet", "--app", app_command, "--output", str(outdir)]
-        env = _offline_env()
-    else:  # no `npm install`: run the app the way the CLI does (context from cdk.json)
-        command = [sys.executable, "app.py"]
-        context = json.loads((ROOT / "cdk.json").read_text())["context"]
-        env = _offline_env() | {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    start = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
-    return Assembly(outdir, result, time.monotonic() - start)
 
 
 def test_synth_succeeds_offline(assembly: Assembly) -> None:

@@ -590,11 +590,7 @@ def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) ->
         assert "AccessPolicies" not in entry
         assert entry["KubernetesGroups"] == ["nova-cpt-jobs"]
         env = default.env(name)
-        assert (env["CLUSTER_BACKEND"], env["EKS_CLUSTER_NAME"], env["HYPERPOD_CLUSTER_NAME"]) == (
-            "hyperpod",
-            "nova-cpt-eks",
-            "nova-cpt",
-        )
+        assert (env["EKS_CLUSTER_NAME"], env["HYPERPOD_CLUSTER_NAME"]) == ("nova-cpt-eks", "nova-cpt")
     assert len(entries) == 5
     assert "VpcConfig" not in default.pipeline["Resources"][default.function_id("PrepareCapacity")]["Properties"]
 

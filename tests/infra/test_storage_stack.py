@@ -18,7 +18,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from pydantic import ValidationError
 
-from stacks.config import CONTEXT_KEY, DEFAULT_BUDGET_INSTANCE_HOURS, ConfigError, DeploymentConfig
+from app import build_app
+from stacks.config import (
+    CONTEXT_KEY,
+    DEFAULT_BUDGET_INSTANCE_HOURS,
+    ClusterConfig,
+    ConfigError,
+    DeploymentConfig,
+    PipelineConfig,
+    StorageConfig,
+)
 from stacks.storage.buckets import ACCESS_LOG_PREFIXES, LOGS_USE_BUCKET_POLICY_FLAG
 from stacks.storage.stack import StorageStack
 from tests.conftest import ROOT
@@ -459,6 +468,26 @@ def test_unknown_key_is_config_error() -> None:
     assert "\n" not in message
     assert message.startswith("unknown CDK context key 'nova-cpt.archive_days' (value 90); allowed keys: ")
     assert "archive_transition_days" in message
+
+
+def test_a_misspelt_single_key_stops_synthesis_naming_the_closest_setting() -> None:
+    """`-c nova-cpt:budget_instance_hour=400` must not leave the cost guard silently at its default."""
+    app = cdk.App(context={**CDK_JSON_CONTEXT, f"{CONTEXT_KEY}:budget_instance_hour": "400"})
+    with pytest.raises(ConfigError) as info:
+        build_app(app)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("unknown CDK context key 'nova-cpt:budget_instance_hour' (value \"400\")")
+    assert message.endswith("did you mean 'budget_instance_hours'?")
+
+
+def test_every_setting_says_what_it_allows() -> None:
+    """The allowed values live in each field's description (the one-line error quotes it), for every stack."""
+    for name, field in DeploymentConfig.model_fields.items():
+        assert field.description and len(field.description) > 10, name
+    assert set(DeploymentConfig.model_fields) == (
+        set(StorageConfig.model_fields) | set(ClusterConfig.model_fields) | set(PipelineConfig.model_fields)
+    )
 
 
 @pytest.mark.parametrize("raw", ["not json", [1, 2], 7])

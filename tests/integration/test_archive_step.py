@@ -12,10 +12,12 @@ import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from novacpt.contract import RunState
 from novacpt.kernel.errors import OutputsMissing, TransientError
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.settings import Deployment
 from novacpt.steps.archive import COPY_ATTEMPTS, archive_step
+from tests.examples import dataset_summary, estimate_result, recipe_summary, run_state
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -59,34 +61,21 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-def state(**extra: Any) -> dict[str, Any]:
-    return {
-        "recipe": {
-            "run_id": "run-a",
-            "job_name": JOB,
-            "output_s3_path": "s3://out-bkt/trial-a",
-            "source_uri": "s3://data-bkt/jobs/trial-a/recipe.yaml",
-            "resolved_uri": "s3://archive-bkt/runs/run-a/recipe.yaml",
-            "replicas": 16,
-        },
-        "datasets": [
-            {
-                "role": "train",
-                "uri": "s3://data-bkt/jobs/trial-a/train.jsonl",
-                "version_id": "v1",
-                "etag": "e1",
-                "bytes": 10,
-                "records": 300,
-                "estimated_tokens": 4000,
-                "warnings": [],
-                "report_uri": "s3://archive-bkt/runs/run-a/reports/train.json",
-            }
-        ],
-        "estimate": {"model": "lite", "replicas": 16, "hours": 0.012, "instance_hours": 0.192},
+def state(**extra: Any) -> RunState:
+    parts: dict[str, Any] = {
+        "recipe": recipe_summary(job_name=JOB),
+        "datasets": [dataset_summary()],
+        "estimate": estimate_result(hours=0.012, instance_hours=0.192),
         "job": {"job_name": JOB, "submitted_at": "2026-11-28T00:00:00+00:00"},
         "poll": {"state": "SUCCEEDED", "attempt": 3, "elapsed_seconds": 7200.0},
         **extra,
     }
+    return run_state(**parts)
+
+
+def archive(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """archive_step's result in its JSON form (what the state machine gets)."""
+    return archive_step(*args, **kwargs).model_dump(mode="json")
 
 
 def outputs(s3: Any, *, logs: int = 3, manifest: Any = None) -> None:
@@ -116,7 +105,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
     outputs(s3)
     before = versions(s3, "out-bkt")
     recording = Recording(s3)
-    result = archive_step(S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
+    result = archive(S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
     assert result == {
         "run_record": "s3://archive-bkt/runs/run-a/run.json",
         "outputs": "s3://archive-bkt/runs/run-a/outputs/",
@@ -152,7 +141,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
         "records": 300,
         "report_uri": "s3://archive-bkt/runs/run-a/reports/train.json",
     }
-    assert record["estimate"] == state()["estimate"]
+    assert record["estimate"] == state().estimate.model_dump(mode="json")
     assert record["actual"] == {"hours": 2.0, "instance_hours": 32.0}
     assert record["timings"]["submitted_at"] == "2026-11-28T00:00:00+00:00"
     assert record["timings"]["elapsed_seconds"] == 7200.0 and record["timings"]["archived_at"]
@@ -164,9 +153,9 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
 def test_success_without_manifest_fails_clearly_and_the_failure_path_keeps_what_exists(s3: Any) -> None:
     outputs(s3, manifest=False)
     with pytest.raises(OutputsMissing, match=rf"s3://out-bkt/trial-a/{JOB}/manifest.json is missing"):
-        archive_step(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
+        archive(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
     error = {"Error": "OutputsMissing", "Cause": "manifest.json is missing"}
-    result = archive_step(S3Access(s3, ACCOUNT), DEPLOYMENT, state(error=error), succeeded=False, execution_arn=ARN)
+    result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, state(error=error), succeeded=False, execution_arn=ARN)
     assert result["copied"] == 3 and result["checkpoint"] is None
     record = json.loads(body(s3, "archive-bkt", "runs/run-a/run.json"))
     assert record["status"] == "FAILED" and record["error"] == error and record["next_run"] is None
@@ -175,15 +164,15 @@ def test_success_without_manifest_fails_clearly_and_the_failure_path_keeps_what_
 @pytest.mark.parametrize("manifest", [{"other": 1}, {"checkpoint_s3_bucket": ""}, "not an object", ["s3://x"]])
 def test_a_manifest_without_a_checkpoint_gives_no_next_run(s3: Any, manifest: Any) -> None:
     outputs(s3, manifest=manifest)
-    result = archive_step(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
+    result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
     assert result["checkpoint"] is None and result["copied"] == 4
     record = json.loads(body(s3, "archive-bkt", "runs/run-a/run.json"))
     assert record["checkpoint"] is None and record["next_run"] is None
 
 
 def test_a_run_that_never_reached_the_cluster_still_gets_a_record(s3: Any) -> None:
-    early = {"input": {"recipe_s3_uri": "s3://x/y.yaml"}, "error": {"Error": "RecipeInvalid", "Cause": "bad"}}
-    result = archive_step(S3Access(s3, ACCOUNT), DEPLOYMENT, early, succeeded=False, execution_arn=ARN)
+    early = run_state(input={"recipe_s3_uri": "s3://x/y.yaml"}, error={"Error": "RecipeInvalid", "Cause": "bad"})
+    result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, early, succeeded=False, execution_arn=ARN)
     assert result["copied"] == 0
     record = json.loads(body(s3, "archive-bkt", "runs/run-a/run.json"))
     assert record["recipe"] == {"source": None, "as_run": None} and record["recipe_as_run"] is None
@@ -193,7 +182,7 @@ def test_a_run_that_never_reached_the_cluster_still_gets_a_record(s3: Any) -> No
 @pytest.mark.slow
 def test_more_than_a_thousand_log_files_are_all_archived(s3: Any) -> None:
     outputs(s3, logs=1001)
-    result = archive_step(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
+    result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
     assert result["copied"] == 1002
     archived = versions(s3, "archive-bkt", "runs/run-a/outputs/")
     assert len(archived) == 1002 and "runs/run-a/outputs/tensorboard/events.out.tfevents.01000" in archived
@@ -213,7 +202,7 @@ def test_a_failing_copy_is_retried_and_nothing_is_deleted(s3: Any) -> None:
     real_copy = recording.copy_object
     recording.copy_object = lambda **kw: _slow_down() if next(failures, False) else real_copy(**kw)
     sleeps: list[float] = []
-    result = archive_step(
+    result = archive(
         S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN, sleep=sleeps.append
     )
     assert result["copied"] == 2 and sleeps == [1.0, 2.0]
@@ -228,7 +217,7 @@ def test_a_copy_that_keeps_failing_or_differs_is_a_transient_error_for_the_state
     recording.copy_object = _slow_down
     sleeps: list[float] = []
     with pytest.raises(TransientError, match="SlowDown"):
-        archive_step(
+        archive(
             S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN, sleep=sleeps.append
         )
     assert len(sleeps) == COPY_ATTEMPTS - 1
@@ -238,7 +227,7 @@ def test_a_copy_that_keeps_failing_or_differs_is_a_transient_error_for_the_state
 
     recording.copy_object = corrupting
     with pytest.raises(TransientError, match="does not match its source"):
-        archive_step(
+        archive(
             S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN, sleep=sleeps.append
         )
     assert versions(s3, "out-bkt") == before

@@ -16,12 +16,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from pydantic import ValidationError
 
 from lambdas import runtime
 from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
+from novacpt.contract import AbortCleanup
 from novacpt.kernel.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError
 from novacpt.kernel.ports import CapacityStatus, JobStatus
 from novacpt.kernel.s3access import S3Access
+from novacpt.kernel.settings import ClusterSettings, JobSettings
 from novacpt.naming import job_name
 from novacpt.recipe import validate_recipe_bytes
 from novacpt.steps.capacity import (
@@ -31,6 +34,7 @@ from novacpt.steps.capacity import (
     prepare_capacity_step,
 )
 from novacpt_dev.fakes import ScriptedCluster
+from tests.examples import recipe_summary
 from tests.integration.emulated import Pipeline, lite_recipe, put_outputs
 
 REGION = "us-east-1"
@@ -227,15 +231,15 @@ def test_insufficient_capacity_is_retried_then_fails_naming_the_remedies(sagemak
     # PrepareCapacity asks; HyperPod rolls the update back for lack of capacity (target back to 0).
     sagemaker.describe(described(target=0))
     sagemaker.update(16)
-    state = prepare_capacity_step(backend, {"replicas": 16}, wait)
-    assert state["ready"] is False and state["interval_seconds"] == 300
+    state = prepare_capacity_step(backend, recipe_summary(), wait)  # Nova Lite, 16 replicas
+    assert state.ready is False and state.interval_seconds == 300
     # CheckCapacity within the wait: the rolled-back cluster is asked again (a retry), not failed yet.
     sagemaker.describe(described(target=0, failure=failure))
     sagemaker.update(16)
     state = check_capacity_step(backend, state, wait)
-    assert state["ready"] is False
+    assert state.ready is False
     # After max wait: CapacityUnavailable with the cluster's last failure and what to do about it.
-    late = {**state, "requested_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat()}
+    late = state.model_copy(update={"requested_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat()})
     sagemaker.describe(described(status="RollingBack", target=0, failure=failure))
     sagemaker.describe(described(status="RollingBack", target=0, failure=failure))
     sagemaker.nodes(nodes([]))
@@ -276,7 +280,10 @@ def test_a_concurrent_update_is_cluster_busy(sagemaker: StubbedSageMaker) -> Non
 
 def test_throttling_is_transient_and_other_errors_name_the_call(sagemaker: StubbedSageMaker) -> None:
     sagemaker.error("describe_cluster", "ThrottlingException")
-    with pytest.raises(TransientError, match="describe_cluster on nova-cpt: ThrottlingException, retrying"):
+    with pytest.raises(
+        TransientError,
+        match=r"describe_cluster on nova-cpt: temporary SageMaker error \(ThrottlingException\), retrying",
+    ):
         sagemaker.capacity().prepare_capacity(16)
     sagemaker.error("describe_cluster", "AccessDeniedException", message="not authorized")
     with pytest.raises(PipelineError, match="AccessDeniedException: not authorized"):
@@ -378,7 +385,7 @@ def test_the_hyperpod_backend_makes_each_half_on_first_use() -> None:
         def __init__(self) -> None:
             self.cancelled: list[str] = []
 
-        def submit(self, job_name: str, summary: dict[str, Any]) -> None: ...
+        def submit(self, job_name: str, execution: str, recipe: Any) -> None: ...
 
         def status(self, job_name: str, attempt: int) -> JobStatus:
             return JobStatus(ScriptedCluster(["RUNNING"]).states[0])
@@ -399,7 +406,6 @@ def test_the_hyperpod_backend_makes_each_half_on_first_use() -> None:
 
 def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "CLUSTER_BACKEND": "hyperpod",
         "HYPERPOD_CLUSTER_NAME": CLUSTER,
         "INSTANCE_GROUP": GROUP,
         "RESTING_COUNT": "0",
@@ -412,10 +418,10 @@ def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: p
     capacity = backend.capacity
     assert (capacity.cluster_name, capacity.instance_group, capacity.always_on) == (CLUSTER, GROUP, True)
     monkeypatch.delenv("INSTANCE_GROUP")
-    with pytest.raises(ValueError, match="CLUSTER_BACKEND=hyperpod needs HYPERPOD_CLUSTER_NAME and INSTANCE_GROUP"):
-        runtime.cluster()
-    monkeypatch.setenv("CLUSTER_BACKEND", "fake")
-    assert isinstance(runtime.cluster(), ScriptedCluster)
+    with pytest.raises(ValidationError, match="instance_group"):
+        runtime.cluster().capacity_status()  # the capacity half is made, from its settings, on first use
+    for name in ("FAKE_JOB_STATES", "CLUSTER_BACKEND"):  # the deployed runtime knows no fake cluster
+        assert name.lower() not in {f for m in (ClusterSettings, JobSettings) for f in m.model_fields}
 
 
 # --------------------------------------------------------------------------- aborted runs
@@ -441,11 +447,11 @@ def test_an_aborted_run_cancels_its_job_then_releases_the_capacity() -> None:
     backend = Recording()
     result = aborted_step(backend, S3Access(s3, ACCOUNT), "archive", "run-a")
     expected = job_name("nova-lite-cpt", "run-a")
-    assert result == {"execution": "run-a", "cancelled": expected, "released": True}
+    assert result == AbortCleanup(execution="run-a", cancelled=expected, released=True)
     assert backend.calls == [f"cancel {expected}", "release"]
     # Aborted before ValidateRecipe archived the recipe: no job can exist, the capacity is still released.
     backend.calls.clear()
-    assert aborted_step(backend, S3Access(s3, ACCOUNT), "archive", "run-b")["cancelled"] is None
+    assert aborted_step(backend, S3Access(s3, ACCOUNT), "archive", "run-b").cancelled is None
     assert backend.calls == ["release"]
 
 
@@ -456,8 +462,8 @@ def test_the_aborted_handler_reads_the_event_bridge_event(monkeypatch: pytest.Mo
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="archive")
+    monkeypatch.setattr(runtime, "cluster_factory", lambda: ScriptedCluster(["RUNNING"]))
     for name, value in {
-        "CLUSTER_BACKEND": "fake",
         "ACCOUNT_ID": ACCOUNT,
         "REGION": REGION,
         "DATA_BUCKET": "data",

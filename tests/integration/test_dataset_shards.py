@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from novacpt.contract import DatasetLimits, DatasetRef
 from novacpt.dataset import DatasetOptions, validate_path, validate_stream
 from novacpt.dataset.fanout import validate_fanned_out
 from novacpt.dataset.shards import ShardStream, read_from, shard_bounds
@@ -125,13 +126,13 @@ def test_pipeline_steps_on_s3_equal_single_pass(shard_bytes: int) -> None:
             output_bucket="output-bucket", archive_bucket="archive-bucket",
         )  # fmt: skip
         access = S3Access(s3, deployment.account_id)
-        limits = {"max_length": 20, "global_batch_size": 32, "max_epochs": 2}
+        limits = DatasetLimits(max_length=20, global_batch_size=32, max_epochs=2)
+        dataset = DatasetRef(role="train", uri="s3://data-bucket/jobs/a/train.jsonl")
         with pytest.raises(Exception, match=r"train\.jsonl:7: empty_line") as failure:
             validate_dataset_step(
-                access, deployment, run_id="r", role="train", uri="s3://data-bucket/jobs/a/train.jsonl", limits=limits,
-                shard_bytes=shard_bytes,
+                access, deployment, run_id="r", dataset=dataset, limits=limits, shard_bytes=shard_bytes,
             )  # fmt: skip
         assert type(failure.value).__name__ == "DatasetInvalid"
         report = json.loads(s3.get_object(Bucket="archive-bucket", Key="runs/r/reports/train.json")["Body"].read())
-        single = validate_stream(io.BytesIO(body), "train.jsonl", DatasetOptions(**limits)).to_json_dict()
+        single = validate_stream(io.BytesIO(body), "train.jsonl", limits.options()).to_json_dict()
         assert {k: report[k] for k in single} == single

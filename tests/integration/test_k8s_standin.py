@@ -16,25 +16,21 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from novacpt.adapters.k8s import CONFIGMAPS, PYTORCHJOBS, EksTokenSource, KubernetesClient, KubernetesError
-from novacpt.adapters.kubernetes_jobs import (
-    KubernetesJobs,
-    KubernetesJobsSettings,
-    cluster_log_group,
-    kubernetes_jobs,
-    s3_recipe_loader,
-)
-from novacpt.jobs.manifests import EXECUTION_LABEL, label_value
+from novacpt.adapters.kubernetes_jobs import KubernetesJobs, cluster_log_group, kubernetes_jobs
+from novacpt.contract import RecipeSummary
+from novacpt.jobs.manifests import CONFIG_KEY, EXECUTION_LABEL, config_map_name, label_value
 from novacpt.jobs.status import job_state, pod_problems, restarts, stuck_pods
-from novacpt.kernel.errors import PipelineError, RecipeInvalid, TransientError
+from novacpt.kernel.errors import PipelineError, TransientError
 from novacpt.kernel.ports import JobState
 from novacpt.kernel.s3access import S3Access
-from novacpt.kernel.settings import Deployment
+from novacpt.kernel.settings import Deployment, JobSettings
 from novacpt.naming import job_name
 from novacpt.recipe import NovaCptRecipe, validate_recipe_file
 from novacpt.steps.archive import archive_step
 from novacpt.steps.job import poll_step, submit_step
 from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 from tests.conftest import ROOT
+from tests.examples import recipe_summary, run_state
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -50,8 +46,8 @@ def lite() -> NovaCptRecipe:
     return report.model
 
 
-def summary(execution: str = "run-a") -> dict[str, Any]:
-    return {"run_id": execution, "job_name": job_name("nova-lite-cpt", execution), "resolved_uri": RECIPE_URI}
+def name_of(execution: str = "run-a") -> str:
+    return job_name("nova-lite-cpt", execution)
 
 
 @dataclass
@@ -59,7 +55,6 @@ class Cluster:
     standin: KubernetesStandIn
     jobs: KubernetesJobs
     finished: list[FinishedJob]
-    loaded: list[str]
 
     def job(self, name: str) -> dict[str, Any] | None:
         return self.standin.objects("pytorchjobs", NS).get(name)
@@ -69,12 +64,6 @@ class Cluster:
 def cluster() -> Iterator[Cluster]:
     session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name=REGION)
     finished: list[FinishedJob] = []
-    loaded: list[str] = []
-
-    def loader(uri: str) -> NovaCptRecipe:
-        loaded.append(uri)
-        return lite()
-
     crd = REFERENCE_CRD if REFERENCE_CRD.is_file() else None  # schema checks when the reference is there
     with KubernetesStandIn(on_succeeded=finished.append, crd=crd) as standin:
         token = EksTokenSource(session, "hp-eks", REGION)
@@ -83,15 +72,13 @@ def cluster() -> Iterator[Cluster]:
             region=REGION,
             account=ACCOUNT,
             log_group=LOG_GROUP,
-            recipe_loader=loader,
         )
-        yield Cluster(standin, jobs, finished, loaded)
+        yield Cluster(standin, jobs, finished)
 
 
 def test_submit_creates_configmap_then_job_and_status_follows_the_conditions(cluster: Cluster) -> None:
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
-    assert cluster.loaded == [RECIPE_URI]
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     assert [r for r in cluster.standin.requests if r[0] == "POST"] == [
         ("POST", f"/api/v1/namespaces/{NS}/configmaps"),
         ("POST", f"/apis/kubeflow.org/v1/namespaces/{NS}/pytorchjobs"),
@@ -109,26 +96,26 @@ def test_submit_creates_configmap_then_job_and_status_follows_the_conditions(clu
 
 
 def test_submit_again_for_the_same_execution_is_success(cluster: Cluster) -> None:
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
-    cluster.jobs.submit(name, summary())  # a retried SubmitJob
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
+    cluster.jobs.submit(name, "run-a", lite())  # a retried SubmitJob
     assert list(cluster.standin.objects("pytorchjobs", NS)) == [name]
     assert len(cluster.standin.objects("configmaps", NS)) == 1
 
 
 def test_the_same_name_for_another_execution_is_an_error(cluster: Cluster) -> None:
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     with pytest.raises(PipelineError, match="already exists for execution run-a, not run-b") as error:
-        cluster.jobs.submit(name, summary("run-b"))
+        cluster.jobs.submit(name, "run-b", lite())
     assert not isinstance(error.value, TransientError)
     assert (cluster.job(name) or {})["metadata"]["labels"][EXECUTION_LABEL] == label_value("run-a")
 
 
 def test_failure_names_the_condition_the_pods_and_the_log_group(cluster: Cluster) -> None:
     cluster.standin.default_script = JobScript.failing("NCCL timeout on worker 0", reason="OOMKilled", exit_code=137)
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     statuses = [cluster.jobs.status(name, attempt) for attempt in range(3)]
     assert [s.state for s in statuses] == [JobState.RUNNING, JobState.RUNNING, JobState.FAILED]
     reason = statuses[-1].reason
@@ -148,8 +135,8 @@ def test_a_vanished_job_is_a_failure_with_the_log_group(cluster: Cluster) -> Non
 
 
 def test_cancel_deletes_job_pods_and_configmap_and_a_missing_object_is_fine(cluster: Cluster) -> None:
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     cluster.jobs.cancel(name)
     for plural in ("pytorchjobs", "configmaps", "pods"):
         assert cluster.standin.objects(plural, NS) == {}
@@ -172,7 +159,7 @@ def test_cancel_leaves_objects_this_pipeline_did_not_create(cluster: Cluster) ->
 def test_api_errors_become_pipeline_errors(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster.standin, "handle", lambda *_: (503, {"message": "etcd is busy"}))
     with pytest.raises(TransientError, match="etcd is busy"):
-        cluster.jobs.submit("job-1", summary())
+        cluster.jobs.submit("job-1", "run-a", lite())
     monkeypatch.setattr(cluster.standin, "handle", lambda *_: (403, {"message": "forbidden"}))
     with pytest.raises(PipelineError, match="EKS access entry") as denied:
         cluster.jobs.status("job-1", 0)
@@ -187,8 +174,8 @@ def test_the_job_succeeds_only_once_the_success_hook_has_run(cluster: Cluster) -
         raise RuntimeError("trainer simulation failed")
 
     cluster.standin.on_succeeded = broken
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     cluster.jobs.status(name, 0)
     cluster.jobs.status(name, 1)
     with pytest.raises(TransientError, match="trainer simulation failed"):
@@ -205,8 +192,8 @@ def test_the_job_succeeds_only_once_the_success_hook_has_run(cluster: Cluster) -
 
 def submitted_job(cluster: Cluster) -> dict[str, Any]:
     """The PyTorchJob the backend submits, read back, without the fields the server adds."""
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     job = copy.deepcopy(cluster.job(name) or {})
     job["metadata"] = {k: v for k, v in job["metadata"].items() if k not in ("uid", "creationTimestamp")}
     job.pop("status", None)
@@ -280,8 +267,8 @@ def test_pods_can_be_scripted_into_trouble_and_age(
     cluster: Cluster, trouble: PodTrouble, container: str, reason: set[str]
 ) -> None:
     cluster.standin.default_script = JobScript.stuck(trouble, minutes_per_step=10)
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     seen: set[str] = set()
     for attempt in range(3):
         assert cluster.jobs.status(name, attempt).state is JobState.RUNNING  # stuck jobs never fail by themselves
@@ -300,8 +287,8 @@ def test_pods_can_be_scripted_into_trouble_and_age(
 
 def test_unschedulable_pods_stay_pending_with_the_scheduler_message(cluster: Cluster) -> None:
     cluster.standin.default_script = JobScript.stuck(PodTrouble("Unschedulable", pods="worker-3"))
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     cluster.jobs.status(name, 0)
     stuck = pods(cluster, name)[f"{name}-worker-3"]["status"]
     assert stuck["phase"] == "Pending"
@@ -322,9 +309,7 @@ def test_the_cluster_is_reached_only_when_needed() -> None:
         raise ValueError("EKS cluster x has no API endpoint or CA yet")
 
     def backend(connect: Any) -> KubernetesJobs:
-        return KubernetesJobs(
-            connect, region=REGION, account=ACCOUNT, log_group=LOG_GROUP, recipe_loader=lambda _: lite()
-        )
+        return KubernetesJobs(connect, region=REGION, account=ACCOUNT, log_group=LOG_GROUP)
 
     jobs = backend(throttled)
     assert calls == []
@@ -338,7 +323,7 @@ def test_the_cluster_is_reached_only_when_needed() -> None:
 
 def test_a_job_that_cannot_be_rendered_is_not_submitted(cluster: Cluster) -> None:
     with pytest.raises(PipelineError, match="cannot start job"):
-        cluster.jobs.submit("x" * 60, summary())  # too long for 16 replicas' service names
+        cluster.jobs.submit("x" * 60, "run-a", lite())  # too long for 16 replicas' service names
     assert cluster.standin.requests == []
 
 
@@ -400,20 +385,24 @@ def test_pod_problems_cover_evictions_restarts_and_are_capped() -> None:
 
 def test_settings_and_factory_for_the_job_functions() -> None:
     env = {
-        "account_id": ACCOUNT,
-        "region": REGION,
-        "eks_cluster_name": "hp-eks",
-        "hyperpod_cluster_name": "hp-cluster",
-        "hyperpod_cluster_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/abc123def456",
-        "unrelated": "ignored",
+        "ACCOUNT_ID": ACCOUNT,
+        "REGION": REGION,
+        "DATA_BUCKET": "data-bkt",
+        "OUTPUT_BUCKET": "out-bkt",
+        "ARCHIVE_BUCKET": "archive-bkt",
+        "EKS_CLUSTER_NAME": "hp-eks",
+        "HYPERPOD_CLUSTER_NAME": "hp-cluster",
+        "HYPERPOD_CLUSTER_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/abc123def456",
+        "JOB_NAMESPACE": "kubeflow",
+        "UNRELATED": "ignored",
     }
-    settings = KubernetesJobsSettings.model_validate(env)
-    assert settings.job_namespace == "kubeflow"
-    jobs = kubernetes_jobs(settings, S3Access(object(), ACCOUNT))
-    assert jobs.log_group == LOG_GROUP == cluster_log_group("hp-cluster", env["hyperpod_cluster_arn"])
+    settings = JobSettings.from_environ(env)
+    assert settings.environment() == {k: v for k, v in env.items() if k != "UNRELATED"}  # one contract, both ways
+    jobs = kubernetes_jobs(settings)
+    assert jobs.log_group == LOG_GROUP == cluster_log_group("hp-cluster", env["HYPERPOD_CLUSTER_ARN"])
     assert (jobs.region, jobs.account, jobs.namespace) == (REGION, ACCOUNT, "kubeflow")
     with pytest.raises(ValueError, match="hyperpod_cluster_arn"):
-        KubernetesJobsSettings.model_validate({**env, "hyperpod_cluster_arn": "hp-cluster"})
+        JobSettings.from_environ({**env, "HYPERPOD_CLUSTER_ARN": "hp-cluster"})
 
 
 @pytest.fixture
@@ -427,14 +416,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield s3
 
 
-def test_recipe_loader_reads_and_revalidates_the_archived_recipe(aws: Any) -> None:
-    text = yaml.safe_dump(lite().model_dump(mode="json", exclude_unset=True), sort_keys=False)
-    aws.put_object(Bucket="archive-bkt", Key="runs/run-a/recipe.yaml", Body=text.encode())
-    load = s3_recipe_loader(S3Access(aws, ACCOUNT))
-    assert load(RECIPE_URI) == lite()
-    aws.put_object(Bucket="archive-bkt", Key="runs/run-a/recipe.yaml", Body=text.replace("replicas: 16", "replicas: 5"))
-    with pytest.raises(RecipeInvalid, match=r"run\.replicas"):
-        load(RECIPE_URI)
+def test_the_job_runs_the_recipe_the_run_summary_carries(cluster: Cluster) -> None:
+    """The recipe ValidateRecipe proved travels in the run state: SubmitJob reads and validates nothing again."""
+    summary = recipe_summary(job_name=name_of(), run_id="run-a")
+    wire = RecipeSummary.model_validate_json(summary.model_dump_json())  # as Step Functions hands it on
+    assert wire.recipe == summary.recipe
+    submit_step(cluster.jobs, wire)
+    config = cluster.standin.objects("configmaps", NS)[config_map_name(name_of())]["data"][CONFIG_KEY]
+    as_run = yaml.safe_load(config)
+    assert as_run["training_config"] == summary.recipe.model_dump(mode="json", exclude_unset=True)["training_config"]
+    assert as_run["run"]["replicas"] == 16
 
 
 def test_steps_run_a_job_end_to_end_and_archive_its_outputs(aws: Any) -> None:
@@ -462,18 +453,18 @@ def test_steps_run_a_job_end_to_end_and_archive_its_outputs(aws: Any) -> None:
             region=REGION,
             account=ACCOUNT,
             log_group=LOG_GROUP,
-            recipe_loader=s3_recipe_loader(s3),
         )
-        recipe = {**summary(), "output_s3_path": "s3://out-bkt/a"}
-        state: dict[str, Any] = {"recipe": recipe, "job": submit_step(jobs, recipe)}
+        recipe = recipe_summary(overrides={"run.output_s3_path": "s3://out-bkt/a"}, job_name=name_of(), run_id="run-a")
+        job = submit_step(jobs, recipe)
         for attempt in range(10):
-            state["poll"] = poll_step(jobs, state["job"], attempt, interval_seconds=0, max_seconds=60)
-            if state["poll"]["state"] == "SUCCEEDED":
+            poll = poll_step(jobs, job, attempt, interval_seconds=0, max_seconds=60)
+            if poll.state == "SUCCEEDED":
                 break
-        assert state["poll"]["attempt"] == 3
+        assert poll.attempt == 3
+    state = run_state(recipe=recipe, job=job, poll=poll)
     result = archive_step(s3, deployment, state, succeeded=True, execution_arn="arn:aws:states:x:run-a")
-    assert result["copied"] == 2
-    assert result["checkpoint"] == f"s3://customer-escrow-{ACCOUNT}-x/{recipe['job_name']}/checkpoint"
+    assert result.copied == 2
+    assert result.checkpoint == f"s3://customer-escrow-{ACCOUNT}-x/{recipe.job_name}/checkpoint"
 
 
 # --- the watchdog's reading of pods ----------------------------------------------------------------
@@ -542,8 +533,8 @@ def test_a_failed_init_container_and_finished_pods() -> None:
 
 def test_status_of_a_stuck_job_names_the_pod_the_cause_and_the_logs(cluster: Cluster) -> None:
     cluster.standin.default_script = JobScript.stuck(PodTrouble("ImagePullBackOff"), minutes_per_step=10)
-    name = summary()["job_name"]
-    cluster.jobs.submit(name, summary())
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
     statuses = [cluster.jobs.status(name, attempt) for attempt in range(4)]
     assert [round(s.stuck_minutes) for s in statuses] == [10, 20, 30, 40]
     last = statuses[-1]

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from lambdas import runtime
+from novacpt.contract import DatasetLimits, DatasetRef, ExecutionInput, RecipeSummary, RunState
 from novacpt.drop import drop_job
 from novacpt.kernel.errors import (
     BudgetExceeded,
@@ -38,21 +39,23 @@ from novacpt.kernel.errors import (
     is_transient,
 )
 from novacpt.kernel.s3access import S3Access
-from novacpt.kernel.settings import Deployment
+from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.naming import EXECUTION_NAME_MAX, JOB_NAME_MAX, execution_name, job_name
 from novacpt.steps.archive import archive_step
 from novacpt.steps.dataset import SHOWN_ERRORS, validate_dataset_step
 from novacpt.steps.estimate import estimate_step
 from novacpt.steps.notify import SUBJECT_MAX, build_message
 from novacpt.steps.recipe import validate_recipe_step
+from novacpt_dev.fakes import ScriptedCluster
 from tests.conftest import ROOT
+from tests.examples import dataset_summary, estimate_result, recipe_summary, run_state
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 DATA, OUTPUT, ARCHIVE = "nova-cpt-data-test", "nova-cpt-output-test", "nova-cpt-archive-test"
 RECIPE = (ROOT / "recipes" / "nova_micro_cpt.yaml").read_bytes()  # 8 replicas, max_length 8192, batch 256
 RUN_ID = "j1-0123456789abcdef0123"
-LIMITS = {"max_length": 8192, "global_batch_size": 256, "max_epochs": 1}
+LIMITS = DatasetLimits(max_length=8192, global_batch_size=256, max_epochs=1)
 
 
 def _jsonl(n: int, tag: str = "note") -> bytes:
@@ -186,7 +189,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 def _recipe_step(
     world: World, uri: str, overrides: dict[str, Any] | None = None, run_id: str = RUN_ID
 ) -> dict[str, Any]:
-    return validate_recipe_step(world.s3, world.deployment, recipe_uri=uri, overrides=overrides or {}, run_id=run_id)
+    run = ExecutionInput(recipe_s3_uri=uri, overrides=overrides or {})
+    return validate_recipe_step(world.s3, _settings(world.deployment), run, run_id=run_id).model_dump(mode="json")
+
+
+def _settings(deployment: Deployment) -> RecipeSettings:
+    return RecipeSettings(**deployment.model_dump())
+
+
+def _dataset_step(world: World, role: str, uri: str) -> dict[str, Any]:
+    dataset = DatasetRef(role=role, uri=uri)  # type: ignore[arg-type]
+    summary = validate_dataset_step(world.s3, world.deployment, run_id=RUN_ID, dataset=dataset, limits=LIMITS)
+    return summary.model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------- ValidateRecipe
@@ -200,7 +214,8 @@ def test_recipe_paths_are_filled_from_the_drop(world: World) -> None:
     assert summary["source_uri"] == uri
     assert summary["run_id"] == RUN_ID
     assert summary["model"] == "micro"
-    assert (summary["replicas"], summary["max_length"], summary["global_batch_size"], summary["max_epochs"]) == (
+    limits = summary["limits"]
+    assert (summary["replicas"], limits["max_length"], limits["global_batch_size"], limits["max_epochs"]) == (
         8,
         8192,
         256,
@@ -260,7 +275,7 @@ def test_bucket_in_another_region_is_rejected(world: World) -> None:
     deployment = world.deployment.model_copy(update={"output_bucket": "nova-cpt-output-ireland"})
     uri = world.drop("j1")
     with pytest.raises(RecipeInvalid) as info:
-        validate_recipe_step(world.s3, deployment, recipe_uri=uri, overrides={}, run_id=RUN_ID)
+        validate_recipe_step(world.s3, _settings(deployment), ExecutionInput(recipe_s3_uri=uri), run_id=RUN_ID)
     assert (
         f"run.output_s3_path: s3://nova-cpt-output-ireland/j1 is in eu-west-1; it must be in the deployment's "
         f"region {REGION}" in str(info.value)
@@ -328,7 +343,9 @@ def test_recipe_in_a_bucket_of_another_account_is_refused(aws_env: None) -> None
             },
         )
         with pytest.raises(RecipeInvalid) as info:
-            validate_recipe_step(S3Access(client, ACCOUNT), deployment, recipe_uri=uri, overrides={}, run_id=RUN_ID)
+            validate_recipe_step(
+                S3Access(client, ACCOUNT), _settings(deployment), ExecutionInput(recipe_s3_uri=uri), run_id=RUN_ID
+            )
         stub.assert_no_pending_responses()
     assert (
         str(info.value)
@@ -342,7 +359,7 @@ def test_recipe_in_a_bucket_of_another_account_is_refused(aws_env: None) -> None
 def test_valid_dataset_summary_and_report(world: World) -> None:
     uri = world.put(DATA, "jobs/j1/train.jsonl", TRAIN)
     version = world.client.head_object(Bucket=DATA, Key="jobs/j1/train.jsonl")["VersionId"]
-    summary = validate_dataset_step(world.s3, world.deployment, run_id=RUN_ID, role="train", uri=uri, limits=LIMITS)
+    summary = _dataset_step(world, "train", uri)
     assert summary["role"] == "train"
     assert summary["uri"] == uri
     assert summary["records"] == 300
@@ -361,7 +378,7 @@ def test_invalid_dataset_names_its_first_bad_lines_and_keeps_the_full_report(wor
     body = b"".join([lines[0], lines[1], b"\n", lines[2], b"{not json\n", *lines[3:]])
     uri = world.put(DATA, "jobs/j1/train.jsonl", body)
     with pytest.raises(DatasetInvalid) as info:
-        validate_dataset_step(world.s3, world.deployment, run_id=RUN_ID, role="train", uri=uri, limits=LIMITS)
+        _dataset_step(world, "train", uri)
     message = str(info.value)
     assert message.splitlines()[0] == f"{uri}: 2 error(s) (empty_line: 1, invalid_json: 1)"
     assert "train.jsonl:3: empty_line" in message
@@ -377,7 +394,7 @@ def test_invalid_dataset_names_its_first_bad_lines_and_keeps_the_full_report(wor
 def test_many_errors_show_the_first_ten(world: World) -> None:
     uri = world.put(DATA, "jobs/j1/validation.jsonl", b"\n" * 25 + TRAIN)
     with pytest.raises(DatasetInvalid) as info:
-        validate_dataset_step(world.s3, world.deployment, run_id=RUN_ID, role="validation", uri=uri, limits=LIMITS)
+        _dataset_step(world, "validation", uri)
     message = str(info.value)
     assert message.count(": empty_line: ") == SHOWN_ERRORS
     assert "validation.jsonl:1: empty_line" in message
@@ -394,9 +411,7 @@ def test_validation_never_modifies_an_upload(world: World) -> None:
     invalid = []
     for dataset in summary["datasets"]:
         try:
-            validate_dataset_step(
-                world.s3, world.deployment, run_id=RUN_ID, role=dataset["role"], uri=dataset["uri"], limits=LIMITS
-            )
+            _dataset_step(world, dataset["role"], dataset["uri"])
         except DatasetInvalid:
             invalid.append(dataset["role"])
     assert invalid == ["train"]  # the trailing empty line
@@ -407,19 +422,24 @@ def test_validation_never_modifies_an_upload(world: World) -> None:
 # --------------------------------------------------------------------------- Estimate
 
 
-def _summary(replicas: int = 8, epochs: int = 1) -> dict[str, Any]:
-    return {"model": "micro", "replicas": replicas, "max_epochs": epochs, "max_length": 8192, "global_batch_size": 256}
+def _summary(replicas: int = 8, epochs: int = 1) -> RecipeSummary:
+    overrides = {"run.replicas": replicas, "training_config.trainer.max_epochs": epochs}
+    return recipe_summary("nova_micro_cpt.yaml", overrides)  # max_length 8192, batch 256
 
 
 # 102,400 sequences of 8,192 tokens: 400 steps of 256 (the seed's 100,000 samples, rounded to whole batches).
 DATASETS = [
-    {"role": "train", "records": 90_000, "estimated_tokens": 102_400 * 8192},
-    {"role": "validation", "records": 5_000, "estimated_tokens": 10**9},
+    dataset_summary(role="train", records=90_000, estimated_tokens=102_400 * 8192),
+    dataset_summary(role="validation", records=5_000, estimated_tokens=10**9),
 ]
 
 
+def _estimate(summary: RecipeSummary, **options: Any) -> dict[str, Any]:
+    return estimate_step(summary, DATASETS, **options).model_dump(mode="json")
+
+
 def test_estimate_plans_the_training_tokens_with_the_planner() -> None:
-    estimate = estimate_step(_summary(), DATASETS, budget_instance_hours=None, price_per_instance_hour=None)
+    estimate = _estimate(_summary(), budget_instance_hours=None, price_per_instance_hour=None)
     assert estimate["tokens"] == 102_400 * 8192
     assert estimate["steps"] == 400 and estimate["steps_per_epoch"] == 400
     assert estimate["replicas"] == 8
@@ -429,24 +449,22 @@ def test_estimate_plans_the_training_tokens_with_the_planner() -> None:
 
 
 def test_estimate_of_a_2_0_run_costs_the_recipe_steps_and_suggests_a_count() -> None:
-    summary = {**_summary(), "model": "lite-2", "max_epochs": None, "max_steps": 10}
-    estimate = estimate_step(summary, DATASETS, budget_instance_hours=None, price_per_instance_hour=None)
+    summary = recipe_summary("nova_lite_2_cpt.yaml", {"training_config.trainer.max_steps": 10})
+    estimate = _estimate(summary, budget_instance_hours=None, price_per_instance_hour=None)
     assert estimate["steps"] == 10 and estimate["suggested_max_steps"] == 400
     assert any(w["code"] == "max_steps_below_pass" for w in estimate["warnings"])
 
 
 def test_estimate_with_a_price_has_a_cost() -> None:
-    estimate = estimate_step(_summary(), DATASETS, budget_instance_hours=None, price_per_instance_hour=100.0)
+    estimate = _estimate(_summary(), budget_instance_hours=None, price_per_instance_hour=100.0)
     assert estimate["cost_usd"] == pytest.approx(estimate["instance_hours"] * 100.0, abs=0.01)
 
 
 def test_estimate_over_budget_is_budget_exceeded() -> None:
-    within = estimate_step(_summary(), DATASETS, budget_instance_hours=None, price_per_instance_hour=None)
-    estimate_step(_summary(), DATASETS, budget_instance_hours=within["instance_hours"], price_per_instance_hour=None)
+    within = _estimate(_summary(), budget_instance_hours=None, price_per_instance_hour=None)
+    _estimate(_summary(), budget_instance_hours=within["instance_hours"], price_per_instance_hour=None)
     with pytest.raises(BudgetExceeded) as info:
-        estimate_step(
-            _summary(epochs=3), DATASETS, budget_instance_hours=within["instance_hours"], price_per_instance_hour=None
-        )
+        _estimate(_summary(epochs=3), budget_instance_hours=within["instance_hours"], price_per_instance_hour=None)
     assert "is over the budget of" in str(info.value)
     assert "budget_instance_hours" in str(info.value)
 
@@ -459,23 +477,27 @@ SOURCE = f"s3://{OUTPUT}/j1/{JOB}/"
 CHECKPOINT = "s3://customer-escrow-123456789012-smtj-abc/j1/outputs/checkpoints"
 
 
-def _run_state(**extra: Any) -> dict[str, Any]:
+ESTIMATE = estimate_result(hours=1.5, instance_hours=12.0)
+
+
+def _run_state(**extra: Any) -> RunState:
     state: dict[str, Any] = {
         "recipe_s3_uri": f"s3://{DATA}/jobs/j1/recipe.yaml",
-        "recipe": {
-            "run_id": RUN_ID,
-            "job_name": JOB,
-            "source_uri": f"s3://{DATA}/jobs/j1/recipe.yaml",
-            "resolved_uri": f"s3://{ARCHIVE}/runs/{RUN_ID}/recipe.yaml",
-            "output_s3_path": f"s3://{OUTPUT}/j1",
-        },
-        "datasets": [{"role": "train", "uri": f"s3://{DATA}/jobs/j1/train.jsonl", "records": 300}],
-        "estimate": {"hours": 1.5, "instance_hours": 12.0},
+        "recipe": recipe_summary(
+            "nova_micro_cpt.yaml",
+            run_id=RUN_ID,
+            job_name=JOB,
+            source_uri=f"s3://{DATA}/jobs/j1/recipe.yaml",
+            resolved_uri=f"s3://{ARCHIVE}/runs/{RUN_ID}/recipe.yaml",
+            output_s3_path=f"s3://{OUTPUT}/j1",
+        ),
+        "datasets": [dataset_summary(uri=f"s3://{DATA}/jobs/j1/train.jsonl", records=300)],
+        "estimate": ESTIMATE,
         "job": {"job_name": JOB, "submitted_at": "2026-01-01T00:00:00+00:00"},
-        "poll": {"elapsed_seconds": 3600.0},
+        "poll": {"attempt": 3, "elapsed_seconds": 3600.0},
     }
     state.update(extra)
-    return state
+    return run_state(**state)
 
 
 EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:NovaCptRun:{RUN_ID}"
@@ -495,7 +517,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     before = world.snapshot(OUTPUT)
     result = archive_step(world.s3, world.deployment, _run_state(), succeeded=True, execution_arn=EXECUTION_ARN)
     archive_root = f"runs/{RUN_ID}/outputs/"
-    assert result == {
+    assert result.model_dump() == {
         "run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json",
         "outputs": f"s3://{ARCHIVE}/{archive_root}",
         "copied": len(files),
@@ -515,7 +537,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     }
     assert record["timings"]["submitted_at"] == "2026-01-01T00:00:00+00:00"
     assert record["timings"]["elapsed_seconds"] == 3600.0
-    assert record["estimate"] == {"hours": 1.5, "instance_hours": 12.0}
+    assert record["estimate"] == ESTIMATE.model_dump(mode="json")
     assert {o["source"] for o in record["outputs"]} == {SOURCE + r for r in files}
     assert all(o["archived"] == f"s3://{ARCHIVE}/{archive_root}{o['source'][len(SOURCE) :]}" for o in record["outputs"])
     assert record["error"] is None
@@ -527,7 +549,7 @@ def test_archive_pages_through_more_than_a_thousand_outputs(world: World) -> Non
     files = _put_outputs(world, tensorboard_files=count - 1)
     start = time.monotonic()
     result = archive_step(world.s3, world.deployment, _run_state(), succeeded=True, execution_arn=EXECUTION_ARN)
-    assert result["copied"] == len(files) == count
+    assert result.copied == len(files) == count
     archived = world.keys(ARCHIVE, f"runs/{RUN_ID}/outputs/")
     assert len(archived) == count
     assert f"runs/{RUN_ID}/outputs/tensorboard/events.out.tfevents.{count - 2:05d}" in archived
@@ -550,33 +572,39 @@ def test_archive_after_failure_keeps_what_exists_and_the_error(world: World) -> 
     result = archive_step(
         world.s3, world.deployment, _run_state(error=error), succeeded=False, execution_arn=EXECUTION_ARN
     )
-    assert result["copied"] == 2
-    assert result["checkpoint"] is None
+    assert result.copied == 2
+    assert result.checkpoint is None
     record = json.loads(world.read(ARCHIVE, f"runs/{RUN_ID}/run.json"))
     assert record["status"] == "FAILED"
     assert record["error"] == error
 
 
 def test_archive_of_a_run_that_failed_before_validation_writes_only_the_record(world: World) -> None:
-    state = {"recipe_s3_uri": "s3://x/y", "error": {"Error": "RecipeInvalid", "Cause": "bad"}}
+    state = run_state(recipe_s3_uri="s3://x/y", error={"Error": "RecipeInvalid", "Cause": "bad"})
     result = archive_step(world.s3, world.deployment, state, succeeded=False, execution_arn=EXECUTION_ARN)
-    assert result["copied"] == 0
+    assert result.copied == 0
     assert world.keys(ARCHIVE) == [f"runs/{RUN_ID}/run.json"]  # run id from the execution ARN
 
 
 def test_archive_tolerates_an_unreadable_manifest(world: World) -> None:
     world.client.put_object(Bucket=OUTPUT, Key=f"j1/{JOB}/manifest.json", Body=b"not json")
     result = archive_step(world.s3, world.deployment, _run_state(), succeeded=True, execution_arn=EXECUTION_ARN)
-    assert result["checkpoint"] is None
-    assert result["copied"] == 1
+    assert result.checkpoint is None
+    assert result.copied == 1
 
 
 # --------------------------------------------------------------------------- Notify
 
 
+def _message(state: RunState, **options: Any) -> tuple[str, str]:
+    note = build_message(state, **options)
+    return note.subject, note.message
+
+
 def test_success_message() -> None:
-    state = _run_state(archive={"run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json", "checkpoint": CHECKPOINT})
-    subject, body = build_message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
+    archived = {"run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json", "outputs": "", "copied": 0}
+    state = _run_state(archive={**archived, "checkpoint": CHECKPOINT})
+    subject, body = _message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
     assert subject == f"Nova CPT succeeded: {JOB}"
     lines = body.splitlines()
     assert lines[:3] == ["Nova CPT run SUCCEEDED", f"job: {JOB}", f"execution: {EXECUTION_ARN}"]
@@ -592,7 +620,7 @@ def test_failure_message_says_why_from_the_lambda_error() -> None:
         {"errorMessage": "s3://d/jobs/j1/train.jsonl: 1 error(s)\n  s3://d/jobs/j1/train.jsonl:3: empty_line: ..."}
     )
     state = _run_state(error={"Error": "DatasetInvalid", "Cause": cause})
-    subject, body = build_message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group="/hyperpod/cluster")
+    subject, body = _message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group="/hyperpod/cluster")
     assert subject == f"Nova CPT FAILED: {JOB}"
     assert "reason: DatasetInvalid" in body
     assert "train.jsonl:3: empty_line" in body
@@ -601,20 +629,22 @@ def test_failure_message_says_why_from_the_lambda_error() -> None:
 
 
 def test_failure_before_the_recipe_was_read() -> None:
-    state = {"error": {"Error": "JobTimedOut", "Cause": "the job was still running after max_poll_hours"}}
-    subject, body = build_message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
+    state = run_state(error={"Error": "JobTimedOut", "Cause": "the job was still running after max_poll_hours"})
+    subject, body = _message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
     assert subject == "Nova CPT FAILED: (not started)"
     assert "reason: JobTimedOut" in body
     assert "the job was still running" in body
-    _, unknown = build_message({}, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
+    _, unknown = _message(RunState(), succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
     assert "reason: Unknown" in unknown
 
 
 def test_hostile_text_is_escaped_not_a_crash() -> None:
     """A dataset line `{"\\ud800": "x"}` puts a lone surrogate into the error; SNS needs UTF-8."""
     cause = json.dumps({"errorMessage": "train.jsonl:1: unknown_field: field '\ud800' is not allowed"})
-    state = _run_state(error={"Error": "DatasetInvalid", "Cause": cause}, recipe={"job_name": "j\ud800\nx\x00"})
-    subject, body = build_message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
+    state = _run_state(
+        error={"Error": "DatasetInvalid", "Cause": cause}, recipe=recipe_summary(job_name="j\ud800\nx\x00")
+    )
+    subject, body = _message(state, succeeded=False, execution_arn=EXECUTION_ARN, log_group=None)
     body.encode("utf-8")
     subject.encode("utf-8")
     assert "field '\\ud800' is not allowed" in body
@@ -622,8 +652,8 @@ def test_hostile_text_is_escaped_not_a_crash() -> None:
 
 
 def test_subject_is_at_most_100_characters() -> None:
-    state = _run_state(recipe={"job_name": "j" * 300})
-    subject, _ = build_message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
+    state = _run_state(recipe=recipe_summary(job_name="j" * 300))
+    subject, _ = _message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
     assert len(subject) == SUBJECT_MAX
 
 
@@ -815,8 +845,10 @@ def test_estimate_handler_applies_the_configured_budget(
 ) -> None:
     from lambdas import estimate
 
-    recipe = {**_summary(), "run_id": RUN_ID}
-    event = {"recipe": recipe, "datasets": DATASETS}
+    event = {
+        "recipe": _summary().model_dump(mode="json"),
+        "datasets": [d.model_dump(mode="json") for d in DATASETS],
+    }
     assert estimate.handler(event, ctx)["cost_usd"] is None
     monkeypatch.setenv("PRICE_PER_INSTANCE_HOUR", "98.32")
     assert estimate.handler(event, ctx)["cost_usd"] is not None
@@ -830,11 +862,10 @@ def test_job_handlers_with_the_scripted_cluster(
 ) -> None:
     from lambdas import job
 
-    monkeypatch.setenv("CLUSTER_BACKEND", "fake")
-    monkeypatch.setenv("FAKE_JOB_STATES", "RUNNING,SUCCEEDED")
+    monkeypatch.setattr(runtime, "cluster_factory", lambda: ScriptedCluster(["RUNNING", "SUCCEEDED"]))
     monkeypatch.setenv("POLL_INTERVAL_SECONDS", "300")
     monkeypatch.setenv("MAX_POLL_SECONDS", "259200.0")
-    submitted = job.submit({"recipe": {"job_name": JOB}}, ctx)
+    submitted = job.submit({"recipe": recipe_summary(job_name=JOB).model_dump(mode="json")}, ctx)
     assert submitted["job_name"] == JOB
     first = job.poll({"job": submitted, "attempt": 0}, ctx)
     assert (first["state"], first["attempt"], first["interval_seconds"], first["timed_out"]) == (
@@ -856,12 +887,18 @@ def test_notify_handler_publishes_to_the_topic(
     sns = boto3.client("sns", region_name=REGION)
     topic = sns.create_topic(Name="runs")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
-    result = notify.handler({"state": _run_state(), "succeeded": True, "execution_arn": EXECUTION_ARN}, ctx)
+    state = _run_state().model_dump(mode="json")
+    result = notify.handler({"state": state, "succeeded": True, "execution_arn": EXECUTION_ARN}, ctx)
     assert result["subject"] == f"Nova CPT succeeded: {JOB}"
     assert f"job: {JOB}" in result["message"]
     hostile = {"Error": "DatasetInvalid", "Cause": json.dumps({"errorMessage": 'line 1: field "\ud800"'})}
     failed = notify.handler(
-        {"state": _run_state(error=hostile), "succeeded": False, "execution_arn": EXECUTION_ARN}, ctx
+        {
+            "state": _run_state(error=hostile).model_dump(mode="json"),
+            "succeeded": False,
+            "execution_arn": EXECUTION_ARN,
+        },
+        ctx,
     )
     assert 'field "\\ud800"' in failed["message"]
 

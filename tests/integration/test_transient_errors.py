@@ -12,9 +12,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from novacpt.contract import ExecutionInput, Shard
 from novacpt.kernel.errors import RecipeInvalid, TransientError
 from novacpt.kernel.s3access import S3Access
-from novacpt.kernel.settings import Deployment
+from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.steps.dataset import validate_shard_step
 from novacpt.steps.recipe import validate_recipe_step
 from novacpt_cli import app
@@ -25,6 +26,8 @@ DEPLOYMENT = Deployment(
     account_id=ACCOUNT, region="us-east-1", data_bucket="data-bucket", output_bucket="output-bucket",
     archive_bucket="archive-bucket",
 )  # fmt: skip
+SETTINGS = RecipeSettings(**DEPLOYMENT.model_dump())
+RUN = ExecutionInput(recipe_s3_uri="s3://data-bucket/jobs/a/recipe.yaml")
 
 
 def _slow_down(*_: Any, **__: Any) -> Any:
@@ -46,8 +49,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_throttled_shard_read_is_retried_not_a_failure(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     s3.put_object(Bucket="data-bucket", Key="jobs/a/train.jsonl", Body=b'{"text": "x"}\n')
     monkeypatch.setattr(s3, "get_object", _slow_down)
-    shard = {"run_id": "r", "role": "train", "uri": "s3://data-bucket/jobs/a/train.jsonl", "index": 0,
-             "start": 0, "end": 14, "size": 14, "partitions": 1}  # fmt: skip
+    shard = Shard(run_id="r", role="train", uri="s3://data-bucket/jobs/a/train.jsonl", version_id=None, index=0,
+                  start=0, end=14, size=14, partitions=1)  # fmt: skip
     with pytest.raises(TransientError, match="SlowDown"):
         validate_shard_step(S3Access(s3, ACCOUNT), DEPLOYMENT, shard)
 
@@ -59,15 +62,11 @@ def test_a_throttled_region_check_is_retried_not_an_invalid_recipe(s3: Any, monk
     access = S3Access(s3, ACCOUNT)
     monkeypatch.setattr(s3, "get_bucket_location", _slow_down)
     with pytest.raises(TransientError):
-        validate_recipe_step(
-            access, DEPLOYMENT, recipe_uri="s3://data-bucket/jobs/a/recipe.yaml", overrides={}, run_id="r"
-        )
+        validate_recipe_step(access, SETTINGS, RUN, run_id="r")
     monkeypatch.undo()
     s3.delete_object(Bucket="data-bucket", Key="jobs/a/train.jsonl")
     with pytest.raises(RecipeInvalid, match="does not exist"):  # a real problem is still a validation failure
-        validate_recipe_step(
-            access, DEPLOYMENT, recipe_uri="s3://data-bucket/jobs/a/recipe.yaml", overrides={}, run_id="r"
-        )
+        validate_recipe_step(access, SETTINGS, RUN, run_id="r")
 
 
 def test_submit_refuses_a_job_folder_the_trigger_would_ignore(tmp_path: Path) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from novacpt.adapters.hyperpod import HyperPodCapacity
 from novacpt.kernel.errors import ClusterBusy
 from novacpt.kernel.ports import JobState
 from novacpt_dev.hyperpod_fake import FakeHyperPod
+
+
+def _recipe(replicas: int) -> SimpleNamespace:
+    """What the fake reads of a recipe: run.replicas."""
+    return SimpleNamespace(run=SimpleNamespace(replicas=replicas))
 
 
 def capacity(fake: FakeHyperPod) -> HyperPodCapacity:
@@ -48,8 +55,8 @@ def test_what_must_never_happen_is_recorded() -> None:
     fake.hold_jobs = True
     while not group.prepare_capacity(16):
         pass
-    fake.submit("job-a", {"replicas": 16})
-    fake.submit("job-b", {"replicas": 16})
+    fake.submit("job-a", "run-job-a", _recipe(16))
+    fake.submit("job-b", "run-job-b", _recipe(16))
     group.release_capacity()
     assert fake.violations == [
         "job job-b started while job-a ran on the group",
@@ -59,7 +66,7 @@ def test_what_must_never_happen_is_recorded() -> None:
 
 def test_jobs_run_for_their_polls_unless_held() -> None:
     fake = FakeHyperPod(job_polls=2)
-    fake.submit("job-a", {"replicas": 0})
+    fake.submit("job-a", "run-job-a", _recipe(0))
     assert [fake.status("job-a", n).state for n in range(4)] == [
         JobState.RUNNING,
         JobState.RUNNING,
@@ -67,10 +74,10 @@ def test_jobs_run_for_their_polls_unless_held() -> None:
         JobState.SUCCEEDED,
     ]
     fake.hold_jobs = True
-    fake.submit("job-b", {"replicas": 0})
+    fake.submit("job-b", "run-job-b", _recipe(0))
     assert fake.status("job-b", 5).state is JobState.RUNNING
     fake.finish("job-b", "FAILED", "NCCL timeout")
     assert fake.status("job-b", 6).reason == "NCCL timeout"
-    fake.submit("job-c", {"replicas": 0})
+    fake.submit("job-c", "run-job-c", _recipe(0))
     fake.cancel("job-c")
     assert fake.status("job-c", 0).state is JobState.FAILED

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from novacpt.contract import CancelResult, CapacityState, SubmittedJob
 from novacpt.kernel.errors import JobFailed, JobStuck
 from novacpt.kernel.ports import JobState, JobStatus
 from novacpt.steps.job import cancel_step, poll_step, submit_step
 from novacpt_dev.fakes import ScriptedCluster
+from tests.examples import recipe_summary, run_state
 
 LOG_GROUP = "/aws/sagemaker/Clusters/hp-cluster/abc123def456"
 
@@ -25,26 +27,33 @@ class Recording(ScriptedCluster):
         self.cancelled.append(job_name)
 
 
+RECIPE = recipe_summary(job_name="j-1")
+CAPACITY = CapacityState(
+    replicas=16, ready=True, requested_at="2026-01-01T00:00:00+00:00", waited_seconds=0, interval_seconds=0
+)
+JOB = SubmittedJob(job_name="j-1", submitted_at="2026-01-01T00:00:00+00:00")
+
+
 @pytest.mark.parametrize(
-    ("state", "cancelled"),
+    ("parts", "cancelled"),
     [
-        ({"recipe": {"job_name": "j-1"}, "capacity": {"ready": True}, "job": {"job_name": "j-1"}}, "j-1"),
-        ({"recipe": {"job_name": "j-1"}, "capacity": {"ready": True}}, "j-1"),  # SubmitJob failed part-way
-        ({"recipe": {"job_name": "j-1"}}, None),  # stopped before the cluster was touched
+        ({"recipe": RECIPE, "capacity": CAPACITY, "job": JOB}, "j-1"),
+        ({"recipe": RECIPE, "capacity": CAPACITY}, "j-1"),  # SubmitJob failed part-way
+        ({"recipe": RECIPE}, None),  # stopped before the cluster was touched
         ({"input": {}}, None),
     ],
 )
-def test_cancel_step_cancels_whatever_submit_may_have_started(state: dict[str, Any], cancelled: str | None) -> None:
+def test_cancel_step_cancels_whatever_submit_may_have_started(parts: dict[str, Any], cancelled: str | None) -> None:
     backend = Recording()
-    assert cancel_step(backend, state) == {"cancelled": cancelled}
+    assert cancel_step(backend, run_state(**parts)) == CancelResult(cancelled=cancelled)
     assert backend.cancelled == ([cancelled] if cancelled else [])
 
 
 def test_submit_then_poll_reports_running_and_elapsed_time() -> None:
     backend = Recording()
-    job = submit_step(backend, {"job_name": "j-1"})
+    job = submit_step(backend, RECIPE)
     poll = poll_step(backend, job, 0, interval_seconds=5, max_seconds=60)
-    assert poll["state"] == "RUNNING" and poll["attempt"] == 1 and not poll["timed_out"]
+    assert poll.state == "RUNNING" and poll.attempt == 1 and not poll.timed_out
 
 
 def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
@@ -52,7 +61,7 @@ def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
         def status(self, job_name: str, attempt: int) -> JobStatus:
             return JobStatus(JobState.FAILED, f"boom; logs: CloudWatch log group {LOG_GROUP}")
 
-    job = {"job_name": "j", "submitted_at": "2026-01-01T00:00:00+00:00"}
+    job = SubmittedJob(job_name="j", submitted_at="2026-01-01T00:00:00+00:00")
     with pytest.raises(JobFailed, match=f"job j failed: boom; logs: CloudWatch log group {LOG_GROUP}"):
         poll_step(Failed(), job, 0, interval_seconds=0, max_seconds=1)
 
@@ -65,7 +74,7 @@ def test_poll_step_cancels_a_job_stuck_longer_than_max_stuck_minutes(minutes: fl
         def status(self, job_name: str, attempt: int) -> JobStatus:
             return JobStatus(JobState.RUNNING, restarts=4, stuck=reason, stuck_minutes=minutes)
 
-    job = {"job_name": "j", "submitted_at": "2026-01-01T00:00:00+00:00"}
+    job = SubmittedJob(job_name="j", submitted_at="2026-01-01T00:00:00+00:00")
     if stuck:
         with pytest.raises(
             JobStuck, match=r"job j is stuck .*max_stuck_minutes 30\): pod j-worker-0 container pytorch"
@@ -73,4 +82,4 @@ def test_poll_step_cancels_a_job_stuck_longer_than_max_stuck_minutes(minutes: fl
             poll_step(Stuck(), job, 0, interval_seconds=0, max_seconds=1e9, max_stuck_minutes=30)
     else:
         poll = poll_step(Stuck(), job, 0, interval_seconds=0, max_seconds=1e9, max_stuck_minutes=30)
-        assert (poll["state"], poll["restarts"], poll["stuck"]) == ("RUNNING", 4, reason)
+        assert (poll.state, poll.restarts, poll.stuck) == ("RUNNING", 4, reason)

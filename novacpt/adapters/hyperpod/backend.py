@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
 
-from novacpt.adapters.hyperpod.capacity import HyperPodCapacity
-from novacpt.kernel.ports import CapacityStatus, JobBackend, JobStatus
+from novacpt.kernel.ports import CapacityBackend, CapacityStatus, JobBackend, JobStatus
+from novacpt.recipe import Recipe
 
 
 class HyperPodBackend:
-    """ClusterBackend joining a HyperPodCapacity and a JobBackend, each made on first use.
+    """ClusterBackend joining a capacity backend and a job backend, each made on first use.
 
     A capacity function then needs no Kubernetes settings, and a job function no SageMaker ones.
     """
 
-    def __init__(self, capacity: Callable[[], HyperPodCapacity], jobs: Callable[[], JobBackend]) -> None:
+    def __init__(self, capacity: Callable[[], CapacityBackend], jobs: Callable[[], JobBackend[Recipe]]) -> None:
         self._make_capacity = capacity
         self._make_jobs = jobs
 
     @cached_property
-    def capacity(self) -> HyperPodCapacity:
+    def capacity(self) -> CapacityBackend:
         """The restricted instance group's capacity."""
         return self._make_capacity()
 
     @cached_property
-    def jobs(self) -> JobBackend:
+    def jobs(self) -> JobBackend[Recipe]:
         """The training jobs on the cluster's EKS."""
         return self._make_jobs()
 
@@ -39,8 +38,8 @@ class HyperPodBackend:
     def release_capacity(self) -> None:
         self.capacity.release_capacity()
 
-    def submit(self, job_name: str, summary: dict[str, Any]) -> None:
-        self.jobs.submit(job_name, summary)
+    def submit(self, job_name: str, execution: str, recipe: Recipe) -> None:
+        self.jobs.submit(job_name, execution, recipe)
 
     def status(self, job_name: str, attempt: int) -> JobStatus:
         return self.jobs.status(job_name, attempt)

@@ -16,9 +16,9 @@ from novacpt.kernel.errors import (
     CapacityUnavailable,
     ClusterBusy,
     PipelineError,
-    TransientError,
+    aws_failure,
     error_code,
-    is_transient,
+    error_message,
 )
 from novacpt.kernel.ports import CapacityStatus
 
@@ -136,11 +136,11 @@ class HyperPodCapacity:
         except ClientError as exc:
             code = error_code(exc)
             if code == "ConflictException":
-                raise ClusterBusy(f"{self._where()} is being updated ({_message(exc)})") from exc
+                raise ClusterBusy(f"{self._where()} is being updated ({error_message(exc)})") from exc
             if code == "ResourceLimitExceeded":
                 raise CapacityUnavailable(
-                    f"{self._where()}: {count} instances exceed a service quota ({_message(exc)}); ask for a higher "
-                    "'ml.p5.48xlarge for cluster usage' quota in Service Quotas"
+                    f"{self._where()}: {count} instances exceed a service quota ({error_message(exc)}); ask for a "
+                    "higher 'ml.p5.48xlarge for cluster usage' quota in Service Quotas"
                 ) from exc
             raise self._error("update_cluster", exc) from exc
 
@@ -151,9 +151,7 @@ class HyperPodCapacity:
             raise self._error(operation, exc) from exc
 
     def _error(self, operation: str, exc: ClientError) -> PipelineError:
-        if is_transient(exc):
-            return TransientError(f"SageMaker {operation} on {self.cluster_name}: {error_code(exc)}, retrying")
-        return PipelineError(f"SageMaker {operation} on {self.cluster_name}: {error_code(exc)}: {_message(exc)}")
+        return aws_failure(f"SageMaker {operation} on {self.cluster_name}", exc, service="SageMaker")
 
     def _group(self, cluster: dict[str, Any]) -> dict[str, Any]:
         for group in cluster.get("RestrictedInstanceGroups", []):
@@ -192,7 +190,3 @@ def _as_request(value: Any, shape: Any) -> Any:
     if "ImageId" in result:
         result.pop("ImageReleaseVersion", None)  # one way of naming the image is enough
     return result
-
-
-def _message(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", ""))
