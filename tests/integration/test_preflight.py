@@ -14,6 +14,7 @@ from novacpt.adapters.preflight import QUOTA_NAME, Check, run_checks
 from novacpt.kernel.errors import PreflightFailed
 from novacpt.steps.preflight import preflight_step
 from novacpt_dev.k8s_standin import KubernetesStandIn
+from tests.examples import recipe_summary
 
 REGION = "us-east-1"
 CLUSTER, GROUP = "nova-cpt", "nova-p5"
@@ -91,7 +92,7 @@ def test_a_ready_deployment_passes_every_check(standin: KubernetesStandIn) -> No
         ("release rig-dependencies", True),
     ]
     assert "FSx 1200 GiB" in results[2].detail
-    assert preflight_step(lambda r, m: results, {"replicas": 16, "model": "lite"})["checks"][1]["ok"] is True
+    assert preflight_step(lambda r, m: results, recipe_summary()).checks[1]["ok"] is True
 
 
 def test_a_quota_below_the_replicas_fails_with_what_to_do(standin: KubernetesStandIn) -> None:
@@ -141,7 +142,7 @@ def test_the_step_stops_the_run_with_one_line_per_failure() -> None:
         Check("EKS access", False, "refused", "add an access entry"),
     ]
     with pytest.raises(PreflightFailed) as error:
-        preflight_step(lambda replicas, model: failing, {"replicas": 16, "model": "lite"})
+        preflight_step(lambda replicas, model: failing, recipe_summary())  # Nova Lite, 16 replicas
     assert str(error.value).splitlines() == [
         "2 check(s) failed before any capacity was asked for:",
         "quota: too small; ask for more",
