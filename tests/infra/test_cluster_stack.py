@@ -524,7 +524,7 @@ def test_every_vpc_function_reaches_every_aws_api_its_role_allows(synths: dict[s
     assert missing == {name: [] for name in names}, f"endpoints: {sorted(endpoints)}"
     assert "sagemaker.api" in _called_services(synth, synth.function_id("CleanUpAborted"))
     assert {"sagemaker.api", "servicequotas", "eks"} <= _called_services(synth, synth.function_id("Preflight"))
-    assert {"eks", "s3"} <= _called_services(synth, synth.function_id("SubmitJob"))
+    assert _called_services(synth, synth.function_id("SubmitJob")) == {"eks"}  # the recipe travels: no S3 read
 
 
 def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth) -> None:
