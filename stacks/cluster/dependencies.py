@@ -149,6 +149,7 @@ class HyperPodDependencies(Construct):
         log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
         )
+        self._log_group = log_group
         fingerprint = hashlib.sha256(
             f"{HYPERPOD_CLI_COMMIT}|{eks_cluster_name}|{kubernetes_version}|{JOB_RBAC}".encode()
         ).hexdigest()[:10]
@@ -347,6 +348,7 @@ class HyperPodDependencies(Construct):
                 logging=cr.Logging.with_data_hidden(),
             ),
             on_delete=delete if action == "createAccessEntry" else None,
+            log_group=self._log_group,  # the provider's logs, encrypted with the project key
             policy=cr.AwsCustomResourcePolicy.from_statements(
                 [
                     iam.PolicyStatement(
