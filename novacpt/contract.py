@@ -8,11 +8,12 @@ validates it again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_serializer, field_validator
 
 from novacpt.recipe import Recipe
+from novacpt.recipe.model import proven_recipe
 
 if TYPE_CHECKING:  # the dataset scanner (numpy) loads only in the functions that scan
     from novacpt.dataset import DatasetOptions
@@ -85,6 +86,12 @@ class RecipeSummary(Contract):
     datasets: list[DatasetRef]
     warnings: list[dict[str, Any]] = Field(default_factory=list)
     recipe: Recipe
+
+    @field_validator("recipe", mode="wrap")
+    @classmethod
+    def _proven(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Recipe:
+        # ValidateRecipe proved it; read back from the run state it is rebuilt, its rules not run again.
+        return proven_recipe(value) if isinstance(value, dict) else cast(Recipe, handler(value))
 
     @field_serializer("recipe")
     def _as_written(self, recipe: Recipe) -> dict[str, Any]:

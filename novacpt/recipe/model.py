@@ -8,7 +8,7 @@ Rules that join two fields live in `cross_field_problems`, shared by the models 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.fields import FieldInfo
@@ -48,6 +48,7 @@ __all__ = [
     "format_path",
     "generation_hint",
     "lr_paths",
+    "proven_recipe",
     "recipe_class",
     "schema_paths",
     "section_keys",
@@ -309,6 +310,26 @@ def recipe_generation(mapping: dict[Any, Any]) -> Generation:
 def recipe_class(mapping: dict[Any, Any]) -> type[NovaCptRecipe] | type[Nova2CptRecipe]:
     """The model a recipe mapping is validated with (see `recipe_generation`)."""
     return _CLASSES[recipe_generation(mapping)]
+
+
+def proven_recipe(values: dict[str, Any]) -> Recipe:
+    """A recipe a validation already proved, read back from its JSON form: built, not validated again.
+
+    Only the layout is followed (each section becomes its model, the keys set stay the keys set);
+    a key that no section has is refused.
+    """
+    return cast(Recipe, _construct(recipe_class(values), values))
+
+
+def _construct(section: type[Section], values: dict[Any, Any]) -> Section:
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        info = section.model_fields.get(name)
+        if info is None:
+            raise ValueError(f"{name!r} is no key of {section.__name__}: not a recipe that was validated")
+        child = _section_class(info)
+        fields[name] = _construct(child, value) if child is not None and isinstance(value, dict) else value
+    return section.model_construct(**fields)
 
 
 # --- Keys of the other generation ----------------------------------------------------------------

@@ -28,7 +28,7 @@ from novacpt.recipe.model import (
     schema_paths,
     section_keys,
 )
-from novacpt.recipe.yaml_loader import MAX_BYTES, load_recipe_yaml, parse_scalar
+from novacpt.recipe.yaml_loader import MAX_BYTES, LoadedYaml, load_recipe_yaml, parse_scalar
 
 # The cdk.json keys behind the deployment's limits (stacks/config.py DeploymentConfig fields).
 MODEL_SETTING = "nova-cpt:model"
@@ -331,7 +331,26 @@ def validate_recipe_bytes(
     `max_replicas` caps run.replicas and `model_type` is the only run.model_type allowed
     (the deployment's settings, see `deployment_issues`).
     """
-    loaded = load_recipe_yaml(data, source=source)
+    return validate_loaded_recipe(
+        load_recipe_yaml(data, source=source),
+        source=source,
+        overrides=overrides,
+        require_s3_paths=require_s3_paths,
+        max_replicas=max_replicas,
+        model_type=model_type,
+    )
+
+
+def validate_loaded_recipe(
+    loaded: LoadedYaml,
+    *,
+    source: str = "recipe.yaml",
+    overrides: Mapping[str, Any] | None = None,
+    require_s3_paths: bool = True,
+    max_replicas: int | None = None,
+    model_type: str | None = None,
+) -> RecipeReport:
+    """`validate_recipe_bytes` of a document already loaded (its mapping is changed by the overrides)."""
     errors = list(loaded.issues)
     mapping = loaded.mapping
     if mapping is None:

@@ -13,8 +13,9 @@ from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.s3uri import s3_uri, split_s3_uri
 from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.naming import job_name
-from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport, validate_recipe_bytes
-from novacpt.recipe.yaml_loader import load_recipe_yaml
+from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport
+from novacpt.recipe.validate import validate_loaded_recipe
+from novacpt.recipe.yaml_loader import LoadedYaml, load_recipe_yaml
 
 _PATHS = ("run.data_s3_path", "run.validation_data_s3_path", "run.output_s3_path")
 
@@ -35,9 +36,10 @@ def validate_recipe_step(
     except PipelineError as exc:
         raise RecipeInvalid(str(exc)) from exc
     name = key.rsplit("/", 1)[-1] or "recipe.yaml"
-    fills = _fills(s3, deployment, bucket, key, _run_section(data, name, run.overrides))
-    report = validate_recipe_bytes(
-        data,
+    loaded = load_recipe_yaml(data, source=name)  # read once: the paths to fill, then every rule
+    fills = _fills(s3, deployment, bucket, key, _run_section(loaded, run.overrides))
+    report = validate_loaded_recipe(
+        loaded,
         source=name,
         overrides={**fills, **run.overrides},
         max_replicas=deployment.max_replicas,
@@ -53,10 +55,9 @@ def validate_recipe_step(
     return _summary(report, run, run_id, resolved)
 
 
-def _run_section(data: bytes, name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+def _run_section(loaded: LoadedYaml, overrides: dict[str, Any]) -> dict[str, Any]:
     """The recipe's `run` values as written, with the run.* overrides (only to see which paths are empty)."""
-    mapping = load_recipe_yaml(data, source=name).mapping or {}
-    run = mapping.get("run")
+    run = (loaded.mapping or {}).get("run")
     values = dict(run) if isinstance(run, dict) else {}
     values.update({k.removeprefix("run."): v for k, v in overrides.items() if k.startswith("run.")})
     return values

@@ -224,6 +224,32 @@ def test_recipe_paths_are_filled_from_the_drop(world: World) -> None:
     assert summary["job_name"] == job_name("nova-micro-cpt", RUN_ID)
 
 
+def test_recipe_is_read_and_parsed_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One GetObject and one YAML parse serve both the paths to fill and every rule."""
+    import novacpt.recipe.validate as rules
+    import novacpt.steps.recipe as step
+
+    uri = world.drop("j1")
+    parses: list[str] = []
+    reads: list[str] = []
+    load, read = step.load_recipe_yaml, S3Access.read
+
+    def counted_load(data: bytes | str, *, source: str = "recipe.yaml") -> Any:
+        parses.append(source)
+        return load(data, source=source)
+
+    def counted_read(self: S3Access, u: str, *, max_bytes: int) -> bytes:
+        reads.append(u)
+        return read(self, u, max_bytes=max_bytes)
+
+    for module in (step, rules):
+        monkeypatch.setattr(module, "load_recipe_yaml", counted_load)
+    monkeypatch.setattr(S3Access, "read", counted_read)
+    _recipe_step(world, uri)
+    assert parses == ["recipe.yaml"]
+    assert reads == [uri]
+
+
 def test_validation_dataset_is_used_when_dropped(world: World) -> None:
     uri = world.drop("j2", validation=VALIDATION)
     summary = _recipe_step(world, uri)
