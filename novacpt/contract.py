@@ -182,6 +182,7 @@ class DatasetSummary(Contract):
     estimated_tokens: int
     warnings: list[dict[str, Any]] = Field(default_factory=list)
     report_uri: str
+    report_version_id: str | None = None  # the version of the full report MergeReports wrote
 
 
 class EstimateResult(Contract):

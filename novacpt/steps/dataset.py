@@ -169,7 +169,9 @@ def merge_reports_step(
         )
         report = build_report(dataset.uri.rsplit("/", 1)[-1], scans, options, (exact, None))
         report_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(plan.run_id)}reports/{role}.json")
-        s3.put_json(report_uri, {"dataset": dataset.uri, "version_id": dataset.version_id, **report.to_json_dict()})
+        written = s3.put_json(
+            report_uri, {"dataset": dataset.uri, "version_id": dataset.version_id, **report.to_json_dict()}
+        )
         if not report.valid:
             problems.append(describe_invalid(dataset.uri, report, report_uri))
         summaries.append(
@@ -184,6 +186,7 @@ def merge_reports_step(
                 estimated_tokens=report.stats["estimated_tokens"],
                 warnings=[w.to_dict() for w in report.warnings],
                 report_uri=report_uri,
+                report_version_id=written.version_id,
             )
         )
     if problems:

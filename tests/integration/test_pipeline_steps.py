@@ -393,6 +393,8 @@ def test_valid_dataset_summary_and_report(world: World) -> None:
     assert summary["version_id"] == version
     assert summary["estimated_tokens"] > 0
     assert summary["report_uri"] == f"s3://{ARCHIVE}/runs/{RUN_ID}/reports/train.json"
+    written = world.client.head_object(Bucket=ARCHIVE, Key=f"runs/{RUN_ID}/reports/train.json")
+    assert summary["report_version_id"] == written["VersionId"]  # ArchiveOutputs reads this version
     report = json.loads(world.read(ARCHIVE, f"runs/{RUN_ID}/reports/train.json"))
     assert report["dataset"] == uri
     assert report["version_id"] == version
