@@ -25,6 +25,7 @@ from novacpt_cli.doctor import doctor
 from novacpt_cli.errors import GuardedGroup
 from novacpt_cli.output import emit_json, print_dataset_report, print_recipe_report
 from novacpt_cli.plan import plan
+from novacpt_cli.quality import add_quality, check_options, expected_languages, print_quality
 from novacpt_cli.render_job import render_job
 
 app = typer.Typer(
@@ -70,9 +71,27 @@ def validate_dataset(
     normalised: Annotated[
         bool, typer.Option("--normalised/--exact", help="Also count duplicates after NFC and whitespace folding.")
     ] = False,
+    quality: Annotated[
+        bool,
+        typer.Option("--quality", help="Also measure near-duplicates, languages and mojibake (warnings, not errors)."),
+    ] = False,
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --quality: the validation JSONL, checked for exact and near copies of training records."
+        ),
+    ] = None,
+    expect_language: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-language", help="With --quality: warn when a language holds less than this share (ja=0.6)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Check a dataset line by line: exit 0 valid, 1 invalid, 2 usage or I/O error."""
+    expected = expected_languages(expect_language)
+    check_options(quality, validation, expected)
     limits = _limits_from_recipe(recipe)
     options = DatasetOptions(
         normalised_duplicates=normalised,
@@ -81,10 +100,13 @@ def validate_dataset(
         max_epochs=limits.max_epochs,
     )
     report = scan_dataset(path, options)
+    found = add_quality(report, path, validation, expected) if quality else None
     if as_json:
         emit_json(report.to_json_dict())
     else:
         print_dataset_report(str(path), report)
+        if found is not None:
+            print_quality(str(path), found)
     raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
 

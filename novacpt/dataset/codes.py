@@ -32,3 +32,7 @@ class WarningCode(StrEnum):
     DUPLICATE_RATE = "duplicate_rate"
     RECORDS_TOO_LONG = "records_too_long"
     FEW_RECORDS = "few_records"
+    NEAR_DUPLICATE_RATE = "near_duplicate_rate"
+    VALIDATION_OVERLAP = "validation_overlap"
+    MOJIBAKE = "mojibake"
+    LANGUAGE_SHARE = "language_share"

@@ -44,6 +44,7 @@ class DatasetReport:
     error_counts: dict[str, int] = field(default_factory=dict)
     warnings: list[DatasetWarning] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None  # the corpus-quality figures, when asked for (novacpt.dataset.quality)
 
     @property
     def valid(self) -> bool:
@@ -52,13 +53,16 @@ class DatasetReport:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The `cpt validate-dataset --json` object."""
-        return {
+        found = {
             "valid": self.valid,
             "errors": [e.to_dict() for e in self.errors],
             "error_counts": dict(self.error_counts),
             "warnings": [w.to_dict() for w in self.warnings],
             "stats": self.stats,
         }
+        if self.quality is not None:
+            found["quality"] = self.quality
+        return found
 
     def add_error(self, error: DatasetError) -> None:
         """Count an error; keep it when fewer than MAX_KEPT_ERRORS are kept."""

@@ -576,7 +576,15 @@ def test_error_codes_are_stable() -> None:
         "lone_surrogate",
         "read_error",
     }
-    assert {c.value for c in WarningCode} == {"duplicate_rate", "records_too_long", "few_records"}
+    assert {c.value for c in WarningCode} == {
+        "duplicate_rate",
+        "records_too_long",
+        "few_records",
+        "near_duplicate_rate",
+        "validation_overlap",
+        "mojibake",
+        "language_share",
+    }
 
 
 def test_line_too_long_is_reported_and_the_scan_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
