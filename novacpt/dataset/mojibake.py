@@ -83,12 +83,13 @@ def mojibake_in(texts: Sequence[str]) -> list[int]:
         return []
     starts = np.cumsum([0, *(len(t) for t in texts)])
     owner = np.searchsorted(starts, hits, side="right") - 1
-    found = []
-    for record in np.unique(owner).tolist():
-        mine = hits[owner == record] - starts[record]
-        if _search(texts[record], mine.tolist()):
-            found.append(record)
-    return found
+    cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
+    records = owner[np.concatenate([[0], cuts])].tolist()
+    return [
+        record
+        for record, mine in zip(records, np.split(hits, cuts), strict=True)
+        if _search(texts[record], (mine - starts[record]).tolist())
+    ]
 
 
 def is_mojibake(text: str) -> bool:

@@ -27,7 +27,7 @@ from novacpt.dataset.report import DatasetWarning
 from novacpt.dataset.scan import Readable
 from novacpt.dataset.sharded import ROW
 from novacpt.dataset.shingles import THRESHOLD, band_keys
-from novacpt.dataset.text_hash import text_hash
+from novacpt.dataset.text_hash import hash_bytes, quoted
 
 MAX_LISTED: Final = 1000
 NEAR_DUPLICATE_WARNING: Final = 0.05
@@ -161,8 +161,9 @@ class QualityScanner:
             return
         sketch = self.sketch
         sketch.records += len(texts)
-        self._bands.append(rows(band_keys(texts), lines))
-        hashes = np.fromiter((text_hash(t) for t in texts), dtype=np.uint64, count=len(texts))
+        encoded = [t.encode("utf-8") for t in texts]
+        self._bands.append(rows(band_keys(texts, encoded), lines))
+        hashes = np.fromiter((hash_bytes(quoted(e)) or 1 for e in encoded), dtype=np.uint64, count=len(texts))
         self._exact.append(rows(hashes, lines))
         sketch.languages.update(languages_of(texts))
         bad = mojibake_in(texts)

@@ -99,11 +99,11 @@ def _ngrams(tokens: U64, owner: npt.NDArray[np.int64], records: int, n: int) -> 
     return grams, gram_owner
 
 
-def _pieces(texts: Sequence[str]) -> tuple[list[bytes], list[int]]:
+def _pieces(encoded: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
     """Lower-cased UTF-8 of each text, a text longer than MAX_PIECE cut at whitespace, with their record."""
     pieces, owners = [], []
-    for record, text in enumerate(texts):
-        data = text.encode("utf-8").lower()
+    for record, raw in enumerate(encoded):
+        data = raw.lower()
         while len(data) > MAX_PIECE:
             cut = max(data.rfind(b" ", 0, MAX_PIECE), data.rfind(b"\n", 0, MAX_PIECE))
             cut = cut if cut > 0 else MAX_PIECE
@@ -115,14 +115,14 @@ def _pieces(texts: Sequence[str]) -> tuple[list[bytes], list[int]]:
     return pieces, owners
 
 
-def word_shingles(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np.int64]]:
+def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, npt.NDArray[np.int64]]:
     """Hashes of WORD_SHINGLE-word shingles of each text (words split at ASCII whitespace), with their record.
 
     A shingle's hash is the polynomial hash (modulo 2**32) of its bytes from its first word's start to its
     last word's end, from prefix sums of byte * P**position over the batch; a text of fewer words has one
     shingle, all of it.
     """
-    pieces, owners = _pieces(texts)
+    pieces, owners = _pieces(encoded)
     data = np.frombuffer(b"\n" + b"\n".join(pieces) + b"\n", dtype=np.uint8)
     up, down = _POWERS.need(data.size)
     word = data > 32
@@ -135,7 +135,7 @@ def word_shingles(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np.int64]]:
     span = max(starts.size - n + 1, 0)
     whole = owner[:span] == owner[n - 1 : n - 1 + span]
     first, last, gram_owner = starts[:span][whole], ends[n - 1 :][whole], owner[:span][whole]
-    words = np.bincount(owner, minlength=len(texts))
+    words = np.bincount(owner, minlength=len(encoded))
     short = np.flatnonzero((words > 0) & (words < n))
     if short.size:  # fewer words than a shingle: the whole text is one
         head = np.searchsorted(owner, short)
@@ -163,18 +163,23 @@ def char_shingles(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np.int64]]:
     return _ngrams(tokens, owner[keep], len(texts), CHAR_SHINGLE)
 
 
-def band_keys(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """A (records, BANDS) array of LSH band keys; a row of zeros for a text with no shingle."""
+def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> npt.NDArray[np.uint64]:
+    """A (records, BANDS) array of LSH band keys; a row of zeros for a text with no shingle.
+
+    `encoded`, when given, holds each text's UTF-8 (saves encoding it again).
+    """
     keys = np.zeros((len(texts), BANDS), dtype=np.uint64)
     if not texts:
         return keys
     spaced = np.fromiter((is_spaced(t) for t in texts), dtype=bool, count=len(texts))
     parts = []
-    for mask, shingle in ((spaced, word_shingles), (~spaced, char_shingles)):
-        which = np.flatnonzero(mask)
-        if which.size:
-            grams, owner = shingle([texts[i] for i in which.tolist()])
-            parts.append((which, grams, owner))
+    words = np.flatnonzero(spaced).tolist()
+    if words:
+        utf8 = [encoded[i] if encoded is not None else texts[i].encode("utf-8") for i in words]
+        parts.append((np.asarray(words, dtype=np.int64), *word_shingles(utf8)))
+    chars = np.flatnonzero(~spaced).tolist()
+    if chars:
+        parts.append((np.asarray(chars, dtype=np.int64), *char_shingles([texts[i] for i in chars])))
     for which, grams, owner in parts:
         counts = np.bincount(owner, minlength=which.size)
         offsets = np.zeros(which.size + 1, dtype=np.uint64)
