@@ -30,7 +30,7 @@ MODES = ("plain", "quality", "both")
 
 def _child(mode: str, path: Path) -> None:
     from novacpt.dataset import DatasetOptions, validate_path
-    from novacpt.dataset.quality import merge, quality_report, sketch_stream
+    from novacpt.dataset.quality import quality_report, sketch_stream
 
     start = _cpu_seconds()
     records = 0
@@ -38,7 +38,7 @@ def _child(mode: str, path: Path) -> None:
         validate_path(path, DatasetOptions())
     if mode in ("quality", "both"):
         with open(path, "rb", buffering=0) as stream:
-            records = quality_report(merge([sketch_stream(stream)])).records
+            records = quality_report([sketch_stream(stream)]).records
     seconds = _cpu_seconds() - start
     json.dump({"cpu_seconds": seconds, "peak_mib": _peak_rss_mib(), "records": records}, sys.stdout)
 

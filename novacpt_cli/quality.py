@@ -10,7 +10,6 @@ from novacpt.dataset import DatasetReport
 from novacpt.dataset.quality import (
     QualityReport,
     QualitySketch,
-    merge,
     parse_expected_language,
     quality_report,
     sketch_stream,
@@ -54,7 +53,7 @@ def add_quality(
     """Measure the quality of `path` (and its overlap with `validation`) into `report`, warnings included."""
     training = _sketch(path, f"quality of {path.name}")
     checked = _sketch(validation, f"overlap of {validation.name}") if validation is not None else None
-    found = quality_report(merge([training]), merge([checked]) if checked is not None else None)
+    found = quality_report([training], [checked] if checked is not None else None)
     report.quality = found.model_dump(mode="json", exclude_none=True)
     report.warnings.extend(found.warnings(expected))
     return found

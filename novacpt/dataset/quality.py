@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from novacpt.dataset.codes import WarningCode
 from novacpt.dataset.language import languages_of
 from novacpt.dataset.mojibake import mojibake_in
-from novacpt.dataset.near import Rows, clusters, edges, overlapping, rows
+from novacpt.dataset.near import Lines, Rows, clusters, edges, overlapping, rows
 from novacpt.dataset.report import DatasetWarning
 from novacpt.dataset.scan import Readable
 from novacpt.dataset.sharded import ROW
@@ -181,14 +180,48 @@ class QualityScanner:
         return self.sketch
 
 
-def _lines(stream: Readable) -> Iterator[bytes]:
-    carry = b""
-    while chunk := stream.read(READ_BYTES):
-        parts = (carry + chunk).split(b"\n")
-        carry = parts.pop()
-        yield from parts
-    if carry:
-        yield carry
+class QualityFeeder:
+    """Splits a byte stream's chunks into lines and feeds their records to a QualityScanner."""
+
+    def __init__(self) -> None:
+        self._scanner = QualityScanner()
+        self._carry = b""
+        self._lines = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """The next bytes of the stream."""
+        parts = (self._carry + chunk).split(b"\n")
+        self._carry = parts.pop()
+        for line in parts:
+            self._take(line)
+
+    def _take(self, line: bytes) -> None:
+        text = record_text(line)
+        if text is not None:
+            self._scanner.add(self._lines, text)
+        self._lines += 1
+
+    def finish(self) -> QualitySketch:
+        """The sketch of everything fed (a last line without a newline counts)."""
+        if self._carry:
+            self._take(self._carry)
+            self._carry = b""
+        return self._scanner.finish(self._lines)
+
+
+class Tee:
+    """A stream that hands every chunk it reads to `sink` too: one read serves two passes."""
+
+    def __init__(self, source: Readable, sink: Callable[[bytes], None]) -> None:
+        self._source = source
+        self._sink = sink
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` bytes of the source, also given to the sink."""
+        chunk = self._source.read(size)
+        if chunk:
+            self._sink(chunk)
+        return chunk
 
 
 def record_text(line: bytes) -> str | None:
@@ -203,94 +236,108 @@ def record_text(line: bytes) -> str | None:
 
 def sketch_stream(stream: Readable) -> QualitySketch:
     """One pass over a JSONL stream; lines without a record are skipped (the format check reports them)."""
-    scanner = QualityScanner()
-    count = 0
-    for count, line in enumerate(_lines(stream), start=1):
-        text = record_text(line)
-        if text is not None:
-            scanner.add(count - 1, text)
-    return scanner.finish(count)
+    feeder = QualityFeeder()
+    while chunk := stream.read(READ_BYTES):
+        feeder.feed(chunk)
+    return feeder.finish()
 
 
-def _offset(table: Rows, by: int) -> Rows:
+def offset_rows(table: Rows, by: int) -> Rows:
+    """Rows of a shard whose first line is line `by + 1` of the file: 0-based local lines -> 1-based file lines."""
     shifted = table.copy()
-    shifted["line"] += by + 1  # 0-based within the shard -> 1-based within the file
+    shifted["line"] += by + 1
     return shifted
 
 
-@dataclass(frozen=True, slots=True)
-class Merged:
-    """Sketches of consecutive shards in key partitions, lines 1-based within the file."""
+def partition_edges(shards: Sequence[tuple[int, Rows]]) -> tuple[Lines, Lines]:
+    """Near-copy edges within one key partition; `shards` are (first line - 1, band rows), in file order."""
+    if not shards:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return edges(np.concatenate([offset_rows(table, by) for by, table in shards]))
 
-    lines: int
+
+def partition_overlap(training: Sequence[tuple[int, Rows]], validation: Sequence[tuple[int, Rows]]) -> Lines:
+    """Validation lines (1-based) whose key is among the training rows' keys, within one key partition."""
+    if not validation:
+        return np.zeros(0, dtype=np.int64)
+    return overlapping([t for _, t in training], np.concatenate([offset_rows(v, by) for by, v in validation]))
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The additive part of the sketches of one file's shards (everything but the rows)."""
+
     records: int
-    bands: list[list[Rows]]  # [partition][shard]
-    exact: list[list[Rows]]
     languages: Counter[str]
     mojibake: int
-    mojibake_lines: list[int]
+    mojibake_lines: list[int]  # 1-based, the first MAX_LISTED
 
-
-def merge(sketches: Sequence[QualitySketch], partitions: int = 1) -> Merged:
-    """Sketches of consecutive parts of one file, in order, merged (in memory) partition by partition."""
-    bands: list[list[Rows]] = [[] for _ in range(partitions)]
-    exact: list[list[Rows]] = [[] for _ in range(partitions)]
-    languages: Counter[str] = Counter()
-    mojibake_lines: list[int] = []
-    offset = 0
-    for sketch in sketches:
-        split_bands, split_exact = sketch.partitioned(partitions)
-        for p in range(partitions):
-            bands[p].append(_offset(split_bands[p], offset))
-            exact[p].append(_offset(split_exact[p], offset))
-        languages.update(sketch.languages)
-        mojibake_lines.extend(line + offset + 1 for line in sketch.mojibake_lines)
-        offset += sketch.lines
-    return Merged(
-        offset,
-        sum(s.records for s in sketches),
-        bands,
-        exact,
-        languages,
-        sum(s.mojibake for s in sketches),
-        mojibake_lines[:MAX_LISTED],
-    )
+    @classmethod
+    def of(cls, sketches: Sequence[tuple[int, QualitySketch]]) -> Tally:
+        """From (first line - 1, sketch) of consecutive shards, in file order."""
+        languages: Counter[str] = Counter()
+        lines: list[int] = []
+        for by, sketch in sketches:
+            languages.update(sketch.languages)
+            lines.extend(line + by + 1 for line in sketch.mojibake_lines)
+        return cls(
+            sum(s.records for _, s in sketches), languages, sum(s.mojibake for _, s in sketches), lines[:MAX_LISTED]
+        )
 
 
 def _rate(count: int, records: int) -> float:
     return round(count / records, 6) if records else 0.0
 
 
-def quality_report(training: Merged, validation: Merged | None = None) -> QualityReport:
-    """The report from merged sketches (validation partitioned like the training set)."""
-    found = clusters(edges(np.concatenate(part)) for part in training.bands)
-    records = training.records
-    languages = {
-        code: round(n / records, 4) for code, n in sorted(training.languages.items(), key=lambda kv: (-kv[1], kv[0]))
-    }
-    overlap = None
-    if validation is not None:
-        exact = _union(overlapping(t, np.concatenate(v)) for t, v in zip(training.exact, validation.exact, strict=True))
-        near = _union(overlapping(t, np.concatenate(v)) for t, v in zip(training.bands, validation.bands, strict=True))
-        near_only = np.setdiff1d(near, exact)
-        listed = np.union1d(exact, near)[:MAX_LISTED]
-        overlap = ValidationOverlap(exact=int(exact.size), near=int(near_only.size), lines=listed.tolist())
+def build_quality(
+    tally: Tally,
+    edge_parts: Iterable[tuple[Lines, Lines]],
+    overlap: tuple[Lines, Lines] | None = None,
+) -> QualityReport:
+    """The report from the tally, the near-copy edges of every partition and the (exact, near) overlap lines."""
+    found = clusters(edge_parts)
+    records = tally.records
+    ranked = sorted(tally.languages.items(), key=lambda kv: (-kv[1], kv[0]))
+    validation = None
+    if overlap is not None:
+        exact, near = np.unique(overlap[0]), np.unique(overlap[1])
+        validation = ValidationOverlap(
+            exact=int(exact.size),
+            near=int(np.setdiff1d(near, exact).size),
+            lines=np.union1d(exact, near)[:MAX_LISTED].tolist(),
+        )
     return QualityReport(
         records=records,
         near_duplicates=NearDuplicates(
             rate=_rate(found.copies, records), count=found.copies, clusters=found.groups[:MAX_LISTED]
         ),
-        languages=languages,
-        mojibake=Mojibake(
-            count=training.mojibake, rate=_rate(training.mojibake, records), lines=training.mojibake_lines
-        ),
-        validation_overlap=overlap,
+        languages={code: round(n / records, 4) for code, n in ranked},
+        mojibake=Mojibake(count=tally.mojibake, rate=_rate(tally.mojibake, records), lines=tally.mojibake_lines),
+        validation_overlap=validation,
     )
 
 
-def _union(parts: Iterator[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
-    found = [p for p in parts if p.size]
-    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+def quality_report(
+    training: Sequence[QualitySketch], validation: Sequence[QualitySketch] | None = None, partitions: int = 1
+) -> QualityReport:
+    """The report of consecutive shards' sketches (one for a single pass), merged in `partitions` key partitions."""
+
+    def placed(sketches: Sequence[QualitySketch]) -> list[tuple[int, QualitySketch]]:
+        offsets = np.cumsum([0, *(s.lines for s in sketches)])[:-1].tolist()
+        return list(zip(offsets, sketches, strict=True))
+
+    train = placed(training)
+    split = [(by, sketch.partitioned(partitions)) for by, sketch in train]
+    edge_parts = [partition_edges([(by, parts[0][p]) for by, parts in split]) for p in range(partitions)]
+    overlap = None
+    if validation is not None:
+        checked = [(by, sketch.partitioned(partitions)) for by, sketch in placed(validation)]
+        exact, near = [], []
+        for p in range(partitions):
+            exact.append(partition_overlap([(by, t[1][p]) for by, t in split], [(by, v[1][p]) for by, v in checked]))
+            near.append(partition_overlap([(by, t[0][p]) for by, t in split], [(by, v[0][p]) for by, v in checked]))
+        overlap = (np.concatenate(exact), np.concatenate(near))
+    return build_quality(Tally.of(train), edge_parts, overlap)
 
 
 _LANGUAGE_CODE: Final = re.compile(r"[a-z]{2,3}")
@@ -313,5 +360,5 @@ def parse_expected_language(item: str) -> tuple[str, float]:
 
 def assess(stream: Readable, validation: Readable | None = None) -> QualityReport:
     """The quality report of one stream (and its validation stream) in a single pass each."""
-    merged_validation = merge([sketch_stream(validation)]) if validation is not None else None
-    return quality_report(merge([sketch_stream(stream)]), merged_validation)
+    checked = [sketch_stream(validation)] if validation is not None else None
+    return quality_report([sketch_stream(stream)], checked)

@@ -18,7 +18,6 @@ from novacpt.dataset.quality import (
     MAX_LISTED,
     QualityReport,
     assess,
-    merge,
     quality_report,
     sketch_stream,
 )
@@ -143,8 +142,8 @@ def _sharded(corpus: Planted, validation: Planted | None, shard_bytes: int, part
         source = io.BytesIO(data)
         source.seek(read_from(start))
         sketches.append(sketch_stream(ShardStream(source, start, end)))
-    merged_validation = merge([sketch_stream(_stream(validation))], partitions) if validation else None
-    return quality_report(merge(sketches, partitions), merged_validation)
+    checked = [sketch_stream(_stream(validation))] if validation else None
+    return quality_report(sketches, checked, partitions)
 
 
 @pytest.mark.parametrize(("shard_bytes", "partitions"), [(20_000, 4), (123_457, 3), (10**9, 1)])
