@@ -181,6 +181,7 @@ class DatasetSummary(Contract):
     records: int
     estimated_tokens: int
     warnings: list[dict[str, Any]] = Field(default_factory=list)
+    quality: dict[str, Any] | None = None  # QualityReport.headline(): rates, languages, counts (no line lists)
     report_uri: str
     report_version_id: str | None = None  # the version of the full report MergeReports wrote
 

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import orjson
@@ -27,6 +27,7 @@ from novacpt.dataset.scan import Readable
 from novacpt.dataset.sharded import ROW
 from novacpt.dataset.shingles import THRESHOLD, band_keys
 from novacpt.dataset.text_hash import hash_bytes, quoted
+from novacpt.kernel.settings import QualityBounds
 
 MAX_LISTED: Final = 1000
 NEAR_DUPLICATE_WARNING: Final = 0.05
@@ -112,6 +113,41 @@ class QualityReport(_Model):
                 )
         return found
 
+    def headline(self) -> dict[str, Any]:
+        """The figures without the line lists: for the run's state, notification and run record."""
+        return self.model_dump(
+            mode="json", exclude_none=True, exclude={"near_duplicates": {"clusters"}, "mojibake": {"lines"}}
+        ) | (
+            {"validation_overlap": self.validation_overlap.model_dump(exclude={"lines"})}
+            if self.validation_overlap is not None
+            else {}
+        )
+
+    def over(self, bounds: QualityBounds) -> list[str]:
+        """One located line for each figure over its bound (the cdk.json key to change named)."""
+        found = []
+        near, mojibake, overlap = self.near_duplicates, self.mojibake, self.validation_overlap
+        if bounds.max_near_duplicate_rate is not None and near.rate > bounds.max_near_duplicate_rate:
+            groups = "; ".join(", ".join(map(str, g[:5])) for g in near.clusters[:3])
+            found.append(
+                f"near-duplicate rate {near.rate:.2%} is over max_near_duplicate_rate "
+                f"{bounds.max_near_duplicate_rate:g} (first groups of lines: {groups})"
+            )
+        if bounds.max_mojibake_rate is not None and mojibake.rate > bounds.max_mojibake_rate:
+            found.append(
+                f"mojibake rate {mojibake.rate:.2%} is over max_mojibake_rate {bounds.max_mojibake_rate:g} "
+                f"(first lines: {', '.join(map(str, mojibake.lines[:10]))})"
+            )
+        if bounds.max_validation_overlap is not None and overlap is not None:
+            copies = overlap.exact + overlap.near
+            if copies > bounds.max_validation_overlap:
+                found.append(
+                    f"{copies} validation records copy training records ({overlap.exact} exact, {overlap.near} "
+                    f"near), over max_validation_overlap {bounds.max_validation_overlap} "
+                    f"(first validation lines: {', '.join(map(str, overlap.lines[:10]))})"
+                )
+        return found
+
 
 @dataclass(slots=True)
 class QualitySketch:
@@ -128,6 +164,27 @@ class QualitySketch:
     def partitioned(self, partitions: int) -> tuple[list[Rows], list[Rows]]:
         """(band rows, text-hash rows) split by `key % partitions`, for a merge elsewhere."""
         return _split(self.bands, partitions), _split(self.exact, partitions)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able part (everything but the rows)."""
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "languages": dict(self.languages),
+            "mojibake": self.mojibake,
+            "mojibake_lines": self.mojibake_lines,
+        }
+
+    @classmethod
+    def of_summary(cls, summary: dict[str, Any]) -> QualitySketch:
+        """A sketch without rows, from its summary (its rows are merged elsewhere)."""
+        return cls(
+            lines=int(summary["lines"]),
+            records=int(summary["records"]),
+            languages=Counter({str(k): int(v) for k, v in summary["languages"].items()}),
+            mojibake=int(summary["mojibake"]),
+            mojibake_lines=[int(line) for line in summary["mojibake_lines"]],
+        )
 
 
 def _split(table: Rows, partitions: int) -> list[Rows]:
@@ -164,7 +221,7 @@ class QualityScanner:
         self._bands.append(rows(band_keys(texts, encoded), lines))
         hashes = np.fromiter((hash_bytes(quoted(e)) or 1 for e in encoded), dtype=np.uint64, count=len(texts))
         self._exact.append(rows(hashes, lines))
-        sketch.languages.update(languages_of(texts))
+        sketch.languages.update(languages_of(encoded))
         bad = mojibake_in(texts)
         sketch.mojibake += len(bad)
         room = MAX_LISTED - len(sketch.mojibake_lines)
@@ -225,12 +282,12 @@ class Tee:
 
 
 def record_text(line: bytes) -> str | None:
-    """The text of a line that holds a record (an object with a non-blank string `text`), else None."""
+    """The text of a line that holds a record (an object whose one key is a non-blank string `text`), else None."""
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    text = value.get("text") if isinstance(value, dict) else None
+    text = value.get("text") if isinstance(value, dict) and len(value) == 1 else None
     return text if isinstance(text, str) and text.strip() else None
 
 

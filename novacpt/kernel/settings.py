@@ -69,6 +69,18 @@ class DatasetSettings(Deployment):
     shard_bytes: int = Field(default=16 << 30, ge=1)
 
 
+class QualityBounds(Settings):
+    """Optional bounds on a dataset's corpus quality (cdk.json): over one, the run fails before any capacity."""
+
+    max_near_duplicate_rate: float | None = Field(default=None, ge=0, le=1)
+    max_validation_overlap: int | None = Field(default=None, ge=0)
+    max_mojibake_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class MergeSettings(Deployment, QualityBounds):
+    """MergeReports: the deployment and the corpus-quality bounds."""
+
+
 class EstimateSettings(Settings):
     """Estimate: budget and price, both optional."""
 

