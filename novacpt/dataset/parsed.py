@@ -1,67 +1,69 @@
-"""The parsed block path: orjson per line, for blocks dense in escapes (`\\uXXXX` text, source code).
+"""The parsed block path, for blocks dense in escapes (`\\uXXXX` text, source code) or in CJK text.
 
-A block passes only when every line is a valid record; then the result is the one the per-line
-checker gives (the tests hold the two paths equal). Strictness:
-- orjson parses each line on its own: one JSON value a line, strict UTF-8, valid escapes, no
-  control characters in strings, no lone surrogates, no NaN;
-- every value is a dict of one key, "text", whose value is a non-empty exact str;
-- the block's unescaped quotes number exactly 4 a line, so no key appears twice (orjson keeps
-  the last of duplicate keys);
-- a text whose first character is whitespace or invisible is checked in full by `is_blank`.
-The parser's own loop does the per-character work; what this module adds per record runs in C
-(`map` over built-ins), so the cost depends neither on the language nor on the escapes.
+The block is parsed by one orjson call as a JSON array: a comma is put before each line break, so
+`l1,\\nl2,\\n...` is the array of the lines' values. A block passes only when every line is a valid
+record, and then gives what the per-line checker gives (the tests hold the two equal). Why the array
+is exactly the lines:
+- orjson is strict: one JSON text, UTF-8 checked, escapes and surrogates checked, no control
+  character in a string, no NaN, no trailing comma, no elision;
+- there are as many values as lines, each a dict holding "text" with a str, and the block's
+  unescaped quotes number exactly 4 a line, so each value is `{"text": "..."}` with one key (no
+  duplicate, no other key);
+- such a value cannot span lines: a line break inside a string is a raw control character, and
+  the comma put before it is valid nowhere inside a one-key object; a line holding no value (blank
+  or only commas) makes two commas meet; so each line holds exactly one value.
+A text whose first character is whitespace or invisible is checked in full by `is_blank`. What is
+added per record runs in C (`map` over built-ins), so the cost follows the parse, whatever the
+language or the escapes.
 """
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
 
-_QUOTE, _BACKSLASH = 34, 92
+_QUOTE, _BACKSLASH, _U = 34, 92, ord("u")
 _TEXT = itemgetter("text")
 _FIRST = itemgetter(0)
 _loads = orjson.loads
 
 
-def split_lines(data: bytes | memoryview) -> list[bytes]:
-    """The lines of a block (without their `\\n`; a last line without one is kept)."""
-    lines = (data if isinstance(data, bytes) else bytes(data)).split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
 def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | None:
     """Validate a block of whole lines at once; None when any line breaks a rule."""
     raw = data if isinstance(data, bytes) else bytes(data)
-    lines = split_lines(raw)
-    n = len(lines)
-    if n == 0:
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if not raw:
         return None
+    array = raw.replace(b"\n", b",\n")
+    n = len(array) - len(raw) + 1  # lines: one more than the line breaks left
     try:
-        records = list(map(_loads, lines))
-        texts: list[str] = list(map(_TEXT, records))
-    except (ValueError, KeyError, TypeError):  # not JSON, not an object, no "text"
+        records = _loads(b"[" + array + b"]")
+        if len(records) != n:
+            return None
+        texts: list[str] = list(map(_TEXT, records))  # KeyError: no "text"; TypeError: not an object
+    except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
         return None
-    if set(map(type, texts)) != {str} or set(map(len, records)) != {1}:
+    del records
+    if set(map(type, texts)) != {str}:
         return None
     characters = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    if not characters.all():
+    a = np.frombuffer(raw, dtype=np.uint8)
+    if not characters.all() or not _one_key_each(a, texts):
         return None
-
     firsts = "".join(map(_FIRST, texts))
     if not firsts.isprintable() or " " in firsts:
         for i, first in enumerate(firsts):
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
-    if not _one_key_each(raw, n):
-        return None
     encoded = list(map(str.encode, texts))
     text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
     hashes = np.fromiter(map(hash_bytes, map(quoted, encoded)), dtype=np.uint64, count=n)
@@ -72,19 +74,28 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
-def _one_key_each(raw: bytes, lines: int) -> bool:
-    """True when no line repeats its key: the block's unescaped quotes are exactly 4 a line."""
-    a = np.frombuffer(raw, dtype=np.uint8)
-    quotes = np.flatnonzero(a == _QUOTE)
-    if quotes.size == 4 * lines:
-        return True
+def _one_key_each(a: npt.NDArray[np.uint8], texts: list[str]) -> bool:
+    """True when the block's unescaped quotes are exactly 4 a line (every value has at least 4).
+
+    Without a `\\\\u` escape in the block, every quote of a kept text was written `\\\\"`, so the
+    unescaped quotes are at most the quotes less those of the texts, equal when no value was
+    dropped (orjson keeps the last of duplicate keys): the block passes when that is 4 a line.
+    """
+    lines = len(texts)
+    total = int(np.count_nonzero(a == _QUOTE))
+    if total == 4 * lines:
+        return True  # no escaped quote (with one, there would be more)
+    backslashes = a[:-1] == _BACKSLASH
+    if not np.count_nonzero(backslashes & (a[1:] == _U)):
+        return total - sum(map(str.count, texts, repeat('"'))) == 4 * lines
     # A quote is escaped when an odd run of backslashes precedes it; runs of 2 or more are rare.
-    candidates = quotes[a[quotes - 1] == _BACKSLASH]  # a line starts with "{", so quotes[0] >= 1
+    candidates = np.flatnonzero(backslashes & (a[1:] == _QUOTE)) + 1
     escaped, run = 0, 1
     while candidates.size:
-        longer = a[candidates - run - 1] == _BACKSLASH
+        before = candidates - run - 1
+        longer = (before >= 0) & (a[np.maximum(before, 0)] == _BACKSLASH)
         if run % 2:
             escaped += int(candidates.size - np.count_nonzero(longer))
         candidates = candidates[longer]
         run += 1
-    return quotes.size - escaped == 4 * lines
+    return total - escaped == 4 * lines

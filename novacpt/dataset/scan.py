@@ -13,7 +13,6 @@ from novacpt.dataset.block import scan_block
 from novacpt.dataset.codes import ErrorCode
 from novacpt.dataset.lengths import TokenHistogram, estimate_tokens
 from novacpt.dataset.line_check import LineError, check_line
-from novacpt.dataset.parsed import split_lines
 from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.report import MAX_KEPT_ERRORS, DatasetError
 from novacpt.dataset.sniff import HEAD_BYTES, sniff
@@ -21,7 +20,8 @@ from novacpt.dataset.text_hash import normalised_hash, text_hash
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 4 << 20
-SUB_BLOCK_BYTES = 64 << 10
+BLOCK_BYTES = 256 << 10  # what scan_block checks at once: its temporaries stay in the CPU's cache
+SUB_BLOCK_BYTES = 32 << 10  # a block that fails is retried in such parts before going line by line
 MAX_LINE_BYTES = 16 << 20
 
 
@@ -60,15 +60,15 @@ def scan_stream(
     """Read `stream` to its end in chunks and check every line; memory stays flat but for 8-16 B a line."""
     result = ScanResult(norm_hashes=[] if normalised else None)
     scanner = _Scanner(result, normalised)
-    for block, final in _blocks(stream, result, chunk_bytes, file_start):
-        scanner.block(block, final)
+    for buffer, start, stop in _blocks(stream, result, chunk_bytes, file_start):
+        scanner.block(buffer, start, stop)
     return result
 
 
 def _blocks(
     stream: Readable, result: ScanResult, chunk_bytes: int, file_start: bool
-) -> Iterator[tuple[bytes | memoryview, bool]]:
-    """Yield runs of whole lines; the last may lack its newline (final=True)."""
+) -> Iterator[tuple[bytes, int, int]]:
+    """Yield runs of whole lines as (buffer, start, stop); only the file's last line may lack its newline."""
     carry = b""
     skipping = False  # inside a line longer than MAX_LINE_BYTES
     first = file_start
@@ -110,18 +110,19 @@ def _blocks(
                 result.lines += 1
                 _no_record(result, 1)
             else:
-                yield carry + chunk[: head + 1], False
+                joined = carry + chunk[: head + 1]
+                yield joined, 0, len(joined)
             carry = b""
             if head != last:
-                yield memoryview(chunk)[head + 1 : last + 1], False
+                yield chunk, head + 1, last + 1
         else:
-            yield memoryview(chunk)[: last + 1], False
+            yield chunk, 0, last + 1
         carry = chunk[last + 1 :]
     if skipping:
         result.lines += 1
         _no_record(result, 1)
     elif carry:
-        yield carry, True
+        yield carry, 0, len(carry)
 
 
 def _too_long() -> str:
@@ -140,19 +141,21 @@ class _Scanner:
         self.result = result
         self.normalised = normalised
 
-    def block(self, data: bytes | memoryview, final: bool) -> None:
-        fast = scan_block(data, normalise=self.normalised)
-        if fast is not None:
-            self._add_fast(fast)
-        elif len(data) > SUB_BLOCK_BYTES:
-            for part in _split(data):
-                sub = scan_block(part, normalise=self.normalised)
-                if sub is not None:
-                    self._add_fast(sub)
-                else:
-                    self._per_line(part)
-        else:
-            self._per_line(data)
+    def block(self, buffer: bytes, start: int, stop: int) -> None:
+        """Check the whole lines buffer[start:stop]: blocks at once, then smaller parts, then line by line."""
+        for block in _split(buffer, start, stop, BLOCK_BYTES):
+            fast = scan_block(block, normalise=self.normalised)
+            if fast is not None:
+                self._add_fast(fast)
+            elif len(block) <= SUB_BLOCK_BYTES:
+                self._per_line(block)
+            else:
+                for part in _split(block, 0, len(block), SUB_BLOCK_BYTES):
+                    sub = scan_block(part, normalise=self.normalised)
+                    if sub is not None:
+                        self._add_fast(sub)
+                    else:
+                        self._per_line(part)
 
     def _add_fast(self, fast: BlockRecords) -> None:
         r = self.result
@@ -166,7 +169,7 @@ class _Scanner:
             r.norm_hashes.append(fast.norm_hashes)
         r.lengths.add(estimate_tokens(fast.text_bytes, fast.characters))
 
-    def _per_line(self, data: bytes | memoryview) -> None:
+    def _per_line(self, data: bytes) -> None:
         r = self.result
         lines = split_lines(data) or [b""]
         hashes = np.zeros(len(lines), dtype=np.uint64)
@@ -195,13 +198,18 @@ class _Scanner:
             r.norm_hashes.append(norm)
 
 
-def _split(data: bytes | memoryview) -> Iterator[bytes | memoryview]:
-    """Cut a block into runs of whole lines of about SUB_BLOCK_BYTES."""
-    view = memoryview(data)
-    raw = data if isinstance(data, bytes) else view.tobytes()
-    start = 0
-    while start < len(raw):
-        cut = raw.find(b"\n", start + SUB_BLOCK_BYTES - 1)
-        stop = len(raw) if cut < 0 else cut + 1
-        yield view[start:stop]
-        start = stop
+def _split(buffer: bytes, start: int, stop: int, size: int) -> Iterator[bytes]:
+    """Cut buffer[start:stop] into runs of whole lines of about `size` bytes (a longer line is one run)."""
+    while start < stop:
+        cut = buffer.find(b"\n", start + size - 1, stop)
+        end = stop if cut < 0 else cut + 1
+        yield buffer[start:end]
+        start = end
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of a block (without their `\\n`; a last line without one is kept)."""
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
