@@ -2,11 +2,13 @@
 
 Two block paths; each accepts a block only when every line is a valid record, and then gives what
 the per-line checker gives (the tests hold all paths equal):
-- the raw path (here), for text with few escapes and little non-ASCII (English, most European text):
-  msgspec parses the lines with each text kept raw, numpy finds escapes and quotes and undoes
-  the escapes in a copy of the block, and each text's UTF-8 bytes are hashed where they lie;
-- the parsed path (parsed.py), for blocks dense in backslashes (`\\uXXXX` text, source code) or in
-  non-ASCII bytes (CJK), or holding a `\\u`/`\\/` escape: orjson decodes each line.
+- the raw path (here), for short lines of text with few escapes and little non-ASCII (English, most
+  European text), where a str a record is the cost to avoid: msgspec parses the lines with each
+  text kept raw, numpy finds escapes and quotes and undoes the escapes in a copy of the block, and
+  each text's UTF-8 bytes are hashed where they lie;
+- the parsed path (parsed.py), for long lines (the per-byte cost rules, and orjson's is the lowest),
+  blocks dense in backslashes (`\\uXXXX` text, source code) or in non-ASCII bytes (CJK), or holding
+  a `\\u`/`\\/` escape: one orjson call decodes the block.
 Raw-path strictness:
 - msgspec parses every line (strings: escapes, control characters, surrogates);
 - every line starts with `{` and ends with `"}` (before an optional `\\r`), and the number of
@@ -19,7 +21,6 @@ Raw-path strictness:
 
 from __future__ import annotations
 
-import unicodedata
 from itertools import chain, compress, zip_longest
 from operator import attrgetter
 
@@ -30,23 +31,23 @@ import numpy.typing as npt
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.parsed import scan_parsed
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import hash_bytes, normalised_hash
+from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed
 from novacpt.dataset.utf8 import non_ascii_characters
 
 SHORTEST_RECORD = len(b'{"text":"x"}')
 _QUOTE, _BACKSLASH, _SPACE, _NEWLINE, _CR = 34, 92, 32, 10, 13
-# Escapes whose character may be whitespace or a control character: normalisation must see the text.
-_MAY_CHANGE = np.frombuffer(b"bfnrt", dtype=np.uint8)
 # Escapes the raw path leaves to the parsed path, and the characters of those it undoes itself.
 _U, _SLASH = ord("u"), ord("/")
 _UNESCAPED = [bytes([c]) for c in range(256)]
 for _letter, _char in zip(b"bfnrt", b"\b\f\n\r\t", strict=True):
     _UNESCAPED[_letter] = bytes([_char])
-# Blocks with more backslashes than 1 byte in DENSE_ESCAPES, or more non-ASCII bytes than 1 in
-# DENSE_WIDE (CJK text: decoding is the work, and orjson's decoder is the fastest at hand), go to the
-# parsed path at once; either path gives the same result, only the cost differs.
+# Blocks with more backslashes than 1 byte in DENSE_ESCAPES, more non-ASCII bytes than 1 in
+# DENSE_WIDE (CJK text: decoding is the work, and orjson's decoder is the fastest at hand), or lines
+# of LONG_LINE bytes or more on average go to the parsed path at once; either path gives the same
+# result, only the cost differs.
 DENSE_ESCAPES = 32
 DENSE_WIDE = 16
+LONG_LINE = 2048
 SAMPLE_BYTES = 64 << 10  # the densities are judged on the block's first bytes
 
 
@@ -82,7 +83,8 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
     a = np.frombuffer(data, dtype=np.uint8)
     sample = a[:SAMPLE_BYTES]
     dense = np.count_nonzero(sample == _BACKSLASH) * DENSE_ESCAPES > sample.size
-    if dense or np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size:
+    wide = np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size
+    if dense or wide or np.count_nonzero(sample == _NEWLINE) * LONG_LINE <= sample.size:
         return scan_parsed(data, normalise=normalise)
     raw = _scan_raw(data, a, normalise=normalise)
     if raw is _PARSE:
@@ -151,7 +153,10 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
 
     hashes = _utf8_hashes(data, texts, escapes, targets, escape_counts, raw_start, text_bytes)
     hashes[hashes == 0] = 1
-    norm = _norm_hashes(a, texts, hashes, ends, owner, targets, high, first, brace) if normalise else None
+    norm = None
+    if normalise:  # text_hash.is_normal decides which texts need their normal form computed
+        decoded = map(_STR.decode, texts)
+        norm = np.fromiter(map(normalised_hash_if_needed, decoded, hashes.tolist()), dtype=np.uint64, count=n)
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
@@ -190,64 +195,3 @@ def _escaping(backslashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     offset = np.arange(backslashes.size) - first_of_run[np.cumsum(run_start) - 1]
     escaping: npt.NDArray[np.int64] = backslashes[offset % 2 == 0]
     return escaping
-
-
-def _norm_hashes(
-    a: npt.NDArray[np.uint8],
-    texts: list[msgspec.Raw],
-    hashes: npt.NDArray[np.uint64],
-    ends: npt.NDArray[np.int64],
-    owner: npt.NDArray[np.int64],
-    targets: npt.NDArray[np.uint8],
-    high: npt.NDArray[np.int64],
-    first: npt.NDArray[np.uint8],
-    brace: npt.NDArray[np.int64],
-) -> npt.NDArray[np.uint64]:
-    """Normalised-text hashes, computing the normal form only for texts it may change.
-
-    A text is its own normal form when its whitespace is single spaces between words (no
-    whitespace escape, no double space, none at either end, no Unicode space) and it is NFC.
-    """
-    space = a == _SPACE
-    doubled = np.flatnonzero(space[:-1] & space[1:])
-    high_owner = np.searchsorted(ends, high, side="right")
-    rewrite = np.zeros(hashes.size, dtype=bool)
-    rewrite[np.searchsorted(ends, doubled, side="right")] = True
-    rewrite[owner[np.isin(targets, _MAY_CHANGE)]] = True
-    rewrite |= (first == _SPACE) | (a[brace - 2] == _SPACE)
-    rewrite[high_owner[_unicode_spaces(a, high)]] = True
-    wide = np.zeros(hashes.size, dtype=bool)
-    wide[high_owner] = True
-    wide &= ~rewrite
-    if wide.any() and not _nfc(a, high[wide[high_owner]]):
-        rewrite |= wide
-    norm = hashes.copy()
-    for i in np.flatnonzero(rewrite).tolist():
-        norm[i] = normalised_hash(_STR.decode(texts[i]))
-    return norm
-
-
-def _unicode_spaces(a: npt.NDArray[np.uint8], high: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which non-ASCII bytes start a Unicode whitespace character (U+0085, U+00A0, U+1680, ...)."""
-    last = a.size - 1
-    b0, b1, b2 = a[high], a[np.minimum(high + 1, last)], a[np.minimum(high + 2, last)]
-    found: npt.NDArray[np.bool_] = (
-        ((b0 == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0)))
-        | ((b0 == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
-        | ((b0 == 0xE2) & (b1 == 0x80) & (((b2 >= 0x80) & (b2 <= 0x8A)) | np.isin(b2, (0xA8, 0xA9, 0xAF))))
-        | ((b0 == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
-        | ((b0 == 0xE3) & (b1 == 0x80) & (b2 == 0x80))
-    )
-    return found
-
-
-def _nfc(a: npt.NDArray[np.uint8], picked: npt.NDArray[np.int64]) -> bool:
-    """True when every run of non-ASCII bytes at `picked`, with the character before it, is NFC.
-
-    NFC acts on each such segment alone: an ASCII character never decomposes and is never the
-    second of a composition, so the ASCII text around the runs cannot change the result.
-    """
-    run_start = np.ones(picked.size, dtype=bool)
-    run_start[1:] = np.diff(picked) != 1
-    segments = np.insert(a[picked], np.flatnonzero(run_start), a[picked[run_start] - 1]).tobytes()
-    return unicodedata.is_normalized("NFC", segments.decode("utf-8"))

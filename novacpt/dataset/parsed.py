@@ -50,10 +50,9 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         if len(records) != n:
             return None
         texts: list[str] = list(map(_TEXT, records))  # KeyError: no "text"; TypeError: not an object
+        del records
+        encoded = list(map(str.encode, texts))  # TypeError: "text" is not a str
     except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
-        return None
-    del records
-    if set(map(type, texts)) != {str}:
         return None
     characters = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     a = np.frombuffer(raw, dtype=np.uint8)
@@ -64,7 +63,6 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         for i, first in enumerate(firsts):
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
-    encoded = list(map(str.encode, texts))
     text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
     hashes = np.fromiter(map(hash_bytes, map(quoted, encoded)), dtype=np.uint64, count=n)
     hashes[hashes == 0] = 1
