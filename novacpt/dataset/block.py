@@ -2,13 +2,11 @@
 
 Two block paths; each accepts a block only when every line is a valid record, and then gives what
 the per-line checker gives (the tests hold all paths equal):
-- the raw path (here), for short lines of text with few escapes and little non-ASCII (English, most
-  European text), where a str a record is the cost to avoid: msgspec parses the lines with each
-  text kept raw, numpy finds escapes and quotes and undoes the escapes in a copy of the block, and
-  each text's UTF-8 bytes are hashed where they lie;
-- the parsed path (parsed.py), for long lines (the per-byte cost rules, and orjson's is the lowest),
-  blocks dense in backslashes (`\\uXXXX` text, source code) or in non-ASCII bytes (CJK), or holding
-  a `\\u`/`\\/` escape: one orjson call decodes the block.
+- the raw path (here), for text with few escapes and little non-ASCII (English, most European text):
+  msgspec parses the lines with each text kept raw, numpy finds escapes and quotes and undoes the
+  escapes in a copy of the block, and each text's UTF-8 bytes are hashed where they lie;
+- the parsed path (parsed.py), for blocks dense in backslashes (`\\uXXXX` text, source code) or in
+  non-ASCII bytes (CJK), or holding a `\\u`/`\\/` escape: one orjson call decodes the block.
 Raw-path strictness:
 - msgspec parses every line (strings: escapes, control characters, surrogates);
 - every line starts with `{` and ends with `"}` (before an optional `\\r`), and the number of
@@ -41,13 +39,11 @@ _U, _SLASH = ord("u"), ord("/")
 _UNESCAPED = [bytes([c]) for c in range(256)]
 for _letter, _char in zip(b"bfnrt", b"\b\f\n\r\t", strict=True):
     _UNESCAPED[_letter] = bytes([_char])
-# Blocks with more backslashes than 1 byte in DENSE_ESCAPES, more non-ASCII bytes than 1 in
-# DENSE_WIDE (CJK text: decoding is the work, and orjson's decoder is the fastest at hand), or lines
-# of LONG_LINE bytes or more on average go to the parsed path at once; either path gives the same
-# result, only the cost differs.
+# Blocks with more backslashes than 1 byte in DENSE_ESCAPES, or more non-ASCII bytes than 1 in
+# DENSE_WIDE (CJK text: decoding is the work, and orjson's decoder is the fastest at hand), go to the
+# parsed path at once; either path gives the same result, only the cost differs.
 DENSE_ESCAPES = 32
 DENSE_WIDE = 16
-LONG_LINE = 2048
 SAMPLE_BYTES = 64 << 10  # the densities are judged on the block's first bytes
 
 
@@ -83,8 +79,7 @@ def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | N
     a = np.frombuffer(data, dtype=np.uint8)
     sample = a[:SAMPLE_BYTES]
     dense = np.count_nonzero(sample == _BACKSLASH) * DENSE_ESCAPES > sample.size
-    wide = np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size
-    if dense or wide or np.count_nonzero(sample == _NEWLINE) * LONG_LINE <= sample.size:
+    if dense or np.count_nonzero(sample >= 0x80) * DENSE_WIDE > sample.size:
         return scan_parsed(data, normalise=normalise)
     raw = _scan_raw(data, a, normalise=normalise)
     if raw is _PARSE:

@@ -370,11 +370,7 @@ def block_path(name: str) -> Iterator[None]:
         with mock.patch.object(block_module, "_scan_raw", lambda *args, **kwargs: block_module._PARSE):
             yield
     elif name == "raw where it can":
-        with (
-            mock.patch.object(block_module, "DENSE_ESCAPES", 0),
-            mock.patch.object(block_module, "DENSE_WIDE", 0),
-            mock.patch.object(block_module, "LONG_LINE", 1 << 40),  # parsed only for one line without its newline
-        ):
+        with mock.patch.object(block_module, "DENSE_ESCAPES", 0), mock.patch.object(block_module, "DENSE_WIDE", 0):
             yield
     elif name == "tiny blocks":  # many blocks, each failure retried in parts
         with mock.patch.object(scan_module, "BLOCK_BYTES", 96), mock.patch.object(scan_module, "SUB_BLOCK_BYTES", 24):
