@@ -15,7 +15,7 @@ from novacpt.contract import (
     ShardResult,
     ValidationPlan,
 )
-from novacpt.kernel.settings import DatasetSettings
+from novacpt.kernel.settings import DatasetSettings, MergeSettings
 from novacpt.steps.dataset import count_duplicates_step, merge_reports_step, plan_validation_step, validate_shard_step
 
 
@@ -57,4 +57,11 @@ def duplicates(event: PartitionRequest, context: LambdaContext) -> PartitionDupl
 @pipeline_handler(MergeEvent)
 def merge(event: MergeEvent, context: LambdaContext) -> list[DatasetSummary]:
     """Every dataset's report (DatasetInvalid with the first bad lines when any is invalid)."""
-    return merge_reports_step(s3(), deployment(), plan=event.plan, shards=event.shards, duplicates=event.duplicates)
+    return merge_reports_step(
+        s3(),
+        deployment(),
+        plan=event.plan,
+        shards=event.shards,
+        duplicates=event.duplicates,
+        bounds=settings(MergeSettings),
+    )

@@ -39,6 +39,18 @@ def _dataset(entry: dict[str, Any], report: dict[str, Any] | None) -> dict[str, 
         "exact_duplicates": _duplicates(stats.get("exact_duplicates")),
         "normalised_duplicates": _duplicates(stats.get("normalised_duplicates")),
         "warnings": [w.get("message") for w in (report or {}).get("warnings") or [] if isinstance(w, dict)],
+        "quality": quality_headline((report or {}).get("quality")) or entry.get("quality"),
+    }
+
+
+def quality_headline(quality: Any) -> dict[str, Any] | None:
+    """A dataset report's corpus-quality figures without their line lists (rates, languages, counts)."""
+    if not isinstance(quality, dict):
+        return None
+    lists = {"near_duplicates": "clusters", "mojibake": "lines", "validation_overlap": "lines"}
+    return {
+        key: {k: v for k, v in value.items() if k != lists.get(key)} if isinstance(value, dict) else value
+        for key, value in quality.items()
     }
 
 

@@ -135,6 +135,47 @@ def lengths_chart(datasets: list[dict[str, Any]], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def languages_chart(datasets: list[dict[str, Any]], path: Path) -> Path | None:
+    """The training set's languages as a pie (share of records; the smallest grouped as "other")."""
+    quality = next((d.get("quality") for d in datasets if d.get("role") == "train" and d.get("quality")), None)
+    shares = dict((quality or {}).get("languages") or {})
+    if not shares:
+        return None
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    shown = ranked[:6]
+    other = sum(share for _, share in ranked[6:])
+    if other > 0:
+        shown.append(("other", other))
+    fig, ax = _figure("Training data languages (share of records)", "", "")
+    ax.pie([s for _, s in shown], labels=[f"{code} {share:.1%}" for code, share in shown], startangle=90)
+    ax.axis("equal")
+    fig.set_size_inches(6, 4)
+    return _save(fig, path)
+
+
+def _quality_pairs(quality: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not quality:
+        return []
+    near, mojibake = quality.get("near_duplicates") or {}, quality.get("mojibake") or {}
+    pairs = [
+        (
+            "near-duplicates",
+            f"{_value(near.get('count'))} ({_value((near.get('rate') or 0) * 100, ' %')}, "
+            f"Jaccard &ge; {_value(near.get('threshold'))})",
+        ),
+        (
+            "languages",
+            html.escape(", ".join(f"{c} {s:.1%}" for c, s in (quality.get("languages") or {}).items())) or "-",
+        ),
+        ("mojibake", f"{_value(mojibake.get('count'))} ({_value((mojibake.get('rate') or 0) * 100, ' %')})"),
+    ]
+    if overlap := quality.get("validation_overlap"):
+        pairs.append(
+            ("validation overlap", f"{_value(overlap.get('exact'))} exact, {_value(overlap.get('near'))} near")
+        )
+    return pairs
+
+
 def _range_label(bucket: dict[str, int]) -> str:
     low, high = bucket["min_tokens"], bucket["max_tokens"]
     return f"{low:,}" if low == high else f"{low:,}-{high:,}"
@@ -173,6 +214,7 @@ def _dataset_section(dataset: dict[str, Any]) -> str:
     if normalised:
         rate = (normalised.get("rate") or 0) * 100
         pairs.append(("normalised duplicates", f"{_value(normalised.get('count'))} ({_value(rate, ' %')})"))
+    pairs += _quality_pairs(dataset.get("quality"))
     warnings = "".join(f"<li>{html.escape(str(w))}</li>" for w in dataset.get("warnings") or [])
     title = html.escape(str(dataset.get("role") or "dataset"))
     return f"<h3>{title}</h3><table>{_rows(pairs)}</table>" + (f"<ul class=warn>{warnings}</ul>" if warnings else "")
@@ -236,6 +278,7 @@ def render_report(data: dict[str, Any], metrics: TrainingMetrics, out: Path) -> 
         ("Throughput", throughput_chart(metrics.throughput, out / "throughput.png")),
         ("Hours and cost", hours_chart(data, out / "hours.png")),
         ("Dataset lengths", lengths_chart(data.get("datasets") or [], out / "lengths.png")),
+        ("Languages", languages_chart(data.get("datasets") or [], out / "languages.png")),
     ]
     status = str(data.get("status") or "UNKNOWN")
     estimate, actual = data.get("estimate") or {}, data.get("actual") or {}

@@ -420,6 +420,27 @@ class PipelineConfig(SharedConfig):
             "an integer from 10 to 720 (minutes a run waits for its P5 instances before it fails: CapacityUnavailable)"
         ),
     ] = 120
+    max_near_duplicate_rate: Annotated[
+        Annotated[float, Field(ge=0, le=1)] | None,
+        _allowed(
+            "a number from 0 to 1 (most share of records that are near copies; over it the run fails "
+            "before any capacity), or null for a warning only"
+        ),
+    ] = None
+    max_validation_overlap: Annotated[
+        Annotated[int, Field(ge=0)] | None,
+        _allowed(
+            "an integer >= 0 (most validation records that copy a training record; over it the run "
+            "fails before any capacity), or null for a warning only"
+        ),
+    ] = None
+    max_mojibake_rate: Annotated[
+        Annotated[float, Field(ge=0, le=1)] | None,
+        _allowed(
+            "a number from 0 to 1 (most share of records with mojibake; over it the run fails before any "
+            "capacity), or null for a warning only"
+        ),
+    ] = None
 
     @field_validator("notification_email")
     @classmethod

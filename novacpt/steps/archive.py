@@ -29,7 +29,7 @@ MANIFEST = "manifest.json"
 CHECKPOINT_KEY = "checkpoint_s3_bucket"
 COPY_ATTEMPTS = 3
 COPY_WORKERS = 8  # below botocore's default pool of 10 connections
-_DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "report_uri"}
+_DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "quality", "report_uri"}
 
 
 def archive_step(

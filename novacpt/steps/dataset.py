@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
@@ -28,14 +29,25 @@ from novacpt.contract import (
 )
 from novacpt.dataset import DatasetReport, build_report, scan_stream
 from novacpt.dataset.duplicates import Duplicates, combine
+from novacpt.dataset.quality import (
+    QualityFeeder,
+    QualityReport,
+    QualitySketch,
+    Tally,
+    Tee,
+    build_quality,
+    partition_edges,
+    partition_overlap,
+)
 from novacpt.dataset.sharded import ROW, partition, partition_duplicates, scan_of, summary_of
 from novacpt.dataset.shards import ShardStream, read_from, shard_bounds
+from novacpt.dataset.shingles import BANDS
 from novacpt.drop import run_prefix
 from novacpt.kernel.errors import DatasetInvalid, PipelineError
 from novacpt.kernel.ranged_reader import RangedReader
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.s3uri import s3_uri, split_s3_uri
-from novacpt.kernel.settings import Deployment
+from novacpt.kernel.settings import Deployment, QualityBounds
 
 SHOWN_ERRORS = 10
 # One shard is what one invocation scans in well under its 15 minutes at the slowest measured
@@ -108,16 +120,25 @@ def validate_shard_step(s3: S3Access, deployment: Deployment, shard: Shard) -> S
         version_id=shard.version_id,
         expected_owner=deployment.account_id,
     )
+    quality = QualityFeeder()  # the corpus-quality pass reads the same bytes as the scan
     try:
         with reader:
-            scan = scan_stream(ShardStream(reader, shard.start, shard.end), file_start=shard.start == 0)
+            stream = Tee(ShardStream(reader, shard.start, shard.end), quality.feed)
+            scan = scan_stream(stream, file_start=shard.start == 0)
     except ClientError as exc:  # the reader's ranged GETs bypass S3Access: same translation (SlowDown retried)
         raise s3.failure(shard.uri, exc) from exc
+    sketch = quality.finish()
     rows = partition(scan.hashes, shard.partitions)
     offsets = np.cumsum([0, *(r.nbytes for r in rows)]).tolist()
+    near = sketch.partitioned(shard.partitions * BANDS)[0]
+    near_offsets = np.cumsum([0, *(r.nbytes for r in near)]).tolist()
     base = s3_uri(deployment.archive_bucket, _shard_key(shard.run_id, shard.role, shard.index))
     s3.put(f"{base}.hashes", b"".join(r.data for r in rows), "application/octet-stream")  # one copy
-    s3.put_json(f"{base}.json", {**summary_of(scan), "partition_offsets": offsets})
+    s3.put(f"{base}.near", b"".join(r.tobytes() for r in near), "application/octet-stream")
+    s3.put_json(
+        f"{base}.json",
+        {**summary_of(scan), "partition_offsets": offsets, "near_offsets": near_offsets, "quality": sketch.summary()},
+    )
     return ShardResult(role=shard.role, index=shard.index, lines=scan.lines)
 
 
@@ -130,19 +151,110 @@ def _shards_of(role: str, shards: list[ShardResult]) -> list[tuple[int, int]]:
 
 def count_duplicates_step(s3: S3Access, deployment: Deployment, request: PartitionRequest) -> PartitionDuplicates:
     """Exact duplicates within one hash partition of one dataset, across all its shards."""
-    parts = []
+    parts, shards = [], []
     for index, offset in _shards_of(request.role, request.shards):
         base = s3_uri(deployment.archive_bucket, _shard_key(request.run_id, request.role, index))
-        bounds = json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))["partition_offsets"]
+        summary = json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))
+        bounds = summary["partition_offsets"]
         blob = s3.read_range(f"{base}.hashes", bounds[request.partition], bounds[request.partition + 1])
         parts.append((offset, np.frombuffer(blob, dtype=ROW)))
+        shards.append((base, offset, summary["near_offsets"]))
     found = partition_duplicates(parts)
+    _near_copies(s3, deployment, request, parts, shards)
     return PartitionDuplicates(
         role=request.role,
         partition=request.partition,
         count=found.count,
         examples=[list(pair) for pair in found.examples],
     )
+
+
+def _quality_key(run_id: str, role: str, name: str) -> str:
+    return f"{run_prefix(run_id)}validation/{role}/{name}"
+
+
+def _near_copies(
+    s3: S3Access,
+    deployment: Deployment,
+    request: PartitionRequest,
+    exact: list[tuple[int, Any]],
+    shards: list[tuple[str, int, list[int]]],
+) -> None:
+    """Near-copy edges of one key partition (BANDS sub-partitions, one at a time) and, for the training set,
+    the validation lines that copy it; both left in the archive for MergeReports."""
+    partitions = len(shards[0][2]) // BANDS if shards else 1
+    validation = _validation_rows(s3, deployment, request) if request.role == "train" else None
+    first, second, near_lines = [], [], []
+    for band in range(BANDS):
+        sub = request.partition + band * partitions
+        rows = [
+            (offset, _rows(s3.read_range(f"{base}.near", bounds[sub], bounds[sub + 1])))
+            for base, offset, bounds in shards
+        ]
+        a, b = partition_edges(rows)
+        first.append(a)
+        second.append(b)
+        if validation is not None:
+            near = [(o, r[r["hash"] % np.uint64(partitions * BANDS) == sub]) for o, r in validation[0]]
+            near_lines.append(partition_overlap(rows, near))
+    edges = np.stack([np.concatenate(first), np.concatenate(second)])
+    where = s3_uri(
+        deployment.archive_bucket, _quality_key(request.run_id, request.role, f"near-{request.partition:05d}")
+    )
+    s3.put(where, edges.astype("<i8").tobytes(), "application/octet-stream")
+    if validation is not None:
+        exact_rows = [(o, r[r["hash"] % np.uint64(partitions) == request.partition]) for o, r in validation[1]]
+        overlap = {
+            "exact": partition_overlap(exact, exact_rows).tolist(),
+            "near": np.concatenate(near_lines).tolist() if near_lines else [],
+        }
+        name = f"overlap-{request.partition:05d}.json"
+        s3.put_json(s3_uri(deployment.archive_bucket, _quality_key(request.run_id, "train", name)), overlap)
+
+
+def _rows(blob: bytes) -> Any:
+    return np.frombuffer(blob, dtype=ROW)
+
+
+def _validation_rows(
+    s3: S3Access, deployment: Deployment, request: PartitionRequest
+) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]] | None:
+    """(band rows, text-hash rows) of every validation shard, whole, or None without a validation set."""
+    found = _shards_of("validation", request.shards)
+    if not found:
+        return None
+    near, exact = [], []
+    for index, offset in found:
+        base = s3_uri(deployment.archive_bucket, _shard_key(request.run_id, "validation", index))
+        near.append((offset, _rows(s3.read(f"{base}.near", max_bytes=1 << 34))))
+        exact.append((offset, _rows(s3.read(f"{base}.hashes", max_bytes=1 << 34))))
+    return near, exact
+
+
+def dataset_quality(
+    s3: S3Access, deployment: Deployment, plan: ValidationPlan, dataset: PlannedDataset, shards: list[ShardResult]
+) -> QualityReport:
+    """One dataset's quality report from its shards' summaries and its partitions' edges (and overlap)."""
+    sketches = []
+    for index, offset in _shards_of(dataset.role, shards):
+        base = s3_uri(deployment.archive_bucket, _shard_key(plan.run_id, dataset.role, index))
+        summary = json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))["quality"]
+        sketches.append((offset, QualitySketch.of_summary(summary)))
+    edges = []
+    for p in range(dataset.partitions):
+        key = _quality_key(plan.run_id, dataset.role, f"near-{p:05d}")
+        pair = np.frombuffer(s3.read(s3_uri(deployment.archive_bucket, key), max_bytes=1 << 34), dtype="<i8")
+        edges.append((pair[: pair.size // 2], pair[pair.size // 2 :]))
+    overlap = None
+    if dataset.role == "train" and any(d.role == "validation" for d in plan.datasets):
+        exact, near = [], []
+        for p in range(dataset.partitions):
+            key = _quality_key(plan.run_id, "train", f"overlap-{p:05d}.json")
+            found = json.loads(s3.read(s3_uri(deployment.archive_bucket, key), max_bytes=1 << 30))
+            exact += found["exact"]
+            near += found["near"]
+        overlap = (np.asarray(exact, dtype=np.int64), np.asarray(near, dtype=np.int64))
+    return build_quality(Tally.of(sketches), edges, overlap)
 
 
 def merge_reports_step(
@@ -152,8 +264,10 @@ def merge_reports_step(
     plan: ValidationPlan,
     shards: list[ShardResult],
     duplicates: list[PartitionDuplicates],
+    bounds: QualityBounds | None = None,
 ) -> list[DatasetSummary]:
-    """Each dataset's report from its shards; DatasetInvalid naming the first bad lines of every bad one."""
+    """Each dataset's report from its shards, with its quality; DatasetInvalid naming the first bad lines of
+    every bad one, and every quality figure over its bound (cdk.json), before any capacity is taken."""
     options = plan.limits.options()
     summaries, problems = [], []
     for dataset in plan.datasets:
@@ -168,12 +282,17 @@ def merge_reports_step(
             Duplicates(d.count, [(pair[0], pair[1]) for pair in d.examples]) for d in duplicates if d.role == role
         )
         report = build_report(dataset.uri.rsplit("/", 1)[-1], scans, options, (exact, None))
+        quality = dataset_quality(s3, deployment, plan, dataset, shards)
+        report.quality = quality.model_dump(mode="json", exclude_none=True)
+        report.warnings.extend(quality.warnings())
         report_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(plan.run_id)}reports/{role}.json")
         written = s3.put_json(
             report_uri, {"dataset": dataset.uri, "version_id": dataset.version_id, **report.to_json_dict()}
         )
         if not report.valid:
             problems.append(describe_invalid(dataset.uri, report, report_uri))
+        if bounds is not None and (over := quality.over(bounds)):
+            problems.append(describe_over_bounds(dataset.uri, over, report_uri))
         summaries.append(
             DatasetSummary(
                 role=role,
@@ -185,6 +304,7 @@ def merge_reports_step(
                 records=report.stats["records"],
                 estimated_tokens=report.stats["estimated_tokens"],
                 warnings=[w.to_dict() for w in report.warnings],
+                quality=quality.headline(),
                 report_uri=report_uri,
                 report_version_id=written.version_id,
             )
@@ -216,6 +336,17 @@ def validate_dataset_step(
     ]
     (summary,) = merge_reports_step(s3, deployment, plan=plan, shards=shards, duplicates=duplicates)
     return summary
+
+
+def describe_over_bounds(uri: str, over: list[str], report_uri: str) -> str:
+    """The quality figures over their cdk.json bounds, one line each, plus where the full report is."""
+    return "\n".join(
+        [
+            f"{uri}: corpus quality over its bounds",
+            *(f"  {uri}: {line}" for line in over),
+            f"  full report: {report_uri}",
+        ]
+    )
 
 
 def describe_invalid(uri: str, report: DatasetReport, report_uri: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from novacpt.contract import Notification, RunState, StepError
 
@@ -32,6 +33,20 @@ def _reason(error: StepError | None) -> tuple[str, str]:
     return error.Error or "Unknown", str(cause)
 
 
+def quality_line(quality: dict[str, Any]) -> str:
+    """Corpus-quality figures in one line: near copies, languages, mojibake, validation overlap."""
+    near, mojibake = quality.get("near_duplicates") or {}, quality.get("mojibake") or {}
+    languages = ", ".join(f"{code} {share:.0%}" for code, share in list((quality.get("languages") or {}).items())[:4])
+    parts = [
+        f"near copies {near.get('rate', 0):.1%}",
+        f"languages {languages or '-'}",
+        f"mojibake {mojibake.get('count', 0)} records",
+    ]
+    if overlap := quality.get("validation_overlap"):
+        parts.append(f"validation overlap {overlap.get('exact', 0)} exact, {overlap.get('near', 0)} near")
+    return "; ".join(parts)
+
+
 def build_message(state: RunState, *, succeeded: bool, execution_arn: str, log_group: str | None) -> Notification:
     """The run's SNS notification: subject and body."""
     recipe = state.recipe
@@ -39,6 +54,9 @@ def build_message(state: RunState, *, succeeded: bool, execution_arn: str, log_g
     lines = [f"Nova CPT run {'SUCCEEDED' if succeeded else 'FAILED'}", f"job: {job}", f"execution: {execution_arn}"]
     if recipe:
         lines.append(f"recipe: {recipe.source_uri}")
+    for dataset in state.datasets or []:
+        if dataset.quality:
+            lines.append(f"{dataset.role} data quality: {quality_line(dataset.quality)}")
     if state.estimate:
         lines.append(f"estimate: {state.estimate.hours} h, {state.estimate.instance_hours} P5 instance-hours")
     if state.archive:

@@ -22,6 +22,7 @@ from novacpt.kernel.settings import (
     Deployment,
     EstimateSettings,
     JobSettings,
+    MergeSettings,
     NotifySettings,
     PollSettings,
     PollTimingSettings,
@@ -83,7 +84,7 @@ COUNT_DUPLICATES: Final = FunctionSpec(
 MERGE_REPORTS: Final = FunctionSpec(
     "MergeReports",
     "lambdas.validate_dataset.merge",
-    Deployment,
+    MergeSettings,
     1024,
     Duration.minutes(5),
     "Merge shard reports into dataset reports",
@@ -195,6 +196,7 @@ class PipelineFunctions(Construct):
         max_capacity_wait_seconds: float,
         max_replicas: int,
         model_type: str,
+        quality_bounds: Values | None = None,
         cluster: TrainingCluster | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -226,7 +228,7 @@ class PipelineFunctions(Construct):
             PLAN_VALIDATION.name: ({**deployment, "shard_bytes": shard_bytes}, None),
             VALIDATE_SHARD.name: (deployment, None),
             COUNT_DUPLICATES.name: (deployment, None),
-            MERGE_REPORTS.name: (deployment, None),
+            MERGE_REPORTS.name: ({**deployment, **(quality_bounds or {})}, None),
             ESTIMATE.name: (
                 {"budget_instance_hours": budget_instance_hours, "price_per_instance_hour": price_per_instance_hour},
                 None,

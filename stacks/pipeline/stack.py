@@ -70,6 +70,11 @@ class PipelineStack(Stack):
             max_capacity_wait_seconds=config.max_capacity_wait_minutes * 60,
             max_replicas=config.max_replicas,
             model_type=BY_KEY[config.model].model_type,
+            quality_bounds={
+                "max_near_duplicate_rate": config.max_near_duplicate_rate,
+                "max_validation_overlap": config.max_validation_overlap,
+                "max_mojibake_rate": config.max_mojibake_rate,
+            },
             cluster=cluster,
         )
         run = RunStateMachine(

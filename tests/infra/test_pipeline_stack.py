@@ -48,6 +48,8 @@ CONFIGURED = DeploymentConfig(
     poll_interval_seconds=600,
     validation_shard_gib=4,
     validation_concurrency=12,
+    max_near_duplicate_rate=0.1,
+    max_validation_overlap=0,
 )
 FUNCTIONS = tuple(SPECS)
 DEPLOYMENT_ENV = ("ACCOUNT_ID", "REGION", "DATA_BUCKET", "OUTPUT_BUCKET", "ARCHIVE_BUCKET")
@@ -300,6 +302,17 @@ def test_poll_settings_come_from_the_config(synth: Synth) -> None:
 
 def test_shard_size_comes_from_the_config(synth: Synth) -> None:
     assert int(synth.env("PlanValidation")["SHARD_BYTES"]) == CONFIGURED.validation_shard_gib << 30
+
+
+def test_quality_bounds_reach_merge_reports_only_when_configured(synth: Synth, default_synth: Synth) -> None:
+    env = synth.env("MergeReports")
+    assert float(env["MAX_NEAR_DUPLICATE_RATE"]) == 0.1
+    assert int(env["MAX_VALIDATION_OVERLAP"]) == 0
+    assert "MAX_MOJIBAKE_RATE" not in env  # null in the config: a warning only
+    assert not {"MAX_NEAR_DUPLICATE_RATE", "MAX_VALIDATION_OVERLAP"} & set(default_synth.env("MergeReports"))
+    for name in FUNCTIONS:
+        if name != "MergeReports":
+            assert "MAX_NEAR_DUPLICATE_RATE" not in synth.env(name), name
 
 
 def test_budget_and_price_reach_estimate_only_when_configured(synth: Synth, default_synth: Synth) -> None:

@@ -427,6 +427,9 @@ BAD_VALUES = [
     ("max_poll_hours", 240.5, "a number > 0 and <= 240"),
     ("poll_interval_seconds", 29, "an integer from 30 to 3600"),
     ("poll_interval_seconds", 3601, "an integer from 30 to 3600"),
+    ("max_near_duplicate_rate", 1.5, "a number from 0 to 1"),
+    ("max_validation_overlap", -1, "an integer >= 0"),
+    ("max_mojibake_rate", "some", "a number from 0 to 1"),
 ]
 
 

@@ -139,6 +139,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
         "etag": "e1",
         "bytes": 10,
         "records": 300,
+        "quality": None,  # MergeReports' corpus-quality headline (none in this state)
         "report_uri": "s3://archive-bkt/runs/run-a/reports/train.json",
     }
     assert record["estimate"] == state().estimate.model_dump(mode="json")

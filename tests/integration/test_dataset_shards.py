@@ -15,6 +15,7 @@ from moto import mock_aws
 from novacpt.contract import DatasetLimits, DatasetRef
 from novacpt.dataset import DatasetOptions, validate_path, validate_stream
 from novacpt.dataset.fanout import validate_fanned_out
+from novacpt.dataset.quality import assess
 from novacpt.dataset.shards import ShardStream, read_from, shard_bounds
 from novacpt.kernel.ranged_reader import RangedReader
 from novacpt.kernel.s3access import S3Access
@@ -134,5 +135,9 @@ def test_pipeline_steps_on_s3_equal_single_pass(shard_bytes: int) -> None:
             )  # fmt: skip
         assert type(failure.value).__name__ == "DatasetInvalid"
         report = json.loads(s3.get_object(Bucket="archive-bucket", Key="runs/r/reports/train.json")["Body"].read())
-        single = validate_stream(io.BytesIO(body), "train.jsonl", limits.options()).to_json_dict()
+        expected = validate_stream(io.BytesIO(body), "train.jsonl", limits.options())
+        quality = assess(io.BytesIO(body))  # the corpus quality of one local pass too
+        expected.quality = quality.model_dump(mode="json", exclude_none=True)
+        expected.warnings.extend(quality.warnings())
+        single = expected.to_json_dict()
         assert {k: report[k] for k in single} == single
