@@ -126,8 +126,8 @@ def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, npt.NDArray[np.int64]]
     data = np.frombuffer(b"\n" + b"\n".join(pieces) + b"\n", dtype=np.uint8)
     up, down = _POWERS.need(data.size)
     word = data > 32
-    starts = np.flatnonzero(word[1:] > word[:-1]) + 1
-    ends = np.flatnonzero(word[:-1] > word[1:]) + 1
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # the data starts and ends outside a word: start, end, ...
+    starts, ends = edges[0::2], edges[1::2]
     bounds = np.cumsum([len(p) + 1 for p in pieces])
     per_piece = np.diff(np.searchsorted(starts, bounds), prepend=0)
     owner = np.repeat(np.asarray(owners, dtype=np.int64), per_piece)

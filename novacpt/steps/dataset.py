@@ -197,11 +197,15 @@ def _near_copies(
         if validation is not None:
             near = [(o, r[r["hash"] % np.uint64(partitions * BANDS) == sub]) for o, r in validation[0]]
             near_lines.append(partition_overlap(rows, near))
-    edges = np.stack([np.concatenate(first), np.concatenate(second)])
-    where = s3_uri(
-        deployment.archive_bucket, _quality_key(request.run_id, request.role, f"near-{request.partition:05d}")
+    a, b = np.concatenate(first), np.concatenate(second)
+    name = f"near-{request.partition:05d}"
+    # [count, firsts..., others...]: never an empty object (S3 refuses a range of an empty one)
+    blob = np.concatenate([[a.size], a, b]).astype("<i8").tobytes()
+    s3.put(
+        s3_uri(deployment.archive_bucket, _quality_key(request.run_id, request.role, name)),
+        blob,
+        "application/octet-stream",
     )
-    s3.put(where, edges.astype("<i8").tobytes(), "application/octet-stream")
     if validation is not None:
         exact_rows = [(o, r[r["hash"] % np.uint64(partitions) == request.partition]) for o, r in validation[1]]
         overlap = {
@@ -226,8 +230,9 @@ def _validation_rows(
     near, exact = [], []
     for index, offset in found:
         base = s3_uri(deployment.archive_bucket, _shard_key(request.run_id, "validation", index))
-        near.append((offset, _rows(s3.read(f"{base}.near", max_bytes=1 << 34))))
-        exact.append((offset, _rows(s3.read(f"{base}.hashes", max_bytes=1 << 34))))
+        summary = json.loads(s3.read(f"{base}.json", max_bytes=8 << 20))
+        near.append((offset, _rows(s3.read_range(f"{base}.near", 0, summary["near_offsets"][-1]))))
+        exact.append((offset, _rows(s3.read_range(f"{base}.hashes", 0, summary["partition_offsets"][-1]))))
     return near, exact
 
 
@@ -243,8 +248,9 @@ def dataset_quality(
     edges = []
     for p in range(dataset.partitions):
         key = _quality_key(plan.run_id, dataset.role, f"near-{p:05d}")
-        pair = np.frombuffer(s3.read(s3_uri(deployment.archive_bucket, key), max_bytes=1 << 34), dtype="<i8")
-        edges.append((pair[: pair.size // 2], pair[pair.size // 2 :]))
+        found = np.frombuffer(s3.read(s3_uri(deployment.archive_bucket, key), max_bytes=1 << 34), dtype="<i8")
+        count = int(found[0])
+        edges.append((found[1 : 1 + count], found[1 + count :]))
     overlap = None
     if dataset.role == "train" and any(d.role == "validation" for d in plan.datasets):
         exact, near = [], []

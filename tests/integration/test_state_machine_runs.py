@@ -8,6 +8,7 @@ import json
 import boto3
 
 from novacpt.dataset import DatasetOptions, validate_stream
+from novacpt.dataset.quality import assess
 from novacpt.naming import execution_name, job_name
 from tests.integration.emulated import ACCOUNT, REGION, TRAIN, Pipeline, lite_recipe, put_outputs
 
@@ -188,8 +189,12 @@ def test_sharded_validation_reports_global_lines_and_duplicates(pipeline: Pipeli
             "Body"
         ].read()
     )
-    single = validate_stream(
+    expected = validate_stream(
         io.BytesIO(bad), "train.jsonl", DatasetOptions(max_length=8192, global_batch_size=256, max_epochs=1)
-    ).to_json_dict()
+    )
+    quality = assess(io.BytesIO(bad))  # the corpus quality of one local pass, merged from the shards exactly
+    expected.quality = quality.model_dump(mode="json", exclude_none=True)
+    expected.warnings.extend(quality.warnings())
+    single = expected.to_json_dict()
     assert {k: report[k] for k in single} == single
     assert single["stats"]["exact_duplicates"]["count"] > 300
