@@ -30,6 +30,9 @@ from novacpt.dataset.text_hash import hash_bytes, quoted
 from novacpt.kernel.settings import QualityBounds
 
 MAX_LISTED: Final = 1000
+# Languages: of every record of a stream (a file or a shard) up to LANGUAGE_ALL, then of one in LANGUAGE_STRIDE.
+LANGUAGE_ALL: Final = 10_000
+LANGUAGE_STRIDE: Final = 4
 NEAR_DUPLICATE_WARNING: Final = 0.05
 BATCH_BYTES: Final = 128 << 10  # text bytes shingled together: the numpy arrays stay in the CPU cache
 READ_BYTES: Final = 4 << 20
@@ -216,12 +219,14 @@ class QualityScanner:
         if not texts:
             return
         sketch = self.sketch
+        first = sketch.records
         sketch.records += len(texts)
         encoded = [t.encode("utf-8") for t in texts]
         self._bands.append(rows(band_keys(texts, encoded), lines))
         hashes = np.fromiter((hash_bytes(quoted(e)) or 1 for e in encoded), dtype=np.uint64, count=len(texts))
         self._exact.append(rows(hashes, lines))
-        sketch.languages.update(languages_of(encoded))
+        sampled = [e for i, e in enumerate(encoded, start=first) if i < LANGUAGE_ALL or i % LANGUAGE_STRIDE == 0]
+        sketch.languages.update(languages_of(sampled))
         bad = mojibake_in(texts)
         sketch.mojibake += len(bad)
         room = MAX_LISTED - len(sketch.mojibake_lines)
@@ -355,6 +360,7 @@ def build_quality(
     found = clusters(edge_parts)
     records = tally.records
     ranked = sorted(tally.languages.items(), key=lambda kv: (-kv[1], kv[0]))
+    identified = sum(tally.languages.values()) or 1  # every record, or a sample of a large stream's
     validation = None
     if overlap is not None:
         exact, near = np.unique(overlap[0]), np.unique(overlap[1])
@@ -368,7 +374,7 @@ def build_quality(
         near_duplicates=NearDuplicates(
             rate=_rate(found.copies, records), count=found.copies, clusters=found.groups[:MAX_LISTED]
         ),
-        languages={code: round(n / records, 4) for code, n in ranked},
+        languages={code: round(n / identified, 4) for code, n in ranked},
         mojibake=Mojibake(count=tally.mojibake, rate=_rate(tally.mojibake, records), lines=tally.mojibake_lines),
         validation_overlap=validation,
     )

@@ -183,3 +183,15 @@ def test_warnings_name_each_problem(corpus: Planted, report: QualityReport, tmp_
     }
     clean = assess(io.BytesIO(json.dumps({"text": SENTENCES["ja"]}, ensure_ascii=False).encode()))
     assert clean.warnings({"ja": 0.6}) == []
+
+
+def test_languages_of_a_large_stream_come_from_one_record_in_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    from novacpt.dataset import quality
+
+    monkeypatch.setattr(quality, "LANGUAGE_ALL", 8)
+    texts = [SENTENCES["ja"] + f" {i}" for i in range(8)] + [SENTENCES["en"] + f" {i}" for i in range(12)]
+    lines = [json.dumps({"text": t}, ensure_ascii=False) for t in texts]
+    found = assess(io.BytesIO(("\n".join(lines) + "\n").encode()))
+    # all of the first 8 records (ja), then records 8, 12 and 16 (en): shares of the 11 identified
+    assert found.languages == {"ja": round(8 / 11, 4), "en": round(3 / 11, 4)}
+    assert found.records == 20
