@@ -31,7 +31,7 @@ from novacpt.kernel.settings import QualityBounds
 
 MAX_LISTED: Final = 1000
 # Languages: of every record of a stream (a file or a shard) up to LANGUAGE_ALL, then of one in LANGUAGE_STRIDE.
-LANGUAGE_ALL: Final = 10_000
+LANGUAGE_ALL: Final = 1_000
 LANGUAGE_STRIDE: Final = 4
 NEAR_DUPLICATE_WARNING: Final = 0.05
 BATCH_BYTES: Final = 128 << 10  # text bytes shingled together: the numpy arrays stay in the CPU cache
