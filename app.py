@@ -50,6 +50,7 @@ def build_app(app: cdk.App) -> cdk.App:
         data_bucket=storage.data_bucket,
         output_bucket=storage.output_bucket,
         archive_bucket=storage.archive_bucket,
+        lease=storage.lease,
         cluster=cluster.training_cluster,
         env=env,
         description="Nova CPT on HyperPod: validation and training pipeline (Step Functions, Lambda, alarms)",

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.events import StateEvent
-from lambdas.runtime import cluster, deployment, logger, pipeline_handler, s3, settings
+from lambdas.runtime import cluster, lease_table, logger, pipeline_handler, settings, start_release
 from novacpt.contract import AbortCleanup, CapacityState, RecipeSummary, ReleaseResult
 from novacpt.kernel.settings import CapacityWaitSettings
-from novacpt.steps.capacity import CapacityWait, aborted_step, check_capacity_step, prepare_capacity_step
+from novacpt.steps.capacity import CapacityWait, check_capacity_step, prepare_capacity_step
+from novacpt.steps.lease import aborted_step, release_step, require_owner
 
 
 class PrepareEvent(BaseModel):
-    """The run summary; after the first call also the capacity state it returned (the wait loop)."""
+    """The run summary and its execution; after the first call also the capacity state it returned (the wait loop)."""
 
     recipe: RecipeSummary
+    execution_name: str
     capacity: CapacityState | None = None
 
 
@@ -29,16 +32,23 @@ def prepare(event: PrepareEvent, context: LambdaContext) -> CapacityState:
         zone=config.capacity_zone,
         training_plan=config.training_plan,
     )
+    require_owner(lease_table(), event.execution_name)  # only the lease's owner changes the group's size
     if event.capacity is None:
         return prepare_capacity_step(cluster(), event.recipe, wait)
     return check_capacity_step(cluster(), event.capacity, wait)
 
 
-@pipeline_handler(StateEvent)
-def release(event: StateEvent, context: LambdaContext) -> ReleaseResult:
-    """Return the cluster to its resting size; safe to call on every path, any number of times."""
-    cluster().release_capacity()
-    return ReleaseResult(released=True)
+class ReleaseEvent(BaseModel):
+    """The execution whose capacity (if it owns any) is released."""
+
+    execution_name: str
+
+
+@pipeline_handler(ReleaseEvent)
+def release(event: ReleaseEvent, context: LambdaContext) -> ReleaseResult:
+    """Leave the queue; if this run owns the lease, start the release workflow. Safe on every path, any number of
+    times; a run that never took the lease releases nothing."""
+    return ReleaseResult(**release_step(lease_table(), start_release, event.execution_name, now=datetime.now(UTC)))
 
 
 class AbortedDetail(BaseModel):
@@ -58,7 +68,7 @@ class AbortedEvent(BaseModel):
 
 @pipeline_handler(AbortedEvent)
 def aborted(event: AbortedEvent, context: LambdaContext) -> AbortCleanup:
-    """An execution ended without its clean-up path: cancel its job and release the capacity."""
+    """An execution ended without its clean-up path: release what it owned (its job, then the group), nothing else."""
     detail = event.detail
     logger.info("execution ended without its clean-up path", extra={"execution": detail.name, "status": detail.status})
-    return aborted_step(cluster(), s3(), deployment().archive_bucket, detail.name)
+    return AbortCleanup(**aborted_step(lease_table(), cluster(), start_release, detail.name, now=datetime.now(UTC)))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from lambdas.events import RecipeEvent, StateEvent
-from lambdas.runtime import cluster, metrics, pipeline_handler, settings
-from novacpt.contract import CancelResult, PollState, SubmittedJob
+from lambdas.events import StateEvent
+from lambdas.runtime import cluster, metrics, pipeline_handler, s3, settings
+from novacpt.contract import CancelResult, DatasetSummary, PollState, RecipeSummary, SubmittedJob
 from novacpt.kernel.settings import PollTimingSettings
 from novacpt.steps.job import cancel_step, poll_step, submit_step
+from novacpt.steps.versions import require_unchanged
 
 
 class PollEvent(BaseModel):
@@ -19,9 +20,17 @@ class PollEvent(BaseModel):
     attempt: int = 0
 
 
-@pipeline_handler(RecipeEvent)
-def submit(event: RecipeEvent, context: LambdaContext) -> SubmittedJob:
-    """Start the training job."""
+class SubmitEvent(BaseModel):
+    """The run summary and the datasets as validated (their version ids)."""
+
+    recipe: RecipeSummary
+    datasets: list[DatasetSummary] = Field(default_factory=list)
+
+
+@pipeline_handler(SubmitEvent)
+def submit(event: SubmitEvent, context: LambdaContext) -> SubmittedJob:
+    """Start the training job, unless a dataset was replaced since it was validated (DatasetChanged)."""
+    require_unchanged(s3(), [d.model_dump() for d in event.datasets])
     metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
     return submit_step(cluster(), event.recipe)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from functools import cache
@@ -10,14 +11,25 @@ from typing import Any, TypeVar
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
 from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
+from novacpt.adapters.lease import LeaseTable, QueueEntry
+from novacpt.kernel.errors import TransientError, error_code, is_transient
 from novacpt.kernel.ports import ClusterBackend
 from novacpt.kernel.s3access import S3Access
-from novacpt.kernel.settings import ClusterSettings, Deployment, JobSettings, Settings
+from novacpt.kernel.settings import (
+    ClusterSettings,
+    Deployment,
+    JobSettings,
+    LeaseSettings,
+    ReleaseStartSettings,
+    Settings,
+)
 from novacpt.recipe import Recipe
+from novacpt.steps.lease import release_name
 
 logger = Logger()
 tracer = Tracer()
@@ -94,3 +106,38 @@ def hyperpod_cluster() -> ClusterBackend[Recipe]:
 
 cluster_factory: Callable[[], ClusterBackend[Recipe]] = hyperpod_cluster
 """Makes the cluster backend: the emulator (novacpt_dev) replaces it while it runs handlers in process."""
+
+
+def lease_table() -> LeaseTable:
+    """The lease and queue of this deployment's instance group."""
+    config = settings(LeaseSettings)
+    return LeaseTable(boto3.client("dynamodb"), config.lease_table, config.lease_group)
+
+
+def start_release(owner: str) -> str:
+    """Start the release workflow of `owner`'s lease; its name is fixed per owner, so starting twice is harmless."""
+    name = release_name(owner)
+    client = boto3.client("stepfunctions")
+    try:
+        client.start_execution(
+            stateMachineArn=settings(ReleaseStartSettings).release_state_machine_arn,
+            name=name,
+            input=json.dumps({"owner": owner}),
+        )
+    except client.exceptions.ExecutionAlreadyExists:
+        logger.info("release already started", extra={"owner": owner, "release": name})
+    except (ClientError, BotoCoreError) as exc:
+        if is_transient(exc):
+            raise TransientError(f"Step Functions StartExecution {name}: {exc}, retrying") from exc
+        raise
+    return name
+
+
+def execution_alive(entry: QueueEntry) -> bool:
+    """False only when the queued execution has certainly ended (so its place in line can be given up)."""
+    client = boto3.client("stepfunctions")
+    try:
+        status = client.describe_execution(executionArn=entry.execution_arn)["status"]
+    except ClientError as exc:
+        return error_code(exc) not in {"ExecutionDoesNotExist", "InvalidArn"}
+    return bool(status == "RUNNING")

@@ -221,11 +221,29 @@ class CapacityState(Contract):
 
 
 class AbortCleanup(Contract):
-    """CleanUpAborted's result: the job it cancelled, if any, and that the capacity was released."""
+    """CleanUpAborted's result: whether the aborted run owned the cluster; if so, the job it cancelled and the
+    release workflow it started."""
 
     execution: str
+    owned: bool
+    left_queue: bool
     cancelled: str | None
-    released: bool
+    release: str | None = None
+
+
+class LeaseState(Contract):
+    """JoinQueue's and AcquireLease's result: where the run stands in line for the cluster, or that it owns it."""
+
+    execution: str
+    execution_arn: str
+    arrived_at: str
+    acquired: bool = False
+    position: int = 0
+    holder: str = ""
+    waiting_since: str | None = None
+    waited_seconds: int = 0
+    interval_seconds: int = 0
+    acquired_at: str = ""
 
 
 class SubmittedJob(Contract):
@@ -254,9 +272,11 @@ class CancelResult(Contract):
 
 
 class ReleaseResult(Contract):
-    """ReleaseCapacity's result."""
+    """ReleaseCapacity's result: whether the run owned the cluster (then: the release workflow it started)."""
 
-    released: bool
+    owned: bool
+    left_queue: bool
+    release: str | None = None
 
 
 class Notification(Contract):
@@ -300,6 +320,7 @@ class RunState(BaseModel):
     datasets: list[DatasetSummary] | None = None
     estimate: EstimateResult | None = None
     preflight: PreflightResult | None = None
+    lease: LeaseState | None = None
     capacity: CapacityState | None = None
     job: SubmittedJob | None = None
     poll: PollState | None = None

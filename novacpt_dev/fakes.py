@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
+from typing import Any
+
+from novacpt.kernel.ports import CapacityStatus, ClusterBackend, JobState, JobStatus
 from novacpt.kernel.settings import Settings
+from novacpt_dev.hyperpod_fake import EmulatedCluster, installed_hyperpod
 
 
 class ScriptedCluster:
@@ -24,8 +27,8 @@ class ScriptedCluster:
     def capacity_status(self) -> CapacityStatus:
         return CapacityStatus(0, 0, "fake")
 
-    def release_capacity(self) -> None:
-        return None
+    def release_capacity(self) -> bool:
+        return True
 
     def submit(self, job_name: str, execution: str, recipe: object) -> None:
         return None
@@ -44,6 +47,10 @@ class FakeClusterSettings(Settings):
     fake_job_states: str = "RUNNING,SUCCEEDED"
     fake_failure_reason: str = "scripted failure"
 
-    def cluster(self) -> ScriptedCluster:
-        """The fake cluster these settings script."""
+    def cluster(self) -> ClusterBackend[Any]:
+        """The fake cluster these settings script: the installed stateful HyperPod fake (capacity with state,
+        scripted jobs), else the scripted fake."""
+        hyperpod = installed_hyperpod()
+        if hyperpod is not None:
+            return EmulatedCluster(hyperpod, self.fake_job_states.split(","), self.fake_failure_reason)
         return ScriptedCluster(self.fake_job_states.split(","), self.fake_failure_reason)

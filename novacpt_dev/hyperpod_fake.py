@@ -9,6 +9,7 @@ shapes); the job functions drive its jobs half. What AWS does, it does:
 * an `UpdateCluster` while `Updating` is refused with `ConflictException` (the pipeline's ClusterBusy);
 * nodes in service are the current count, all `Running`.
 
+Jobs run until their scripted states end them, or, while `hold_jobs` is set, until `finish()`.
 It also watches what must never happen and records it in `violations`: the group scaled below what
 a running job uses, a second job started while another runs, a job started on too few instances.
 """
@@ -16,12 +17,15 @@ a running job uses, a second job started while another runs, a job started on to
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from novacpt.adapters.hyperpod import HyperPodCapacity
 from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
 
 INSTANCE_TYPE = "ml.p5.48xlarge"
@@ -29,12 +33,11 @@ INSTANCE_TYPE = "ml.p5.48xlarge"
 
 @dataclass
 class FakeJob:
-    """One job on the group: its size, its state, and how many polls it has left to run."""
+    """One job on the group: its size and its state."""
 
     name: str
     replicas: int
     state: JobState = JobState.RUNNING
-    polls_left: int = 1
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -58,7 +61,6 @@ class FakeHyperPod:
         *,
         resting: int = 0,
         update_describes: int = 2,
-        job_polls: int = 1,
         region: str = "us-east-1",
         account: str = "123456789012",
     ) -> None:
@@ -70,7 +72,6 @@ class FakeHyperPod:
         self.target = resting
         self.cluster_status = "InService"
         self.update_describes = update_describes
-        self.job_polls = job_polls
         self.hold_updates = False
         self.hold_jobs = False
         self.jobs: dict[str, FakeJob] = {}
@@ -191,20 +192,13 @@ class FakeHyperPod:
                 self.violations.append(
                     f"job {job_name} started on {self.current} instances ({self.cluster_status}); it needs {replicas}"
                 )
-            self.jobs[job_name] = FakeJob(
-                job_name, replicas, polls_left=self.job_polls, summary={"execution": execution, "replicas": replicas}
-            )
+            self.jobs[job_name] = FakeJob(job_name, replicas, summary={"execution": execution, "replicas": replicas})
 
-    def status(self, job_name: str, attempt: int) -> JobStatus:
+    def job_status(self, job_name: str) -> JobStatus | None:
+        """The job's state, or None when there is no such job."""
         with self._lock:
             job = self.jobs.get(job_name)
-            if job is None:
-                return JobStatus(JobState.FAILED, f"job {job_name} does not exist")
-            if job.state is JobState.RUNNING and not self.hold_jobs:
-                job.polls_left -= 1
-                if job.polls_left < 0:
-                    job.state = JobState.SUCCEEDED
-            return JobStatus(job.state, job.reason)
+            return None if job is None else JobStatus(job.state, job.reason)
 
     def cancel(self, job_name: str) -> None:
         with self._lock:
@@ -212,10 +206,6 @@ class FakeHyperPod:
             if job is not None and job.state is JobState.RUNNING:
                 job.state = JobState.FAILED
                 job.reason = "cancelled"
-
-    def capacity_status(self) -> CapacityStatus:
-        with self._lock:
-            return CapacityStatus(self.target, self.current, self.cluster_status)
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -229,3 +219,64 @@ class FakeHyperPod:
             raise ClientError(
                 {"Error": {"Code": "ResourceNotFound", "Message": f"cluster {name} not found"}}, "DescribeCluster"
             )
+
+
+class EmulatedCluster:
+    """The ClusterBackend of one handler invocation over the shared FakeHyperPod.
+
+    Capacity goes through the real HyperPodCapacity; a job's state at poll `attempt` follows the
+    scripted `states` (the last repeats), unless the fake holds jobs running or the job already ended.
+    """
+
+    def __init__(
+        self, fake: FakeHyperPod, states: list[str], failure_reason: str = "scripted failure", resting: int = 0
+    ) -> None:
+        self.fake = fake
+        self.states = [JobState(s.strip().upper()) for s in states] or [JobState.SUCCEEDED]
+        self.failure_reason = failure_reason
+        self.capacity = HyperPodCapacity(fake.sagemaker, fake.cluster_name, fake.group, resting)
+
+    def prepare_capacity(self, replicas: int) -> bool:
+        return self.capacity.prepare_capacity(replicas)
+
+    def capacity_status(self) -> CapacityStatus:
+        return self.capacity.capacity_status()
+
+    def release_capacity(self) -> bool:
+        return self.capacity.release_capacity()
+
+    def submit(self, job_name: str, execution: str, recipe: Any) -> None:
+        self.fake.submit(job_name, execution, recipe)
+
+    def status(self, job_name: str, attempt: int) -> JobStatus:
+        current = self.fake.job_status(job_name)
+        if current is None:
+            return JobStatus(JobState.FAILED, f"job {job_name} does not exist")
+        if current.state is not JobState.RUNNING or self.fake.hold_jobs:
+            return current
+        scripted = self.states[min(attempt, len(self.states) - 1)]
+        reason = self.failure_reason if scripted is JobState.FAILED else ""
+        if scripted is not JobState.RUNNING:
+            self.fake.finish(job_name, scripted.value, reason)
+        return JobStatus(scripted, reason)
+
+    def cancel(self, job_name: str) -> None:
+        self.fake.cancel(job_name)
+
+
+_INSTALLED: list[FakeHyperPod] = []
+
+
+def installed_hyperpod() -> FakeHyperPod | None:
+    """The fake the emulated pipeline's handlers use now, if any."""
+    return _INSTALLED[-1] if _INSTALLED else None
+
+
+@contextmanager
+def hyperpod_installed(fake: FakeHyperPod) -> Iterator[FakeHyperPod]:
+    """While active, the emulated pipeline's capacity and jobs are `fake`'s (CLUSTER_BACKEND=fake)."""
+    _INSTALLED.append(fake)
+    try:
+        yield fake
+    finally:
+        _INSTALLED.remove(fake)

@@ -441,6 +441,16 @@ class PipelineConfig(SharedConfig):
             "capacity), or null for a warning only"
         ),
     ] = None
+    max_queue_hours: Annotated[
+        float,
+        Field(gt=0, le=168),
+        _allowed("a number > 0 and <= 168 (hours a run waits in line while another run holds the cluster)"),
+    ] = 24.0
+    max_release_hours: Annotated[
+        float,
+        Field(ge=1, le=24),
+        _allowed("a number from 1 to 24 (hours the release workflow retries scaling the group down before it alarms)"),
+    ] = 4.0
 
     @field_validator("notification_email")
     @classmethod

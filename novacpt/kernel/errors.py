@@ -38,6 +38,14 @@ class ClusterBusy(PipelineError):
     """The cluster is being updated and cannot be resized now; the state machine retries for a while."""
 
 
+class ReleaseStuck(PipelineError):
+    """The instance group did not get back to its resting size within the release bound; someone must act."""
+
+
+class DatasetChanged(PipelineError):
+    """A dataset was replaced after it was validated; the unvalidated bytes are not trained on."""
+
+
 class JobFailed(PipelineError):
     """The training job ended in failure."""
 

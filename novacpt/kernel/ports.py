@@ -69,8 +69,8 @@ class CapacityBackend(Protocol):
     def capacity_status(self) -> CapacityStatus:
         """The instances asked for and in service, for messages."""
 
-    def release_capacity(self) -> None:
-        """Return the cluster to its resting size (idempotent)."""
+    def release_capacity(self) -> bool:
+        """Ask for the cluster's resting size (idempotent); True once it is there."""
 
 
 class ClusterBackend(CapacityBackend, JobBackend[RecipeT], Protocol[RecipeT]):

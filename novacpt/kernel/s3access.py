@@ -58,17 +58,19 @@ class S3Access:
         location = answer.get("LocationConstraint") or "us-east-1"  # us-east-1 answers with no constraint
         return "eu-west-1" if location == "EU" else str(location)
 
-    def read(self, uri: str, *, max_bytes: int) -> bytes:
-        """A small object's bytes (at most max_bytes + 1 are read, so the caller can tell it is too big)."""
-        return self.read_range(uri, 0, max_bytes + 1)
+    def read(self, uri: str, *, max_bytes: int, version_id: str | None = None) -> bytes:
+        """A small object's bytes (at most max_bytes + 1 are read, so the caller can tell it is too big);
+        that version's when `version_id` is given, else the latest."""
+        return self.read_range(uri, 0, max_bytes + 1, version_id=version_id)
 
-    def read_range(self, uri: str, start: int, stop: int) -> bytes:
-        """Bytes [start, stop) of an object (b"" for an empty range)."""
+    def read_range(self, uri: str, start: int, stop: int, *, version_id: str | None = None) -> bytes:
+        """Bytes [start, stop) of an object, or of one version of it (b"" for an empty range)."""
         if stop <= start:
             return b""
         bucket, key = split_s3_uri(uri)
-        body = self._call(uri, "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{stop - 1}")["Body"]
-        return cast(bytes, body.read())
+        extra = {"VersionId": version_id} if version_id else {}
+        answer = self._call(uri, "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{stop - 1}", **extra)
+        return cast(bytes, answer["Body"].read())
 
     def open(self, uri: str, version_id: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
         """A streaming body of one object version, with its identity."""

@@ -106,8 +106,43 @@ class CapacityWaitSettings(Settings):
     training_plan: bool = False
 
 
-class CapacitySettings(ClusterSettings, CapacityWaitSettings):
-    """PrepareCapacity/CheckCapacity: the instance group, and how to wait for it."""
+class LeaseSettings(Settings):
+    """The cluster's capacity lease and run queue: the table, and the instance group they guard."""
+
+    lease_table: str = Field(min_length=1)
+    lease_group: str = Field(min_length=1)
+
+
+class ReleaseStartSettings(LeaseSettings):
+    """ReleaseCapacity: the lease, and the release workflow it starts for an owner."""
+
+    release_state_machine_arn: str = Field(min_length=1)
+
+
+class QueueSettings(Deployment, LeaseSettings):
+    """AcquireLease: the lease, the datasets' bucket (versions), how often to look again and how long to wait."""
+
+    poll_interval_seconds: int = Field(ge=0)
+    max_queue_seconds: float = Field(gt=0)
+
+
+class ReleaseTimingSettings(LeaseSettings):
+    """ScaleDown without a cluster (template tests): the lease and the release timing."""
+
+    poll_interval_seconds: int = Field(ge=0)
+    max_release_seconds: float = Field(gt=0)
+
+
+class ScaleDownSettings(ClusterSettings, ReleaseTimingSettings):
+    """ScaleDown (the release workflow): the instance group, the lease, how often to look and for how long."""
+
+
+class WatchSettings(ClusterSettings, LeaseSettings):
+    """WatchCapacity: the instance group and its lease (instances above rest with no owner are unowned)."""
+
+
+class CapacitySettings(ClusterSettings, CapacityWaitSettings, LeaseSettings):
+    """PrepareCapacity/CheckCapacity: the instance group, how to wait for it, and the lease (only its owner scales)."""
 
 
 class JobSettings(Deployment):
@@ -135,8 +170,12 @@ class PreflightSettings(ClusterSettings, JobSettings):
     """Preflight: the instance group to look at, and the cluster's Kubernetes API (add-ons, EKS access)."""
 
 
-class CleanupSettings(ClusterSettings, JobSettings):
-    """CleanUpAborted: the cluster to release, the job to cancel and the archive that names it."""
+class CleanupTargetSettings(ClusterSettings, JobSettings, LeaseSettings):
+    """CleanUpAborted as its stack builds it: the lease (what the run owned) and the job to cancel."""
+
+
+class CleanupSettings(CleanupTargetSettings, ReleaseStartSettings):
+    """CleanUpAborted: the lease, the job to cancel and the release workflow to start (added by the stack)."""
 
 
 class NotifySettings(Settings):

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import yaml
 
@@ -24,6 +25,7 @@ from novacpt.kernel.s3access import ObjectInfo, S3Access
 from novacpt.kernel.s3uri import s3_uri
 from novacpt.kernel.settings import Deployment
 from novacpt.recipe import MAX_BYTES
+from novacpt.steps.versions import dataset_changes
 
 MANIFEST = "manifest.json"
 CHECKPOINT_KEY = "checkpoint_s3_bucket"
@@ -68,9 +70,13 @@ def archive_step(
         run_id=run_id,
         execution_arn=execution_arn,
         job_name=recipe.job_name if recipe else None,
-        recipe={"source": recipe.source_uri if recipe else None, "as_run": recipe.resolved_uri if recipe else None},
+        recipe={
+            "source": recipe.source_uri if recipe else None,
+            "source_version_id": recipe.source_version_id if recipe else None,
+            "as_run": recipe.resolved_uri if recipe else None,
+        },
         recipe_as_run=_recipe_as_run(s3, recipe.resolved_uri) if recipe else None,
-        datasets=[d.model_dump(include=_DATASET_KEYS) for d in state.datasets or []],
+        datasets=_datasets(s3, state),
         estimate=state.estimate,
         actual=_actual(state),
         timings={
@@ -86,6 +92,17 @@ def archive_step(
     record_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}run.json")
     s3.put_json(record_uri, record.model_dump(mode="json"))
     return ArchiveState(run_record=record_uri, outputs=archive_root, copied=len(copied), checkpoint=checkpoint)
+
+
+def _datasets(s3: S3Access, state: RunState) -> list[dict[str, Any]]:
+    """The datasets as validated (the versions that trained, when a job ran: SubmitJob checked them), and
+    whether one was replaced while the job ran (None when no job started)."""
+    records = []
+    for dataset in state.datasets or []:
+        record = dataset.model_dump(include=_DATASET_KEYS)
+        record["changed_during_run"] = bool(dataset_changes(s3, [dataset.model_dump()])) if state.job else None
+        records.append(record)
+    return records
 
 
 def _checkpoint(s3: S3Access, manifest_uri: str, *, required: bool) -> str | None:

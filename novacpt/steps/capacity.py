@@ -1,21 +1,14 @@
-"""PrepareCapacity and its wait loop (CheckCapacity), and the clean-up of an aborted execution."""
+"""PrepareCapacity and its wait loop (CheckCapacity)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import yaml
-
 from novacpt.catalog import INSTANCE_TYPE
-from novacpt.contract import AbortCleanup, CapacityState, RecipeSummary
-from novacpt.drop import run_prefix
+from novacpt.contract import CapacityState, RecipeSummary
 from novacpt.kernel.errors import CapacityUnavailable
-from novacpt.kernel.ports import CapacityBackend, ClusterBackend
-from novacpt.kernel.s3access import S3Access
-from novacpt.kernel.s3uri import s3_uri
-from novacpt.naming import job_name
-from novacpt.recipe import MAX_BYTES, Recipe
+from novacpt.kernel.ports import CapacityBackend
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +58,3 @@ def _unavailable(backend: CapacityBackend, replicas: int, wait: CapacityWait) ->
         f"instance group in the availability zone that has it (nova-cpt:rig_availability_zone{zone}), reserve it "
         f"with {plan}, lower run.replicas, or wait longer (nova-cpt:max_capacity_wait_minutes)"
     )
-
-
-def aborted_step(
-    backend: ClusterBackend[Recipe], s3: S3Access, archive_bucket: str, execution_name: str
-) -> AbortCleanup:
-    """After an execution was aborted or timed out: cancel its job, if it may exist, and release the capacity.
-
-    The job's name comes from the recipe the run archived (`runs/<execution>/recipe.yaml`); without
-    that file the run never reached the cluster's job.
-    """
-    cancelled = None
-    recipe_uri = s3_uri(archive_bucket, f"{run_prefix(execution_name)}recipe.yaml")
-    if s3.head(recipe_uri) is not None:
-        recipe = yaml.safe_load(s3.read(recipe_uri, max_bytes=MAX_BYTES))
-        cancelled = job_name(str(recipe["run"]["name"]), execution_name)
-        backend.cancel(cancelled)
-    backend.release_capacity()
-    return AbortCleanup(execution=execution_name, cancelled=cancelled, released=True)

@@ -30,7 +30,7 @@ def validate_recipe_step(
     except ValueError as exc:
         raise RecipeInvalid(f"recipe_s3_uri {recipe_uri!r}: {exc}") from exc
     try:
-        data = s3.read(recipe_uri, max_bytes=MAX_BYTES)
+        data = s3.read(recipe_uri, max_bytes=MAX_BYTES, version_id=run.source_version_id)
     except TransientError:
         raise  # retried by the state machine, not a problem of the recipe
     except PipelineError as exc:

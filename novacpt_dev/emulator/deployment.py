@@ -1,7 +1,8 @@
 """Create, in moto, the resources of the synthesised app that a run touches, and run executions.
 
 There is no HyperPod cluster in moto: the handlers drive the cluster `handlers_in_process` gives them
-(the scripted fake by default), and the cluster stack's ARN is a stand-in.
+(the scripted fake by default, backed by the stateful HyperPod fake when one is installed), and the
+cluster stack's ARN is a stand-in.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class LocalDeployment:
     state_machine_arn: str
     topic_arn: str
     inbox_url: str
+    release_state_machine_arn: str = ""
+    lease_table: str = ""
 
     def start(self, execution_input: dict[str, Any], name: str | None = None) -> str:
         """Start an execution (as the console would); return its ARN."""
@@ -99,6 +102,20 @@ def deploy(templates: Templates) -> LocalDeployment:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     outputs = templates.stacks[STORAGE]["Outputs"]
     buckets = {role: templates.resolve(STORAGE, outputs[key]["Value"]) for role, key in _BUCKET_OUTPUTS.items()}
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    tables = []
+    for logical_id, resource in templates.resources(STORAGE, "AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        name = logical_id.lower()
+        templates.refs[(STORAGE, logical_id)] = name
+        templates.arns[(STORAGE, logical_id)] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        tables.append(name)
 
     for logical_id in templates.resources(CLUSTER, "AWS::SageMaker::Cluster") if CLUSTER in templates.stacks else {}:
         arn = f"arn:aws:sagemaker:{region}:{account}:cluster/emulated0000"
@@ -113,9 +130,13 @@ def deploy(templates: Templates) -> LocalDeployment:
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
 
-    (machine_id,) = templates.resources(PIPELINE, "AWS::StepFunctions::StateMachine")
-    machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:{machine_id}"
-    templates.refs[(PIPELINE, machine_id)] = machine_arn
+    machines = templates.resources(PIPELINE, "AWS::StepFunctions::StateMachine")
+    arns = {}
+    for logical_id in machines:
+        arns[logical_id] = f"arn:aws:states:{region}:{account}:stateMachine:{logical_id}"
+        templates.refs[(PIPELINE, logical_id)] = arns[logical_id]
+    (machine_id,) = [m for m in machines if m.startswith("Run")]
+    releases = [m for m in machines if m.startswith("Release")]
     functions = templates.resources(PIPELINE, "AWS::Lambda::Function")
     for logical_id in functions:
         templates.refs[(PIPELINE, logical_id)] = logical_id
@@ -138,7 +159,15 @@ def deploy(templates: Templates) -> LocalDeployment:
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": {k: str(v) for k, v in variables.items()}},
         )
-    machine = templates.stacks[PIPELINE]["Resources"][machine_id]["Properties"]
-    definition = templates.resolve(PIPELINE, machine["DefinitionString"])
-    _sfn().create_state_machine(name=machine_id, definition=definition, roleArn=role_arn)
-    return LocalDeployment(templates, buckets, machine_arn, topic_arn, inbox)
+    for logical_id, machine in machines.items():
+        definition = templates.resolve(PIPELINE, machine["Properties"]["DefinitionString"])
+        _sfn().create_state_machine(name=logical_id, definition=definition, roleArn=role_arn)
+    return LocalDeployment(
+        templates,
+        buckets,
+        arns[machine_id],
+        topic_arn,
+        inbox,
+        release_state_machine_arn=arns[releases[0]] if releases else "",
+        lease_table=tables[0] if tables else "",
+    )

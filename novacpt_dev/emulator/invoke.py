@@ -114,9 +114,14 @@ def handlers_in_process(
                 return json.dumps(body), True, ""
         return json.dumps(call.result), False, ""
 
+    # Handlers swap os.environ (under the lock); moto's own threads create boto3 clients meanwhile, and
+    # botocore reads proxy settings by iterating os.environ, which a swap can pull keys from (KeyError).
+    # The emulator uses no proxy: those threads need not read the environment at all.
     with (
         mock.patch.object(LambdaFunction, "_invoke_lambda", invoke),
         mock.patch.object(runtime, "cluster_factory", cluster),
         mock.patch.object(preflight_handler, "checks_factory", preflight),
+        mock.patch("botocore.endpoint.get_environ_proxies", return_value={}),
+        mock.patch("botocore.utils.get_environ_proxies", return_value={}),
     ):
         yield calls

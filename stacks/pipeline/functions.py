@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Arn, ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from novacpt.jobs.manifests import DEFAULT_NAMESPACE
@@ -17,19 +19,25 @@ from novacpt.kernel.settings import (
     CapacitySettings,
     CapacityWaitSettings,
     CleanupSettings,
-    ClusterSettings,
+    CleanupTargetSettings,
     DatasetSettings,
     Deployment,
     EstimateSettings,
     JobSettings,
+    LeaseSettings,
     MergeSettings,
     NotifySettings,
     PollSettings,
     PollTimingSettings,
     PreflightSettings,
+    QueueSettings,
     RecipeSettings,
+    ReleaseStartSettings,
+    ReleaseTimingSettings,
+    ScaleDownSettings,
     Settings,
     TriggerSettings,
+    WatchSettings,
 )
 from stacks.cluster.dependencies import JOB_GROUP
 from stacks.cluster.eks import access_entry, eks_cluster_arn
@@ -39,6 +47,7 @@ from stacks.shared.bundling import pipeline_code
 from stacks.shared.log_key import logs_key
 from stacks.shared.nag import acknowledge_wildcard_resources
 from stacks.storage.access import BucketAccessPolicies
+from stacks.storage.lease import CapacityLeaseTable
 
 __all__ = ["METRICS_NAMESPACE", "SPECS", "FunctionSpec", "PipelineFunctions"]
 
@@ -109,8 +118,32 @@ PREPARE_CAPACITY: Final = FunctionSpec(
     _MINUTE,
     "Scale the cluster up and check its instances",
 )
+JOIN_QUEUE: Final = FunctionSpec(
+    "JoinQueue", "lambdas.lease.join", LeaseSettings, 256, Duration.seconds(30), "Join the queue for the cluster"
+)
+ACQUIRE_LEASE: Final = FunctionSpec(
+    "AcquireLease",
+    "lambdas.lease.acquire",
+    QueueSettings,
+    256,
+    Duration.seconds(30),
+    "Take the cluster's lease, or wait in line",
+)
 RELEASE_CAPACITY: Final = FunctionSpec(
-    "ReleaseCapacity", "lambdas.capacity.release", ClusterSettings, 256, _MINUTE, "Scale the cluster down"
+    "ReleaseCapacity",
+    "lambdas.capacity.release",
+    ReleaseStartSettings,
+    256,
+    Duration.seconds(30),
+    "Leave the queue; start releasing an owned cluster",
+)
+SCALE_DOWN: Final = FunctionSpec(
+    "ScaleDown",
+    "lambdas.lease.scale_down",
+    ScaleDownSettings,
+    256,
+    _MINUTE,
+    "Scale an owned cluster down, then end its lease",
 )
 SUBMIT_JOB: Final = FunctionSpec(
     "SubmitJob", "lambdas.job.submit", JobSettings, 256, _MINUTE, "Start the CPT job", in_cluster_network=True
@@ -147,9 +180,20 @@ CLEAN_UP_ABORTED: Final = FunctionSpec(
     asynchronous=True,
     in_cluster_network=True,
 )
+# Created only with a training cluster: a schedule invokes it every 5 minutes (the unowned-instances alarm).
+WATCH_CAPACITY: Final = FunctionSpec(
+    "WatchCapacity",
+    "lambdas.lease.watch",
+    WatchSettings,
+    256,
+    _MINUTE,
+    "Measure instances no run owns, the lease and the queue",
+    asynchronous=True,
+)
 SPECS: Final = {
     spec.name: spec
     for spec in (
+        JOIN_QUEUE,
         VALIDATE_RECIPE,
         PLAN_VALIDATION,
         VALIDATE_SHARD,
@@ -157,8 +201,10 @@ SPECS: Final = {
         MERGE_REPORTS,
         ESTIMATE,
         PREFLIGHT,
+        ACQUIRE_LEASE,
         PREPARE_CAPACITY,
         RELEASE_CAPACITY,
+        SCALE_DOWN,
         SUBMIT_JOB,
         POLL_JOB,
         CANCEL_JOB,
@@ -167,7 +213,14 @@ SPECS: Final = {
         TRIGGER,
     )
 }
-"""Every function of the pipeline, by name (CleanUpAborted comes with a training cluster)."""
+"""Every function of the pipeline, by name (CleanUpAborted and WatchCapacity come with a training cluster)."""
+LEASE_FUNCTIONS: Final = (
+    JOIN_QUEUE.name,
+    ACQUIRE_LEASE.name,
+    PREPARE_CAPACITY.name,
+    RELEASE_CAPACITY.name,
+    SCALE_DOWN.name,
+)
 _SCALE_ACTIONS: Final = ("sagemaker:DescribeCluster", "sagemaker:UpdateCluster")
 Values = dict[str, Any]  # settings field values, as the stack knows them (CDK tokens included)
 
@@ -194,6 +247,9 @@ class PipelineFunctions(Construct):
         budget_instance_hours: float | None,
         price_per_instance_hour: float | None,
         max_capacity_wait_seconds: float,
+        max_queue_seconds: float,
+        max_release_seconds: float,
+        lease: CapacityLeaseTable,
         max_replicas: int,
         model_type: str,
         quality_bounds: Values | None = None,
@@ -216,6 +272,10 @@ class PipelineFunctions(Construct):
             "poll_interval_seconds": poll_interval_seconds,
             "max_capacity_wait_seconds": max_capacity_wait_seconds,
         }
+        leased: Values = {
+            "lease_table": lease.table.table_name,
+            "lease_group": f"{cluster.hyperpod_name}/{cluster.instance_group}" if cluster else "no-cluster",
+        }
         poll: Values = {
             "poll_interval_seconds": poll_interval_seconds,
             "max_poll_seconds": max_poll_seconds,
@@ -236,8 +296,22 @@ class PipelineFunctions(Construct):
             # Without a training cluster (template tests only) the capacity and job functions get only their
             # timings: nothing in the deployed runtime can stand in for the cluster.
             PREFLIGHT.name: ({}, Settings),
+            JOIN_QUEUE.name: (leased, None),
+            ACQUIRE_LEASE.name: (
+                {
+                    **deployment,
+                    **leased,
+                    "poll_interval_seconds": poll_interval_seconds,
+                    "max_queue_seconds": max_queue_seconds,
+                },
+                None,
+            ),
             PREPARE_CAPACITY.name: (wait, CapacityWaitSettings),
-            RELEASE_CAPACITY.name: ({}, Settings),
+            RELEASE_CAPACITY.name: (leased, LeaseSettings),  # the release workflow is added by connect_release
+            SCALE_DOWN.name: (
+                {**leased, "poll_interval_seconds": poll_interval_seconds, "max_release_seconds": max_release_seconds},
+                ReleaseTimingSettings,
+            ),
             SUBMIT_JOB.name: ({}, Settings),
             POLL_JOB.name: (poll, PollTimingSettings),
             CANCEL_JOB.name: ({}, Settings),
@@ -267,17 +341,22 @@ class PipelineFunctions(Construct):
                 "job_namespace": DEFAULT_NAMESPACE,
             }
             where: Values = {"capacity_zone": cluster.zone, "training_plan": cluster.training_plan}
+            release_timing = {
+                "poll_interval_seconds": poll_interval_seconds,
+                "max_release_seconds": max_release_seconds,
+            }
             values |= {
                 PREFLIGHT.name: (group | jobs, None),
-                PREPARE_CAPACITY.name: (group | wait | where, None),
-                RELEASE_CAPACITY.name: (group, None),
+                PREPARE_CAPACITY.name: (group | wait | where | leased, None),
+                SCALE_DOWN.name: (group | leased | release_timing, None),
                 SUBMIT_JOB.name: (jobs, None),
                 POLL_JOB.name: (jobs | poll, None),
                 CANCEL_JOB.name: (jobs, None),
-                CLEAN_UP_ABORTED.name: (group | jobs, None),
+                CLEAN_UP_ABORTED.name: (group | jobs | leased, CleanupTargetSettings),
+                WATCH_CAPACITY.name: (group | leased, None),
             }
         network = cluster.network if cluster else None
-        specs = [*SPECS.values(), *([CLEAN_UP_ABORTED] if cluster is not None else [])]
+        specs = [*SPECS.values(), *([CLEAN_UP_ABORTED, WATCH_CAPACITY] if cluster is not None else [])]
         for spec in specs:
             settings, model = values[spec.name]
             self.by_name[spec.name] = PipelineFunction(
@@ -298,6 +377,14 @@ class PipelineFunctions(Construct):
         self[COUNT_DUPLICATES].attach(access.write_archive)
         self[MERGE_REPORTS].attach(access.write_archive)
         self[ARCHIVE_OUTPUTS].attach(access.read_outputs, access.write_archive)
+        for name in LEASE_FUNCTIONS:
+            self.by_name[name].attach(lease.use)
+        # Both look whether a dataset was replaced since it was validated (HeadObject).
+        self[ACQUIRE_LEASE].attach(access.read_data)
+        self[SUBMIT_JOB].attach(access.read_data)
+        if cluster is not None:
+            self[CLEAN_UP_ABORTED].attach(lease.use)
+            self[WATCH_CAPACITY].attach(lease.read)
         self[NOTIFY].allow(["sns:Publish"], [topic.topic_arn])
         self[NOTIFY].allow(["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
 
@@ -315,7 +402,8 @@ class PipelineFunctions(Construct):
         passed_role = cluster.execution_role_arn or stack.format_arn(
             service="iam", region="", resource="role", resource_name="*"
         )
-        for spec in (PREPARE_CAPACITY, RELEASE_CAPACITY, CLEAN_UP_ABORTED):
+        self[WATCH_CAPACITY].allow(["sagemaker:DescribeCluster", "sagemaker:ListClusterNodes"], [cluster.hyperpod_arn])
+        for spec in (PREPARE_CAPACITY, SCALE_DOWN):
             function = self[spec]
             actions = [*_SCALE_ACTIONS, "sagemaker:ListClusterNodes"] if spec is PREPARE_CAPACITY else _SCALE_ACTIONS
             function.allow(list(actions), [cluster.hyperpod_arn])
@@ -352,6 +440,33 @@ class PipelineFunctions(Construct):
                 policy=None,  # EKS access policies do not reach kubeflow.org objects: RBAC binds the group
                 kubernetes_groups=[JOB_GROUP],
             )
-        # The recipe travels in the run state, so SubmitJob reads no S3; the abort clean-up finds the job's
-        # name in the recipe the run archived (runs/<execution>/recipe.yaml).
-        self[CLEAN_UP_ABORTED].attach(access.write_archive)
+
+    def connect_release(self, release: sfn.IStateMachine) -> None:
+        """The functions that start the release workflow (an owner's success, failure or abort)."""
+        for spec in (RELEASE_CAPACITY, CLEAN_UP_ABORTED):
+            if spec.name in self.by_name:
+                self[spec].function.add_environment("RELEASE_STATE_MACHINE_ARN", release.state_machine_arn)
+                release.grant_start_execution(self[spec].function)
+
+    def allow_queue_checks(self, run: sfn.StateMachine) -> None:
+        """AcquireLease may look whether the run at the head of the queue still runs (DescribeExecution).
+
+        A separate policy: the function's own would make the state machine that invokes it depend on itself.
+        """
+        stack = Stack.of(self)
+        name = Arn.split(run.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        executions = stack.format_arn(
+            service="states", resource="execution", resource_name=f"{name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        policy = iam.Policy(
+            self,
+            "AcquireLeaseQueueChecks",
+            statements=[iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])],
+        )
+        policy.attach_to_role(self[ACQUIRE_LEASE].role)
+        acknowledge_wildcard_resources(
+            policy,
+            [executions],
+            "The executions of the run state machine, whose names are not known in advance: AcquireLease only "
+            "describes the one at the head of the queue, to drop it from the line once it has ended.",
+        )

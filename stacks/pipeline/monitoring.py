@@ -57,6 +57,9 @@ class PipelineMonitoring(Construct):
         topic: sns.ITopic,
         state_machine: sfn.StateMachine,
         functions: dict[str, lambda_.Function],
+        release_state_machine: sfn.StateMachine | None = None,
+        watch_function: str | None = None,
+        metrics_namespace: str = "NovaCpt",
     ) -> None:
         super().__init__(scope, construct_id)
         action = actions.SnsAction(topic)
@@ -69,6 +72,62 @@ class PipelineMonitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         for name, metric in execution_metrics.items():
             self._alarm(name, metric, f"Nova CPT pipeline: {name} >= 1 in 5 minutes", action)
+        capacity_widgets: list[cloudwatch.IWidget] = []
+        if release_state_machine is not None:
+            # The release workflow gave up (ReleaseStuck) or timed out: instances may still be running.
+            release_failures = cloudwatch.MathExpression(
+                expression="failed + timedout",
+                using_metrics={
+                    "failed": release_state_machine.metric_failed(period=period),
+                    "timedout": release_state_machine.metric_timed_out(period=period),
+                },
+                label="Releases that gave up",
+                period=period,
+            )
+            self._alarm(
+                "ReleaseFailed",
+                release_failures,
+                "Nova CPT: a release workflow could not bring the P5 instance group back to rest: instances may still "
+                "be running and billed (README: 'A group without an owner')",
+                action,
+            )
+            capacity_widgets.append(
+                cloudwatch.GraphWidget(
+                    title="Releases",
+                    left=[
+                        release_state_machine.metric_started(period=period),
+                        release_state_machine.metric_succeeded(period=period),
+                        release_failures,
+                    ],
+                    width=12,
+                )
+            )
+        if watch_function is not None:
+            ownership = {
+                name: cloudwatch.Metric(
+                    namespace=metrics_namespace,
+                    metric_name=name,
+                    dimensions_map={"service": watch_function},
+                    statistic="Maximum",
+                    period=period,
+                )
+                for name in ("UnownedInstances", "LeaseHeld", "QueuedRuns")
+            }
+            self._alarm(
+                "UnownedInstances",
+                ownership["UnownedInstances"],
+                "Nova CPT: the P5 instance group holds instances while no run owns its lease: they are billed and "
+                "nothing will release them (README: 'A group without an owner')",
+                action,
+                periods=2,
+            )
+            capacity_widgets.append(
+                cloudwatch.GraphWidget(
+                    title="Cluster ownership (instances without an owner, lease held, runs in line)",
+                    left=list(ownership.values()),
+                    width=12,
+                )
+            )
         for name, function in functions.items():
             self._alarm(
                 f"{name}Errors",
@@ -97,16 +156,19 @@ class PipelineMonitoring(Construct):
                 left=[f.metric_duration(period=period, statistic="p99", label=n) for n, f in functions.items()],
                 width=12,
             ),
+            *capacity_widgets,
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
         )
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, description: str, action: actions.SnsAction) -> None:
+    def _alarm(
+        self, name: str, metric: cloudwatch.IMetric, description: str, action: actions.SnsAction, periods: int = 1
+    ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             name,
             metric=metric,
             threshold=1,
-            evaluation_periods=1,
+            evaluation_periods=periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -13,10 +15,13 @@ from stacks.cluster.training_cluster import TrainingCluster
 from stacks.config import PipelineConfig
 from stacks.pipeline.abort_cleanup import AbortCleanup
 from stacks.pipeline.drop_trigger import DropTrigger
-from stacks.pipeline.functions import CLEAN_UP_ABORTED, TRIGGER, PipelineFunctions
+from stacks.pipeline.function import METRICS_NAMESPACE
+from stacks.pipeline.functions import CLEAN_UP_ABORTED, TRIGGER, WATCH_CAPACITY, PipelineFunctions
 from stacks.pipeline.monitoring import PipelineMonitoring, RunNotifications
+from stacks.pipeline.release import ReleaseStateMachine
 from stacks.pipeline.state_machine import RunStateMachine
 from stacks.storage.access import BucketAccessPolicies
+from stacks.storage.lease import CapacityLeaseTable
 
 PIPELINE_STACK_ID: Final = "NovaCptPipeline"
 OUTPUT_STATE_MACHINE: Final = "StateMachineArn"
@@ -46,6 +51,7 @@ class PipelineStack(Stack):
         data_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         archive_bucket: s3.IBucket,
+        lease: CapacityLeaseTable,
         cluster: TrainingCluster | None = None,
         **kwargs: Any,
     ) -> None:
@@ -68,6 +74,9 @@ class PipelineStack(Stack):
             budget_instance_hours=config.budget_instance_hours,
             price_per_instance_hour=config.price_per_instance_hour,
             max_capacity_wait_seconds=config.max_capacity_wait_minutes * 60,
+            max_queue_seconds=config.max_queue_hours * 3600,
+            max_release_seconds=config.max_release_hours * 3600,
+            lease=lease,
             max_replicas=config.max_replicas,
             model_type=BY_KEY[config.model].model_type,
             quality_bounds={
@@ -84,10 +93,29 @@ class PipelineStack(Stack):
             log_retention=config.log_retention,
             max_poll_hours=config.max_poll_hours,
             max_capacity_wait_minutes=config.max_capacity_wait_minutes,
+            max_queue_hours=config.max_queue_hours,
             shard_concurrency=config.validation_concurrency,
             log_key=functions.log_key,
         )
         self.state_machine = run.state_machine
+        release = ReleaseStateMachine(
+            self,
+            "Release",
+            scale_down=functions.functions["ScaleDown"],
+            max_release_hours=config.max_release_hours,
+            log_retention=config.log_retention,
+            log_key=functions.log_key,
+        )
+        functions.connect_release(release.state_machine)
+        functions.allow_queue_checks(run.state_machine)
+        if WATCH_CAPACITY.name in functions.functions:
+            events.Rule(
+                self,
+                "WatchCapacityEvery5Minutes",
+                description="Measure the P5 instances no run owns (alarm), the lease and the queue (dashboard)",
+                schedule=events.Schedule.rate(Duration.minutes(5)),
+                targets=[targets.LambdaFunction(functions.functions[WATCH_CAPACITY.name], retry_attempts=0)],
+            )
         if cluster is not None:
             AbortCleanup(
                 self, "AbortCleanup", state_machine=run.state_machine, function=functions[CLEAN_UP_ABORTED].function
@@ -104,6 +132,9 @@ class PipelineStack(Stack):
             "Monitoring",
             topic=notifications.topic,
             state_machine=run.state_machine,
+            release_state_machine=release.state_machine,
+            watch_function=WATCH_CAPACITY.name if WATCH_CAPACITY.name in functions.functions else None,
+            metrics_namespace=METRICS_NAMESPACE,
             functions=functions.functions,
         )
         CfnOutput(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 from aws_cdk import Arn, ArnFormat, Duration, RemovalPolicy, Stack
@@ -14,13 +13,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from novacpt.contract import Partition, PollState, RunState
-from novacpt.kernel.errors import ClusterBusy, JobTimedOut, TransientError
+from novacpt.kernel.errors import JobTimedOut, TransientError
 from novacpt.kernel.ports import JobState
 from stacks.pipeline.functions import (
+    ACQUIRE_LEASE,
     ARCHIVE_OUTPUTS,
     CANCEL_JOB,
     COUNT_DUPLICATES,
     ESTIMATE,
+    JOIN_QUEUE,
     MERGE_REPORTS,
     NOTIFY,
     PLAN_VALIDATION,
@@ -47,7 +48,6 @@ TRANSIENT_ERRORS: Final = [
     "Lambda.ClientExecutionTimeoutException",
 ]
 PARTITION_CONCURRENCY: Final = 8  # hash partitions counted at once (a few, unless the data is huge)
-BUSY_RETRY_MINUTES: Final = 5  # ReleaseCapacity retries ClusterBusy this often until a scale-up in flight ends
 
 
 def _at(*fields: str) -> str:
@@ -56,10 +56,11 @@ def _at(*fields: str) -> str:
 
 
 class RunStateMachine(Construct):
-    """ValidateRecipe -> PlanValidation -> ValidateShards (Distributed Map) -> CountDuplicates -> MergeReports
-    -> Estimate -> PrepareCapacity -> (wait, CheckCapacity) until the instances are in service -> SubmitJob
-    -> poll -> release, archive, notify; every failure goes through cancel, release, archive and notify
-    before failing."""
+    """JoinQueue -> ValidateRecipe -> PlanValidation -> ValidateShards (Distributed Map) -> CountDuplicates
+    -> MergeReports -> Estimate -> Preflight -> AcquireLease -> (wait in line, AcquireLease) until the run owns
+    the cluster -> PrepareCapacity -> (wait, CheckCapacity) until the instances are in service -> SubmitJob
+    -> poll -> release, archive, notify; every failure goes through cancel, release, archive and notify before
+    failing. Release starts the release workflow only for a run that owns the lease."""
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class RunStateMachine(Construct):
         log_retention: logs.RetentionDays,
         max_poll_hours: float,
         max_capacity_wait_minutes: int,
+        max_queue_hours: float,
         shard_concurrency: int,
         log_key: kms.IKey | None = None,
     ) -> None:
@@ -77,6 +79,7 @@ class RunStateMachine(Construct):
         self._functions = functions
         state = sfn.JsonPath.entire_payload
         whole = {"state": state}
+        execution = {"execution_name": sfn.JsonPath.string_at("$$.Execution.Name")}
         outcome = {"state": state, "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id")}
 
         # Failure path: each clean-up step continues even if it fails itself.
@@ -85,8 +88,7 @@ class RunStateMachine(Construct):
         archive_failure = self._cleanup(
             "ArchiveOnFailure", ARCHIVE_OUTPUTS, {**outcome, "succeeded": False}, _at("archive")
         )
-        release_failure = self._cleanup("ReleaseCapacityOnFailure", RELEASE_CAPACITY, whole, _at("release"))
-        self._retry_while_busy(release_failure, max_capacity_wait_minutes)
+        release_failure = self._cleanup("ReleaseCapacityOnFailure", RELEASE_CAPACITY, execution, _at("release"))
         cancel_failure = self._cleanup("CancelJobOnFailure", CANCEL_JOB, whole, _at("cancel"))
         steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
         for step, following in zip(steps, [*steps[1:], failed], strict=True):
@@ -94,10 +96,21 @@ class RunStateMachine(Construct):
             step.next(following)
         self.cleanup = cancel_failure
 
+        # The run waits in line for the cluster from its start: its place is its start time.
+        join_queue = self._task(
+            "JoinQueue",
+            JOIN_QUEUE,
+            {
+                **execution,
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+            },
+            _at("lease"),
+        )
         validate_recipe = self._task(
             "ValidateRecipe",
             VALIDATE_RECIPE,
-            {"input": state, "execution_name": sfn.JsonPath.string_at("$$.Execution.Name")},
+            {"input": sfn.JsonPath.object_at("$$.Execution.Input"), **execution},
             _at("recipe"),
         )
         recipe_only = {"recipe": sfn.JsonPath.object_at(_at("recipe"))}
@@ -139,21 +152,36 @@ class RunStateMachine(Construct):
             {"recipe": sfn.JsonPath.object_at(_at("recipe")), "datasets": sfn.JsonPath.list_at(_at("datasets"))},
             _at("estimate"),
         )
-        # Quota, instance group, add-ons and EKS access hold before any instance is asked for.
+        # Quota, instance group, add-ons and EKS access hold before the run waits in line or asks for instances.
         preflight = self._task("Preflight", PREFLIGHT, recipe_only, _at("preflight"))
-        prepare = self._task("PrepareCapacity", PREPARE_CAPACITY, recipe_only, _at("capacity"))
+        # Only the head of the queue takes the lease, and only the lease's owner changes the group's size.
+        acquire = self._task(
+            "AcquireLease",
+            ACQUIRE_LEASE,
+            {
+                "recipe": sfn.JsonPath.object_at(_at("recipe")),
+                "lease": sfn.JsonPath.object_at(_at("lease")),
+                "datasets": sfn.JsonPath.list_at(_at("datasets")),
+            },
+            _at("lease"),
+        )
+        wait_in_line = sfn.Wait(self, "WaitInLine", time=sfn.WaitTime.seconds_path(_at("lease", "interval_seconds")))
+        prepare = self._task("PrepareCapacity", PREPARE_CAPACITY, {**recipe_only, **execution}, _at("capacity"))
         # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
         # CapacityUnavailable once max_capacity_wait_minutes have passed.
         check = self._task(
             "CheckCapacity",
             PREPARE_CAPACITY,
-            {**recipe_only, "capacity": sfn.JsonPath.object_at(_at("capacity"))},
+            {**recipe_only, **execution, "capacity": sfn.JsonPath.object_at(_at("capacity"))},
             _at("capacity"),
         )
         wait_for_capacity = sfn.Wait(
             self, "WaitForCapacity", time=sfn.WaitTime.seconds_path(_at("capacity", "interval_seconds"))
         )
-        submit = self._task("SubmitJob", SUBMIT_JOB, recipe_only, _at("job"))
+        # The job starts only if its datasets are still the versions that were validated (DatasetChanged).
+        submit = self._task(
+            "SubmitJob", SUBMIT_JOB, {**recipe_only, "datasets": sfn.JsonPath.list_at(_at("datasets"))}, _at("job")
+        )
         start_polling = sfn.Pass(
             self,
             "StartPolling",
@@ -179,8 +207,7 @@ class RunStateMachine(Construct):
             ),
             result_path=_at("error"),
         ).next(self.cleanup)
-        release = self._task("ReleaseCapacity", RELEASE_CAPACITY, whole, _at("release"))
-        self._retry_while_busy(release, max_capacity_wait_minutes)
+        release = self._task("ReleaseCapacity", RELEASE_CAPACITY, execution, _at("release"))
         archive = self._task("ArchiveOutputs", ARCHIVE_OUTPUTS, {**outcome, "succeeded": True}, _at("archive"))
         notify = self._task("NotifySuccess", NOTIFY, {**outcome, "succeeded": True}, _at("notification"))
         succeeded = sfn.Succeed(self, "RunSucceeded")
@@ -190,6 +217,12 @@ class RunStateMachine(Construct):
             .when(sfn.Condition.boolean_equals(_at("poll", "timed_out"), True), timed_out)
             .otherwise(wait)
         )
+        lease_acquired = (
+            sfn.Choice(self, "LeaseAcquired")
+            .when(sfn.Condition.boolean_equals(_at("lease", "acquired"), True), prepare)
+            .otherwise(wait_in_line)
+        )
+        wait_in_line.next(acquire)
         capacity_ready = (
             sfn.Choice(self, "CapacityReady")
             .when(sfn.Condition.boolean_equals(_at("capacity", "ready"), True), submit)
@@ -199,15 +232,17 @@ class RunStateMachine(Construct):
         wait.next(poll)
         release.next(archive).next(notify).next(succeeded)
         submit.next(start_polling).next(poll).next(job_finished)
+        prepare.next(capacity_ready)
         definition = (
-            validate_recipe.next(plan)
+            join_queue.next(validate_recipe)
+            .next(plan)
             .next(validate_shards)
             .next(count_duplicates)
             .next(merge)
             .next(estimate)
             .next(preflight)
-            .next(prepare)
-            .next(capacity_ready)
+            .next(acquire)
+            .next(lease_acquired)
         )
         log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, encryption_key=log_key, removal_policy=RemovalPolicy.DESTROY
@@ -217,8 +252,10 @@ class RunStateMachine(Construct):
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             comment="Nova CPT run: validate recipe and datasets, estimate, train on HyperPod, archive, notify",
-            # Polling, plus waiting for capacity and for a busy cluster to scale down, plus the other steps.
-            timeout=Duration.minutes(int(max_poll_hours * 60) + 2 * max_capacity_wait_minutes + 180),
+            # Waiting in line, waiting for capacity, polling, plus the other steps.
+            timeout=Duration.minutes(
+                int(max_queue_hours * 60) + max_capacity_wait_minutes + int(max_poll_hours * 60) + 180
+            ),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
@@ -263,16 +300,6 @@ class RunStateMachine(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         return task
-
-    @staticmethod
-    def _retry_while_busy(task: tasks.LambdaInvoke, max_capacity_wait_minutes: int) -> None:
-        """Retry ClusterBusy (a scale-up still in flight) every few minutes, for as long as one may take."""
-        task.add_retry(
-            errors=[ClusterBusy.__name__],
-            interval=Duration.minutes(BUSY_RETRY_MINUTES),
-            backoff_rate=1,
-            max_attempts=math.ceil(max_capacity_wait_minutes / BUSY_RETRY_MINUTES) + 1,
-        )
 
     def _task(self, id_: str, function: FunctionSpec, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
         """A main-path step: retried when transient, and any failure goes to the clean-up path."""

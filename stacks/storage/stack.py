@@ -17,6 +17,7 @@ from constructs import Construct
 from stacks.config import StorageConfig
 from stacks.storage.access import BucketAccessPolicies
 from stacks.storage.buckets import DatasetStorage
+from stacks.storage.lease import CapacityLeaseTable
 
 STORAGE_STACK_ID: Final = "NovaCptStorage"
 """Construct id (and default CloudFormation stack name) of the storage stack."""
@@ -26,10 +27,11 @@ OUTPUT_OUTPUT_BUCKET: Final = "OutputBucketName"
 OUTPUT_ARCHIVE_BUCKET: Final = "ArchiveBucketName"
 OUTPUT_KMS_KEY_ARN: Final = "KmsKeyArn"
 OUTPUT_ACCESS_LOG_BUCKET: Final = "AccessLogBucketName"
+OUTPUT_LEASE_TABLE: Final = "LeaseTableName"
 
 
 class StorageStack(Stack):
-    """KMS key plus data, output, archive and access-log buckets (all RETAIN)."""
+    """KMS key, data, output, archive and access-log buckets, and the capacity lease table (all RETAIN)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StorageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -53,6 +55,7 @@ class StorageStack(Stack):
             output_bucket=storage.output_bucket,
             archive_bucket=storage.archive_bucket,
         )
+        self.lease = CapacityLeaseTable(self, "CapacityLease", key=storage.key)
 
         CfnOutput(
             self,
@@ -83,4 +86,10 @@ class StorageStack(Stack):
             OUTPUT_KMS_KEY_ARN,
             value=self.key.key_arn,
             description="KMS key that encrypts the data, output and archive buckets",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_LEASE_TABLE,
+            value=self.lease.table.table_name,
+            description="DynamoDB table of the cluster's capacity lease and run queue (cpt status shows them)",
         )

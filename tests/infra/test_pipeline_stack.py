@@ -23,7 +23,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.config import CONTEXT_KEY, ConfigError, DeploymentConfig
-from stacks.pipeline.functions import METRICS_NAMESPACE, SPECS
+from stacks.pipeline.functions import LEASE_FUNCTIONS, METRICS_NAMESPACE, SPECS
 from stacks.pipeline.stack import (
     OUTPUT_CONSOLE_URL,
     OUTPUT_DASHBOARD_URL,
@@ -61,13 +61,17 @@ DEPLOYMENT_FUNCTIONS = {
     "CountDuplicates",
     "MergeReports",
     "ArchiveOutputs",
+    "AcquireLease",  # dataset versions before taking the lease
+    "SubmitJob",  # and again before the job starts
 }
 MAIN_TASKS = (
+    "JoinQueue",
     "ValidateRecipe",
     "PlanValidation",
     "MergeReports",
     "Estimate",
     "Preflight",
+    "AcquireLease",
     "PrepareCapacity",
     "SubmitJob",
     "PollJob",
@@ -79,6 +83,8 @@ VALIDATE_DATASETS = ("PlanValidation", "ValidateShards", "CountDuplicates", "Mer
 CLEANUP_CHAIN = ("CancelJobOnFailure", "ReleaseCapacityOnFailure", "ArchiveOnFailure", "NotifyFailure", "RunFailed")
 # Task state -> the function it invokes.
 TASK_FUNCTIONS = {
+    "JoinQueue": "JoinQueue",
+    "AcquireLease": "AcquireLease",
     "ValidateRecipe": "ValidateRecipe",
     "PlanValidation": "PlanValidation",
     "ValidateShard": "ValidateShard",  # in the ValidateShards Distributed Map
@@ -119,6 +125,7 @@ class Synth:
             data_bucket=self.storage.data_bucket,
             output_bucket=self.storage.output_bucket,
             archive_bucket=self.storage.archive_bucket,
+            lease=self.storage.lease,
         )
         self.template = Template.from_stack(self.stack)
         self.json: dict[str, Any] = dict(self.template.to_json())
@@ -151,6 +158,11 @@ class Synth:
         """Logical id of a StorageStack resource (what cross-stack references name)."""
         cfn = construct.node.default_child or construct
         return str(self.storage.resolve(self.storage.get_logical_id(cfn)))
+
+    def machine(self, name: str = "Run") -> tuple[str, dict[str, Any]]:
+        """The run state machine (or, with name="Release", the release workflow)."""
+        (item,) = [(k, r) for k, r in self.of_type("AWS::StepFunctions::StateMachine").items() if k.startswith(name)]
+        return item
 
     def policies_of_role(self, role_id: str) -> list[dict[str, Any]]:
         return [r for r in self.of_type("AWS::IAM::Policy").values() if {"Ref": role_id} in r["Properties"]["Roles"]]
@@ -218,9 +230,9 @@ def test_every_function_has_its_own_role_and_log_group(synth: Synth) -> None:
         group = synth.resources[log_group]
         assert group["Type"] == "AWS::Logs::LogGroup"
         assert group["Properties"]["RetentionInDays"] == CONFIGURED.log_retention_days, name
-    # One log group a function, plus the state machine's.
-    synth.template.resource_count_is("AWS::Logs::LogGroup", len(SPECS) + 1)
-    synth.template.resource_count_is("AWS::IAM::Role", len(SPECS) + 1)
+    # One log group a function, plus the run state machine's and the release workflow's.
+    synth.template.resource_count_is("AWS::Logs::LogGroup", len(SPECS) + 2)
+    synth.template.resource_count_is("AWS::IAM::Role", len(SPECS) + 2)
 
 
 def test_log_groups_are_encrypted_with_a_rotating_key_cloudwatch_logs_may_use(synth: Synth) -> None:
@@ -330,7 +342,7 @@ def test_budget_and_price_reach_estimate_only_when_configured(synth: Synth, defa
 
 def test_notify_and_trigger_environment(synth: Synth) -> None:
     topic_id, _ = synth.only("AWS::SNS::Topic")
-    state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = synth.machine()
     assert synth.env("Notify")["TOPIC_ARN"] == {"Ref": topic_id}
     assert synth.env("Trigger")["STATE_MACHINE_ARN"] == {"Ref": state_machine_id}
     assert _refers_to(synth.env("Trigger")["DROP_BUCKET"], synth.storage_id(synth.storage.data_bucket))
@@ -348,6 +360,9 @@ def test_each_role_attaches_exactly_its_bucket_access_policies(synth: Synth) -> 
         "CountDuplicates": [access.write_archive],  # reads and writes only runs/ in the archive
         "MergeReports": [access.write_archive],
         "ArchiveOutputs": [access.read_outputs, access.write_archive],
+        **{name: [synth.storage.lease.use] for name in LEASE_FUNCTIONS},
+        "AcquireLease": [synth.storage.lease.use, access.read_data],
+        "SubmitJob": [access.read_data],
     }
     all_policy_ids = {
         synth.storage_id(p)
@@ -357,6 +372,8 @@ def test_each_role_attaches_exactly_its_bucket_access_policies(synth: Synth) -> 
             access.write_outputs,
             access.write_archive,
             access.locate_buckets,
+            synth.storage.lease.use,
+            synth.storage.lease.read,
         )
     }
     for name in FUNCTIONS:
@@ -406,28 +423,49 @@ def test_only_notify_may_publish_and_only_to_the_topic(synth: Synth) -> None:
 
 
 def test_only_trigger_may_start_executions_of_the_state_machine(synth: Synth) -> None:
-    """The trigger starts runs; the state machine itself starts only its Distributed Map's child executions."""
-    state_machine_id, state_machine = synth.only("AWS::StepFunctions::StateMachine")
+    """The trigger starts runs; the state machine itself starts only its Distributed Map's child executions;
+    only ReleaseCapacity starts the release workflow."""
+    state_machine_id, state_machine = synth.machine()
+    release_id, _ = synth.machine("Release")
     own_role = state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     assert sorted(_granted(synth, "states:StartExecution")) == sorted(
-        [(synth.role_id("Trigger"), {"Ref": state_machine_id}), (own_role, {"Ref": state_machine_id})]
+        [
+            (synth.role_id("Trigger"), {"Ref": state_machine_id}),
+            (own_role, {"Ref": state_machine_id}),
+            (synth.role_id("ReleaseCapacity"), {"Ref": release_id}),
+        ]
     )
+    assert synth.env("ReleaseCapacity")["RELEASE_STATE_MACHINE_ARN"] == {"Ref": release_id}
+
+
+def test_acquire_lease_may_only_describe_runs(synth: Synth) -> None:
+    """To drop a run that ended from the head of the queue; its own policy (no dependency cycle)."""
+    run_role = synth.machine()[1]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    ((role, resource),) = [g for g in _granted(synth, "states:DescribeExecution") if g[0] != run_role]
+    assert role == synth.role_id("AcquireLease")
+    assert ":execution:" in json.dumps(resource)
 
 
 def test_state_machine_invokes_only_the_pipeline_functions_it_runs(synth: Synth) -> None:
-    _, state_machine = synth.only("AWS::StepFunctions::StateMachine")
+    _, state_machine = synth.machine()
     role_id = state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     invoked = [resource for role, resource in _granted(synth, "lambda:InvokeFunction") if role == role_id]
     assert len(invoked) == 1
     resources = json.dumps(invoked[0])
     for name in FUNCTIONS:
-        assert (synth.functions[name] in resources) == (name != "Trigger"), name
+        assert (synth.functions[name] in resources) == (name not in {"Trigger", "ScaleDown"}), name
+    _, release = synth.machine("Release")
+    release_role = release["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    (scale_down,) = [resource for role, resource in _granted(synth, "lambda:InvokeFunction") if role == release_role]
+    assert synth.functions["ScaleDown"] in json.dumps(scale_down)
+    for name in FUNCTIONS:
+        assert (synth.functions[name] in json.dumps(scale_down)) == (name == "ScaleDown"), name
     granted_roles = {role for role, _ in _granted(synth, "lambda:InvokeFunction")}
-    assert granted_roles == {role_id}
+    assert granted_roles == {role_id, release_role}
 
 
 def test_functions_without_aws_calls_have_only_logs_and_xray(synth: Synth) -> None:
-    for name in ("Estimate", "PrepareCapacity", "ReleaseCapacity", "SubmitJob", "PollJob", "CancelJob"):
+    for name in ("Estimate", "JoinQueue", "PrepareCapacity", "ScaleDown", "PollJob", "CancelJob"):
         actions = {
             a
             for policy in synth.policies_of_role(synth.role_id(name))
@@ -469,7 +507,7 @@ def _definition(state_machine: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def asl(synth: Synth) -> dict[str, Any]:
-    _, state_machine = synth.only("AWS::StepFunctions::StateMachine")
+    _, state_machine = synth.machine()
     return _definition(state_machine)
 
 
@@ -484,12 +522,16 @@ def _tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def test_state_machine_has_the_run_states(asl: dict[str, Any]) -> None:
-    assert asl["StartAt"] == "ValidateRecipe"
+    assert asl["StartAt"] == "JoinQueue"
     assert set(asl["States"]) == {
+        "JoinQueue",
         "ValidateRecipe",
         *VALIDATE_DATASETS,
         "Estimate",
         "Preflight",
+        "AcquireLease",
+        "LeaseAcquired",
+        "WaitInLine",
         "PrepareCapacity",
         "CapacityReady",
         "WaitForCapacity",
@@ -518,10 +560,24 @@ def test_state_machine_has_the_run_states(asl: dict[str, Any]) -> None:
 
 def test_main_path_order(asl: dict[str, Any]) -> None:
     states = asl["States"]
-    path = ["ValidateRecipe"]
+    path = ["JoinQueue"]
     while "Next" in states[path[-1]]:
         path.append(states[path[-1]]["Next"])
-    assert path == ["ValidateRecipe", *VALIDATE_DATASETS, "Estimate", "Preflight", "PrepareCapacity", "CapacityReady"]
+    assert path == [
+        "JoinQueue",
+        "ValidateRecipe",
+        *VALIDATE_DATASETS,
+        "Estimate",
+        "Preflight",
+        "AcquireLease",
+        "LeaseAcquired",
+    ]
+    # In line until this run owns the cluster's lease; only then is any capacity asked for.
+    acquired = states["LeaseAcquired"]
+    assert acquired["Choices"] == [{"Variable": "$.lease.acquired", "BooleanEquals": True, "Next": "PrepareCapacity"}]
+    assert acquired["Default"] == "WaitInLine"
+    assert states["WaitInLine"] == {"Type": "Wait", "SecondsPath": "$.lease.interval_seconds", "Next": "AcquireLease"}
+    assert states["PrepareCapacity"]["Next"] == "CapacityReady"
     ready = states["CapacityReady"]
     assert ready["Type"] == "Choice"
     assert {c["Next"] for c in ready["Choices"]} | {ready.get("Default")} >= {"SubmitJob", "WaitForCapacity"}
@@ -612,7 +668,7 @@ def test_each_task_invokes_its_function(synth: Synth, asl: dict[str, Any]) -> No
 
 
 def test_state_machine_times_out_traces_and_logs_everything(synth: Synth, asl: dict[str, Any]) -> None:
-    _, state_machine = synth.only("AWS::StepFunctions::StateMachine")
+    _, state_machine = synth.machine()
     props = state_machine["Properties"]
     assert asl["TimeoutSeconds"] > CONFIGURED.max_poll_hours * 3600
     assert props["TracingConfiguration"] == {"Enabled": True}
@@ -730,13 +786,19 @@ def test_email_subscription_only_when_configured(synth: Synth, default_synth: Sy
 
 def test_alarms_on_executions_and_on_every_function_notify_the_topic(synth: Synth) -> None:
     topic_id, _ = synth.only("AWS::SNS::Topic")
-    state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = synth.machine()
     alarms = list(synth.of_type("AWS::CloudWatch::Alarm").values())
-    assert len(alarms) == 3 + len(SPECS)
+    assert len(alarms) == 3 + 1 + len(SPECS)  # executions, the release workflow giving up, every function
     execution_metrics = set()
     function_alarms = set()
+    release_id, _ = synth.machine("Release")
+    (release_alarm,) = [a["Properties"] for a in alarms if "Metrics" in a["Properties"]]
+    assert release_alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert json.dumps(release_alarm).count(f'"Ref": "{release_id}"') == 2  # failed + timed out
     for alarm in alarms:
         props = alarm["Properties"]
+        if props is release_alarm:
+            continue
         assert props["AlarmActions"] == [{"Ref": topic_id}], props
         assert props["Threshold"] == 1
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -771,7 +833,7 @@ def test_dashboard(synth: Synth) -> None:
 
 def test_outputs_name_the_state_machine_and_the_topic(synth: Synth) -> None:
     topic_id, _ = synth.only("AWS::SNS::Topic")
-    state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = synth.machine()
     outputs = synth.json["Outputs"]
     assert outputs[OUTPUT_STATE_MACHINE]["Value"] == {"Ref": state_machine_id}
     assert outputs[OUTPUT_TOPIC]["Value"] == {"Ref": topic_id}
@@ -790,7 +852,7 @@ def _rendered(value: Any, region: str = "us-east-1") -> str:
 
 def test_outputs_link_the_dashboard_and_the_state_machine_console(synth: Synth) -> None:
     dashboard_id, _ = synth.only("AWS::CloudWatch::Dashboard")
-    state_machine_id, _ = synth.only("AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = synth.machine()
     for output_id in (OUTPUT_DASHBOARD_URL, OUTPUT_CONSOLE_URL):
         synth.template.has_output(output_id, {"Description": Match.any_value()})
     outputs = synth.json["Outputs"]

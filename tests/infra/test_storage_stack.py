@@ -88,11 +88,12 @@ def default_synth() -> Synth:
 # --------------------------------------------------------------------------- resources
 
 
-def test_one_key_four_buckets_and_nothing_else(synth: Synth) -> None:
+def test_one_key_four_buckets_the_lease_table_and_nothing_else(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::KMS::Key", 1)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
     synth.template.resource_count_is("AWS::S3::Bucket", 4)
     synth.template.resource_count_is("AWS::S3::BucketPolicy", 4)
-    synth.template.resource_count_is("AWS::IAM::ManagedPolicy", 5)
+    synth.template.resource_count_is("AWS::IAM::ManagedPolicy", 7)  # 5 for the buckets, 2 for the lease table
     types = {r["Type"] for r in synth.json["Resources"].values()}
     # No Lambda-backed custom resources (auto-delete, bucket notifications), no roles: only the
     # managed access policies that the stateless stacks attach.
@@ -101,6 +102,7 @@ def test_one_key_four_buckets_and_nothing_else(synth: Synth) -> None:
         "AWS::S3::Bucket",
         "AWS::S3::BucketPolicy",
         "AWS::IAM::ManagedPolicy",
+        "AWS::DynamoDB::Table",
         "AWS::CDK::Metadata",
     }
 
@@ -308,6 +310,7 @@ def test_outputs(synth: Synth) -> None:
         "ArchiveBucketName": {"Ref": synth.ids["archive"]},
         "KmsKeyArn": {"Fn::GetAtt": [synth.key_id, "Arn"]},
         "AccessLogBucketName": {"Ref": synth.ids["access_log"]},  # retained too: make destroy lists it
+        "LeaseTableName": {"Ref": synth.stack.get_logical_id(synth.stack.lease.table.node.default_child)},
     }
     for output_id, value in expected.items():
         synth.template.has_output(output_id, {"Value": value, "Description": Match.any_value()})
@@ -551,3 +554,39 @@ def test_app_exits_1_with_one_line_on_bad_context(context: dict[str, Any], expec
     assert result.stderr == expected + "\n"
     assert result.stdout == ""
     assert not list(outdir.glob("*.template.json"))
+
+
+def test_the_lease_table_is_stateful_encrypted_and_recoverable(synth: Synth) -> None:
+    """On-demand, encrypted with the project key, point-in-time recovery, kept when the stack goes."""
+    ((table_id, table),) = [(k, r) for k, r in synth.json["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {
+        "KMSMasterKeyId": {"Fn::GetAtt": [synth.key_id, "Arn"]},
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert props["KeySchema"] == [
+        {"AttributeName": "group", "KeyType": "HASH"},
+        {"AttributeName": "entry", "KeyType": "RANGE"},
+    ]
+    policies = [r for r in synth.json["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    lease_policies = [p for p in policies if table_id in json.dumps(p)]
+    actions = sorted(
+        a
+        for p in lease_policies
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+        if a.startswith("dynamodb:")
+    )
+    assert "dynamodb:Scan" not in actions and not any("*" in a for a in actions)
+    assert set(actions) == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }

@@ -13,6 +13,7 @@ from novacpt_dev.demo.run import synthesize
 from novacpt_dev.emulator.deployment import deploy
 from novacpt_dev.emulator.invoke import handlers_in_process
 from novacpt_dev.emulator.template import Templates
+from novacpt_dev.hyperpod_fake import FakeHyperPod, hyperpod_installed
 from tests.integration.emulated import ACCOUNT, REGION, Pipeline
 
 
@@ -24,7 +25,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pipeline(assembly: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    """The synthesised app deployed in moto, its functions' handlers run in process, the fake cluster scripted."""
+    """The synthesised app deployed in moto, its handlers run in process, the stateful HyperPod fake installed."""
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -36,7 +37,10 @@ def pipeline(assembly: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeli
         monkeypatch.setenv(name, value)
     knobs = {"POLL_INTERVAL_SECONDS": "0", "FAKE_JOB_STATES": "RUNNING,SUCCEEDED"}
 
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        hyperpod_installed(FakeHyperPod(region=REGION, account=ACCOUNT)) as cluster,
+    ):
         local = deploy(Templates.from_dir(assembly, account=ACCOUNT, region=REGION))
         with handlers_in_process(env=lambda _: knobs) as calls:
-            yield Pipeline(local, calls, knobs, boto3.client("s3", region_name=REGION))
+            yield Pipeline(local, calls, knobs, boto3.client("s3", region_name=REGION), cluster)

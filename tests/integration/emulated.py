@@ -9,6 +9,7 @@ from typing import Any
 from novacpt.naming import job_name
 from novacpt_dev.emulator.deployment import LocalDeployment
 from novacpt_dev.emulator.invoke import Invocation
+from novacpt_dev.hyperpod_fake import FakeHyperPod
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -20,12 +21,13 @@ TRAIN = b"".join(
 
 @dataclass
 class Pipeline:
-    """An emulated deployment plus the knobs of the scripted fake cluster."""
+    """An emulated deployment, the knobs of its scripted jobs, and the stateful HyperPod fake."""
 
     local: LocalDeployment
     calls: list[Invocation]
     env: dict[str, str]
     s3: Any
+    cluster: FakeHyperPod
 
     def drop(self, job: str, recipe: bytes, train: bytes | None = TRAIN) -> str:
         data = self.local.buckets["data"]

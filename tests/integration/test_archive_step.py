@@ -122,6 +122,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
     assert record["next_run"] == {"run.model_name_or_path": CHECKPOINT}
     assert record["recipe"] == {
         "source": "s3://data-bkt/jobs/trial-a/recipe.yaml",
+        "source_version_id": None,
         "as_run": "s3://archive-bkt/runs/run-a/recipe.yaml",
     }
     recipe_version = s3.head_object(Bucket="archive-bkt", Key="runs/run-a/recipe.yaml")
@@ -141,6 +142,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
         "records": 300,
         "quality": None,  # MergeReports' corpus-quality headline (none in this state)
         "report_uri": "s3://archive-bkt/runs/run-a/reports/train.json",
+        "changed_during_run": True,  # the object's version now is not the recorded "v1"
     }
     assert record["estimate"] == state().estimate.model_dump(mode="json")
     assert record["actual"] == {"hours": 2.0, "instance_hours": 32.0}
@@ -176,7 +178,8 @@ def test_a_run_that_never_reached_the_cluster_still_gets_a_record(s3: Any) -> No
     result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, early, succeeded=False, execution_arn=ARN)
     assert result["copied"] == 0
     record = json.loads(body(s3, "archive-bkt", "runs/run-a/run.json"))
-    assert record["recipe"] == {"source": None, "as_run": None} and record["recipe_as_run"] is None
+    assert record["recipe"] == {"source": None, "source_version_id": None, "as_run": None}
+    assert record["recipe_as_run"] is None
     assert record["estimate"] is None and record["actual"] == {"hours": None, "instance_hours": None}
 
 

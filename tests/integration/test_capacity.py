@@ -20,22 +20,21 @@ from pydantic import ValidationError
 
 from lambdas import runtime
 from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
-from novacpt.contract import AbortCleanup
+from novacpt.adapters.lease import LeaseTable, QueueEntry
 from novacpt.kernel.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError
 from novacpt.kernel.ports import CapacityStatus, JobStatus
-from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.settings import ClusterSettings, JobSettings
-from novacpt.naming import job_name
 from novacpt.recipe import validate_recipe_bytes
 from novacpt.steps.capacity import (
     CapacityWait,
-    aborted_step,
     check_capacity_step,
     prepare_capacity_step,
 )
+from novacpt.steps.lease import aborted_step
 from novacpt_dev.fakes import ScriptedCluster
 from tests.examples import recipe_summary
 from tests.integration.emulated import Pipeline, lite_recipe, put_outputs
+from tests.integration.test_lease import create_table
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -300,7 +299,11 @@ def test_a_cluster_without_the_group_names_the_groups_it_has(sagemaker: StubbedS
 def test_release_returns_to_the_resting_count(sagemaker: StubbedSageMaker) -> None:
     sagemaker.describe(described(target=16))
     sagemaker.update(0)
-    sagemaker.capacity().release_capacity()
+    assert sagemaker.capacity().release_capacity() is False  # asked for: not there yet
+    sagemaker.describe(described(status="Updating", target=0, current=16))
+    assert sagemaker.capacity().release_capacity() is False  # scaling down: asks nothing new
+    sagemaker.describe(described(target=0))
+    assert sagemaker.capacity().release_capacity() is True
 
 
 def test_release_after_a_failed_run_or_scale_up_still_scales_down(sagemaker: StubbedSageMaker) -> None:
@@ -311,7 +314,7 @@ def test_release_after_a_failed_run_or_scale_up_still_scales_down(sagemaker: Stu
 
 def test_release_at_rest_does_nothing(sagemaker: StubbedSageMaker) -> None:
     sagemaker.describe(described(target=0))
-    sagemaker.capacity().release_capacity()
+    assert sagemaker.capacity().release_capacity() is True
 
 
 def test_release_while_scaling_is_cluster_busy(sagemaker: StubbedSageMaker) -> None:
@@ -325,7 +328,7 @@ def test_always_on_never_resizes(sagemaker: StubbedSageMaker) -> None:
     sagemaker.describe(described(target=16))
     sagemaker.nodes(nodes(["Running"] * 16))
     assert capacity.prepare_capacity(8) is True
-    capacity.release_capacity()  # no call at all
+    assert capacity.release_capacity() is True  # no call at all
     sagemaker.describe(described(target=16))
     with pytest.raises(CapacityUnavailable, match="always-on with 16 instances; the recipe asks for 32"):
         capacity.prepare_capacity(32)
@@ -435,24 +438,52 @@ class Recording(ScriptedCluster):
     def cancel(self, job_name: str) -> None:
         self.calls.append(f"cancel {job_name}")
 
-    def release_capacity(self) -> None:
+    def release_capacity(self) -> bool:
         self.calls.append("release")
+        return True
+
+
+T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+def _entry(name: str, minute: int) -> QueueEntry:
+    return QueueEntry(name, f"arn:aws:states:{REGION}:{ACCOUNT}:execution:sm:{name}", f"2026-11-30T02:{minute:02d}:00Z")
 
 
 @mock_aws
-def test_an_aborted_run_cancels_its_job_then_releases_the_capacity() -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="archive")
-    s3.put_object(Bucket="archive", Key="runs/run-a/recipe.yaml", Body=lite_recipe())
-    backend = Recording()
-    result = aborted_step(backend, S3Access(s3, ACCOUNT), "archive", "run-a")
-    expected = job_name("nova-lite-cpt", "run-a")
-    assert result == AbortCleanup(execution="run-a", cancelled=expected, released=True)
-    assert backend.calls == [f"cancel {expected}", "release"]
-    # Aborted before ValidateRecipe archived the recipe: no job can exist, the capacity is still released.
-    backend.calls.clear()
-    assert aborted_step(backend, S3Access(s3, ACCOUNT), "archive", "run-b").cancelled is None
-    assert backend.calls == ["release"]
+def test_an_aborted_run_releases_only_what_it_owned() -> None:
+    """Aborting a run in line touches nothing of the owner's; aborting the owner cancels its job, then releases."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    create_table(client)
+    table = LeaseTable(client, "lease", "nova-cpt/nova-p5")
+    for entry in (_entry("run-a", 0), _entry("run-b", 1)):
+        table.join(entry)
+    assert table.try_acquire(_entry("run-a", 0), job_name="job-a", now=T0).acquired
+    backend, started = Recording(), []
+
+    def start(owner: str) -> str:
+        started.append(owner)
+        return f"release-{owner}"
+
+    waiting = aborted_step(table, backend, start, "run-b", now=T0)
+    assert waiting == {"execution": "run-b", "owned": False, "left_queue": True, "cancelled": None}
+    unknown = aborted_step(table, backend, start, "never-seen", now=T0)
+    assert unknown == {"execution": "never-seen", "owned": False, "left_queue": False, "cancelled": None}
+    assert backend.calls == [] and started == []
+    lease = table.lease()
+    assert lease is not None and (lease.owner, lease.state) == ("run-a", "held")
+    owner = aborted_step(table, backend, start, "run-a", now=T0)
+    assert owner == {
+        "execution": "run-a",
+        "owned": True,
+        "left_queue": False,
+        "cancelled": "job-a",
+        "release": "release-run-a",
+    }
+    assert backend.calls == ["cancel job-a"]  # the group itself is scaled down by the release workflow
+    assert started == ["run-a"]
+    lease = table.lease()
+    assert lease is not None and lease.state == "releasing"
 
 
 @mock_aws
@@ -460,10 +491,17 @@ def test_the_aborted_handler_reads_the_event_bridge_event(monkeypatch: pytest.Mo
     from lambdas import capacity
     from novacpt_dev.emulator.invoke import FakeContext, clear_handler_caches
 
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="archive")
+    create_table(boto3.client("dynamodb", region_name=REGION))
     monkeypatch.setattr(runtime, "cluster_factory", lambda: ScriptedCluster(["RUNNING"]))
     for name, value in {
+        "LEASE_TABLE": "lease",
+        "LEASE_GROUP": "nova-cpt/nova-p5",
+        "RELEASE_STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:release",
+        "HYPERPOD_CLUSTER_NAME": "nova-cpt",
+        "INSTANCE_GROUP": "nova-p5",
+        "EKS_CLUSTER_NAME": "nova-cpt-eks",
+        "HYPERPOD_CLUSTER_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:cluster/abc123",
+        "JOB_NAMESPACE": "kubeflow",
         "ACCOUNT_ID": ACCOUNT,
         "REGION": REGION,
         "DATA_BUCKET": "data",
@@ -485,7 +523,8 @@ def test_the_aborted_handler_reads_the_event_bridge_event(monkeypatch: pytest.Mo
         },
     }
     context = FakeContext("CleanUpAborted", 256, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:CleanUpAborted")
-    assert capacity.aborted(event, context) == {"execution": "run-c", "cancelled": None, "released": True}
+    expected = {"execution": "run-c", "owned": False, "left_queue": False, "cancelled": None, "release": None}
+    assert capacity.aborted(event, context) == expected
     clear_handler_caches()
 
 

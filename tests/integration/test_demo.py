@@ -22,7 +22,7 @@ def _run(assembly: Path, **kwargs: object) -> tuple[DemoOutcome, list[str]]:
 def test_success_archives_a_real_tensorboard_file_and_the_checkpoint(assembly: Path) -> None:
     outcome, states = _run(assembly)
     assert outcome.result.status == "SUCCEEDED", outcome.result.cause
-    assert states[0] == "ValidateRecipe" and states[-1] == "RunSucceeded"
+    assert states[:2] == ["JoinQueue", "ValidateRecipe"] and states[-1] == "RunSucceeded"
     record = outcome.run_record
     assert record is not None and record["status"] == "SUCCEEDED"
     assert record["checkpoint"].startswith("s3://customer-escrow-123456789012-demo/")

@@ -561,6 +561,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     assert record["checkpoint"] == CHECKPOINT
     assert record["recipe"] == {
         "source": f"s3://{DATA}/jobs/j1/recipe.yaml",
+        "source_version_id": None,
         "as_run": f"s3://{ARCHIVE}/runs/{RUN_ID}/recipe.yaml",
     }
     assert record["timings"]["submitted_at"] == "2026-01-01T00:00:00+00:00"
@@ -818,10 +819,30 @@ def test_validate_recipe_handler_reads_the_execution_input(world: World, ctx: Fa
     from lambdas import validate_recipe
 
     uri = world.drop("j1")
-    event = {"input": {"recipe_s3_uri": uri, "overrides": {}, "source_version_id": "v1"}, "execution_name": RUN_ID}
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    version = world.client.head_object(Bucket=bucket, Key=key)["VersionId"]
+    event = {"input": {"recipe_s3_uri": uri, "overrides": {}, "source_version_id": version}, "execution_name": RUN_ID}
     summary = validate_recipe.handler(event, ctx)
-    assert summary["run_id"] == RUN_ID
+    assert summary["run_id"] == RUN_ID and summary["source_version_id"] == version
     assert summary["resolved_uri"] == f"s3://{ARCHIVE}/runs/{RUN_ID}/recipe.yaml"
+
+
+def test_validate_recipe_reads_the_version_the_event_names(world: World, ctx: FakeLambdaContext) -> None:
+    """Recipe v1 then v2 uploaded: the execution of v1's event validates (and archives) v1, not the latest."""
+    from lambdas import validate_recipe
+
+    uri = world.drop("j1")
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    v1 = world.client.head_object(Bucket=bucket, Key=key)["VersionId"]
+    v1_text = world.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    world.client.put_object(Bucket=bucket, Key=key, Body=v1_text.replace(b"replicas: 8 ", b"replicas: 4 "))
+    event = {"input": {"recipe_s3_uri": uri, "source_version_id": v1}, "execution_name": RUN_ID}
+    assert validate_recipe.handler(event, ctx)["replicas"] == 8
+    latest = {"input": {"recipe_s3_uri": uri}, "execution_name": RUN_ID}
+    assert validate_recipe.handler(latest, ctx)["replicas"] == 4
+    missing = {"input": {"recipe_s3_uri": uri, "source_version_id": "no-such-version"}, "execution_name": RUN_ID}
+    with pytest.raises(RecipeInvalid, match="NoSuchVersion"):
+        validate_recipe.handler(missing, ctx)
 
 
 def _validate_datasets_by_handlers(recipe: dict[str, Any], ctx: FakeLambdaContext) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
     checkpoint = put_outputs(pipeline, "trial-a", "run-a")
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-a"))
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert result.states[:9] == [
+    assert result.states[:12] == [
+        "JoinQueue",
         "ValidateRecipe",
         "PlanValidation",
         "ValidateShards",  # a Distributed Map: its ValidateShard steps run as child executions
@@ -27,6 +28,8 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
         "MergeReports",
         "Estimate",
         "Preflight",  # before any capacity is asked for
+        "AcquireLease",
+        "LeaseAcquired",
         "PrepareCapacity",
     ], result.states
     assert result.states[-4:] == ["ReleaseCapacity", "ArchiveOutputs", "NotifySuccess", "RunSucceeded"]

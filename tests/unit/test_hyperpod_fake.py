@@ -9,7 +9,7 @@ import pytest
 from novacpt.adapters.hyperpod import HyperPodCapacity
 from novacpt.kernel.errors import ClusterBusy
 from novacpt.kernel.ports import JobState
-from novacpt_dev.hyperpod_fake import FakeHyperPod
+from novacpt_dev.hyperpod_fake import EmulatedCluster, FakeHyperPod
 
 
 def _recipe(replicas: int) -> SimpleNamespace:
@@ -64,20 +64,23 @@ def test_what_must_never_happen_is_recorded() -> None:
     ]
 
 
-def test_jobs_run_for_their_polls_unless_held() -> None:
-    fake = FakeHyperPod(job_polls=2)
-    fake.submit("job-a", "run-job-a", _recipe(0))
-    assert [fake.status("job-a", n).state for n in range(4)] == [
+def test_jobs_follow_their_script_unless_held() -> None:
+    fake = FakeHyperPod()
+    backend = EmulatedCluster(fake, ["RUNNING", "RUNNING", "SUCCEEDED"])
+    backend.submit("job-a", "run-job-a", _recipe(0))
+    assert [backend.status("job-a", n).state for n in range(4)] == [
         JobState.RUNNING,
         JobState.RUNNING,
         JobState.SUCCEEDED,
         JobState.SUCCEEDED,
     ]
+    assert fake.running_jobs() == []
     fake.hold_jobs = True
-    fake.submit("job-b", "run-job-b", _recipe(0))
-    assert fake.status("job-b", 5).state is JobState.RUNNING
+    backend.submit("job-b", "run-job-b", _recipe(0))
+    assert backend.status("job-b", 5).state is JobState.RUNNING
     fake.finish("job-b", "FAILED", "NCCL timeout")
-    assert fake.status("job-b", 6).reason == "NCCL timeout"
-    fake.submit("job-c", "run-job-c", _recipe(0))
-    fake.cancel("job-c")
-    assert fake.status("job-c", 0).state is JobState.FAILED
+    assert backend.status("job-b", 6).reason == "NCCL timeout"
+    backend.submit("job-c", "run-job-c", _recipe(0))
+    backend.cancel("job-c")
+    assert backend.status("job-c", 0).state is JobState.FAILED
+    assert backend.status("job-x", 0).reason == "job job-x does not exist"

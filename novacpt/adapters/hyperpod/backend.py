@@ -35,8 +35,8 @@ class HyperPodBackend:
     def capacity_status(self) -> CapacityStatus:
         return self.capacity.capacity_status()
 
-    def release_capacity(self) -> None:
-        self.capacity.release_capacity()
+    def release_capacity(self) -> bool:
+        return self.capacity.release_capacity()
 
     def submit(self, job_name: str, execution: str, recipe: Recipe) -> None:
         self.jobs.submit(job_name, execution, recipe)

@@ -81,19 +81,21 @@ class HyperPodCapacity:
             str(cluster.get("FailureMessage") or ""),
         )
 
-    def release_capacity(self) -> None:
-        """Return the RIG to its resting size; nothing to do when it is there (or always-on).
+    def release_capacity(self) -> bool:
+        """Ask for the resting size; True once the group is there (always-on: nothing to do, True).
 
-        Raises ClusterBusy while another update is under way: the caller retries later.
+        Raises ClusterBusy while another update (a scale-up in flight) is under way: the caller looks again later.
         """
         if self.always_on:
-            return
+            return True
         cluster = self._describe()
+        busy = cluster["ClusterStatus"] in BUSY_STATES
         if _target(self._group(cluster)) == self.resting_count:
-            return
-        if cluster["ClusterStatus"] in BUSY_STATES:
+            return not busy  # asked for already: at rest once the update ends
+        if busy:
             raise ClusterBusy(f"{self._where()} is {cluster['ClusterStatus']}: it is scaled down when that ends")
         self._update(cluster, self.resting_count)
+        return False
 
     # --- SageMaker calls --------------------------------------------------------------------------
 
