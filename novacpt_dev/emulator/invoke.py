@@ -55,13 +55,21 @@ class Invocation:
 
 @contextmanager
 def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    """`values` set in os.environ for the duration, then put back as they were.
+
+    Only those keys change: other threads (moto's, the caller's) read os.environ meanwhile, and must
+    never find a shared key such as AWS_DEFAULT_REGION missing for a moment.
+    """
+    saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def clear_handler_caches() -> None:
