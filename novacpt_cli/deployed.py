@@ -26,6 +26,7 @@ class Deployed:
     state_machine_arn: str
     session: boto3.session.Session
     endpoint_url: str | None
+    lease_table: str | None = None  # the capacity lease and run queue (older deployments have none)
 
     def client(self, service: str) -> Any:
         """A client of this deployment's account and region (and emulator endpoint, if any)."""
@@ -65,6 +66,7 @@ def find_deployment(
             pipeline["StateMachineArn"],
             session,
             endpoint_url,
+            storage.get("LeaseTableName"),
         )
     except KeyError as exc:
         raise NotDeployed(f"output {exc.args[0]} missing from the stacks: redeploy them") from None

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from novacpt.adapters.lease import GroupView, read_all
 from novacpt.adapters.stepfunctions import follow_execution
 from novacpt.drop import DROP_PREFIX, RECIPE_FILE, TRAIN_FILE, VALIDATION_FILE, drop_job
 from novacpt.naming import execution_arn, execution_name
@@ -151,17 +152,67 @@ def status(
     executions = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, maxResults=100)["executions"]
     if run_or_job and any(e["name"] == run_or_job for e in executions):
         raise typer.Exit(show_run(deployed, run_or_job, as_json=as_json))
+    views = _cluster_views(deployed)
     rows = [
-        (e["name"], e["status"], str(e["startDate"]), str(e.get("stopDate") or ""), *_job_health(sfn, e))
+        (
+            e["name"],
+            e["status"],
+            str(e["startDate"]),
+            str(e.get("stopDate") or ""),
+            *_job_health(sfn, e),
+            next((p for v in views if (p := v.place(e["name"]))), ""),
+        )
         for e in executions
         if not run_or_job or e["name"].startswith(f"{run_or_job}-")
     ]
-    headers = ("execution", "status", "started", "stopped", "restarts", "stuck")
+    headers = ("execution", "status", "started", "stopped", "restarts", "stuck", "cluster")
     if as_json:
         keys = ("run", *headers[1:])
-        emit_json({"runs": [dict(zip(keys, row, strict=True)) for row in rows]})
+        emit_json(
+            {
+                "runs": [dict(zip(keys, row, strict=True)) for row in rows],
+                "cluster": [_view_json(v) for v in views],
+            }
+        )
         return
     _print_table(headers, rows)
+    for view in views:
+        typer.echo(_lease_line(view))
+        for position, entry in enumerate(view.queue, 1):
+            typer.echo(f"  in line {position}: {entry.execution} (since {entry.arrived_at})")
+
+
+def _cluster_views(deployed: Deployed) -> list[GroupView]:
+    """The lease and queue of each instance group ([] for a deployment without a lease table)."""
+    if not deployed.lease_table:
+        return []
+    return read_all(deployed.client("dynamodb"), deployed.lease_table)
+
+
+def _lease_line(view: GroupView) -> str:
+    if view.lease is None:
+        return f"cluster {view.group}: free"
+    return f"cluster {view.group}: held by {view.lease.describe()}, lease {view.lease.state}"
+
+
+def _view_json(view: GroupView) -> dict[str, Any]:
+    lease = view.lease
+    return {
+        "group": view.group,
+        "lease": None
+        if lease is None
+        else {
+            "owner": lease.owner,
+            "job": lease.job_name,
+            "replicas": lease.replicas,
+            "since": lease.acquired_at,
+            "state": lease.state,
+        },
+        "queue": [
+            {"position": n, "run": e.execution, "since": e.arrived_at, "replicas": e.replicas or None}
+            for n, e in enumerate(view.queue, 1)
+        ],
+    }
 
 
 def _job_health(sfn: Any, execution: dict[str, Any]) -> tuple[str, str]:
@@ -213,10 +264,14 @@ def runs(
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
-    """Archived runs: outcome, job, checkpoint (from each runs/<run>/run.json)."""
+    """Archived runs: outcome, job, checkpoint (from each runs/<run>/run.json); first, the runs waiting in line."""
     deployed = _deployment(stack, storage_stack, region, endpoint_url)
     s3 = deployed.client("s3")
-    rows = []
+    rows = [
+        (entry.execution, f"IN LINE {position}", "", "", "")
+        for view in _cluster_views(deployed)
+        for position, entry in enumerate(view.queue, 1)
+    ]
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=deployed.archive_bucket, Prefix="runs/", Delimiter="/")
     for page in pages:
         for prefix in page.get("CommonPrefixes", []):

@@ -278,3 +278,42 @@ def _entry(item: dict[str, Any]) -> QueueEntry:
         arrived_at=item["arrived_at"]["S"],
         replicas=int(item.get("replicas", {}).get("N", "0")),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """What the table holds for one instance group: its lease (or None) and its queue, first in line first."""
+
+    group: str
+    lease: Lease | None
+    queue: list[QueueEntry]
+
+    def place(self, execution: str) -> str:
+        """Where `execution` stands: "owner", "releasing", "in line N", or "" when it is neither."""
+        if self.lease is not None and self.lease.owner == execution:
+            return "releasing" if self.lease.state == RELEASING else "owner"
+        for position, entry in enumerate(self.queue, 1):
+            if entry.execution == execution:
+                return f"in line {position}"
+        return ""
+
+
+def read_all(client: Any, table_name: str) -> list[GroupView]:
+    """Every instance group's lease and queue (a consistent scan of the small table), for `cpt status`."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
+    while True:
+        page = client.scan(**request)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    groups: dict[str, GroupView] = {}
+    for item in sorted(items, key=lambda i: (i["group"]["S"], i["entry"]["S"])):
+        name = item["group"]["S"]
+        view = groups.setdefault(name, GroupView(name, None, []))
+        if item["entry"]["S"] == LEASE_KEY:
+            groups[name] = GroupView(name, _lease(item), view.queue)
+        elif item["entry"]["S"].startswith(QUEUE_PREFIX):
+            view.queue.append(_entry(item))
+    return list(groups.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,44 @@ def test_status_and_runs_tables(deployed: dict[str, Any]) -> None:
     assert "in-progress" not in runs.output
 
 
+def test_status_and_runs_show_the_lease_and_the_runs_in_line(deployed: dict[str, Any]) -> None:
+    from novacpt.adapters.lease import LeaseTable, QueueEntry
+    from tests.integration.test_lease import create_table
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    create_table(client, "lease-table")
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.delete_stack(StackName="NovaCptStorage")
+    _stack(cloudformation, "NovaCptStorage", {**BUCKETS, "LeaseTableName": "lease-table"})
+    table = LeaseTable(client, "lease-table", "nova-cpt/nova-p5")
+    arns = {}
+    for minute, name in enumerate(("team-a-run", "team-b-run", "team-c-run")):
+        arns[name] = deployed["sfn"].start_execution(stateMachineArn=deployed["machine"], name=name)["executionArn"]
+        table.join(QueueEntry(name, arns[name], f"2026-11-30T02:0{minute}:00Z", 16))
+    owner = QueueEntry("team-a-run", arns["team-a-run"], "2026-11-30T02:00:00Z", 16)
+    assert table.try_acquire(
+        owner, job_name="nova-lite-cpt-1a2b3c4d", now=datetime(2026, 11, 30, 2, 5, tzinfo=UTC)
+    ).acquired
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    lines = status.output.splitlines()
+    places = {line.split("\t")[0]: line.split("\t")[-1] for line in lines[1:4]}
+    assert places == {"team-a-run": "owner", "team-b-run": "in line 1", "team-c-run": "in line 2"}
+    assert (
+        "cluster nova-cpt/nova-p5: held by run team-a-run (job nova-lite-cpt-1a2b3c4d on 16 instances, "
+        "since 2026-11-30T02:05:00.000000Z), lease held"
+    ) in lines
+    assert "  in line 1: team-b-run (since 2026-11-30T02:01:00Z)" in lines
+    as_json = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    (cluster,) = as_json["cluster"]
+    assert cluster["lease"]["owner"] == "team-a-run" and [q["run"] for q in cluster["queue"]] == [
+        "team-b-run",
+        "team-c-run",
+    ]
+    runs = runner.invoke(app, ["runs"])
+    assert runs.output.splitlines()[1:3] == ["team-b-run\tIN LINE 1\t\t\t", "team-c-run\tIN LINE 2\t\t\t"]
+
+
 def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
@@ -193,6 +232,7 @@ def test_status_shows_a_running_jobs_restarts_and_stuck_pod(deployed: dict[str, 
         "stopped",
         "restarts",
         "stuck",
+        "cluster",
     ]
 
 
