@@ -9,6 +9,7 @@ reports), the estimate beside the actual hours, timings, outputs and the error i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from novacpt.contract import ArchivedOutput, ArchiveState, RecipeAsRun, RunRecord, RunState
-from novacpt.drop import run_prefix
+from novacpt.drop import RUNS_PREFIX, run_prefix
 from novacpt.kernel.errors import OutputsMissing, TransientError
 from novacpt.kernel.s3access import ObjectInfo, S3Access
 from novacpt.kernel.s3uri import s3_uri
@@ -29,6 +30,7 @@ from novacpt.steps.versions import dataset_changes
 
 MANIFEST = "manifest.json"
 CHECKPOINT_KEY = "checkpoint_s3_bucket"
+CHECKPOINTS_FOLDER = "_checkpoints"  # runs/_checkpoints/<sha256 of the path>.json: checkpoints this deployment made
 COPY_ATTEMPTS = 3
 COPY_WORKERS = 8  # below botocore's default pool of 10 connections
 _DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "quality", "report_uri"}
@@ -91,7 +93,17 @@ def archive_step(
     )
     record_uri = s3_uri(deployment.archive_bucket, f"{run_prefix(run_id)}run.json")
     s3.put_json(record_uri, record.model_dump(mode="json"))
+    if checkpoint:  # later runs may start from it (ValidateRecipe looks it up here)
+        s3.put_json(
+            checkpoint_record_uri(deployment.archive_bucket, checkpoint), {"checkpoint": checkpoint, "run": run_id}
+        )
     return ArchiveState(run_record=record_uri, outputs=archive_root, copied=len(copied), checkpoint=checkpoint)
+
+
+def checkpoint_record_uri(archive_bucket: str, checkpoint: str) -> str:
+    """Where the archive records that this deployment produced `checkpoint`."""
+    digest = hashlib.sha256(checkpoint.rstrip("/").encode()).hexdigest()
+    return s3_uri(archive_bucket, f"{RUNS_PREFIX}{CHECKPOINTS_FOLDER}/{digest}.json")
 
 
 def _datasets(s3: S3Access, state: RunState) -> list[dict[str, Any]]:

@@ -14,8 +14,10 @@ from novacpt.kernel.s3uri import s3_uri, split_s3_uri
 from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.naming import job_name
 from novacpt.recipe import MAX_BYTES, Recipe, RecipeIssue, RecipeReport
+from novacpt.recipe.checkpoint import checkpoint_account_problem
 from novacpt.recipe.validate import validate_loaded_recipe
 from novacpt.recipe.yaml_loader import LoadedYaml, load_recipe_yaml
+from novacpt.steps.archive import checkpoint_record_uri
 
 _PATHS = ("run.data_s3_path", "run.validation_data_s3_path", "run.output_s3_path")
 
@@ -111,7 +113,23 @@ def _path_problems(s3: S3Access, deployment: Deployment, recipe: Recipe) -> list
             raise
         except PipelineError as exc:
             problems.append(RecipeIssue(field, str(exc)))
+    checkpoint = _checkpoint_problem(s3, deployment, recipe.run.model_name_or_path)
+    if checkpoint:
+        problems.append(checkpoint)
     return problems
+
+
+def _checkpoint_problem(s3: S3Access, deployment: Deployment, path: str) -> RecipeIssue | None:
+    """A checkpoint to start from must be this account's customer-escrow checkpoint, or one this deployment's
+    archive recorded (ArchiveOutputs); a console override naming any other bucket fails here, before any spend."""
+    if not path.startswith("s3://"):
+        return None  # a base model path (nova-lite/prod, ...): the recipe rules check it
+    problem = checkpoint_account_problem(path, deployment.account_id)
+    if problem is None or s3.head(checkpoint_record_uri(deployment.archive_bucket, path)) is not None:
+        return None
+    return RecipeIssue(
+        "run.model_name_or_path", f"{path} {problem}; or a checkpoint recorded in this deployment's archive"
+    )
 
 
 def _describe(recipe_uri: str, issues: list[RecipeIssue]) -> str:

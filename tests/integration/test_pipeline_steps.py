@@ -41,7 +41,7 @@ from novacpt.kernel.errors import (
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.settings import Deployment, RecipeSettings
 from novacpt.naming import EXECUTION_NAME_MAX, JOB_NAME_MAX, execution_name, job_name
-from novacpt.steps.archive import archive_step
+from novacpt.steps.archive import archive_step, checkpoint_record_uri
 from novacpt.steps.dataset import SHOWN_ERRORS, validate_dataset_step
 from novacpt.steps.estimate import estimate_step
 from novacpt.steps.notify import SUBJECT_MAX, build_message
@@ -551,6 +551,8 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
         "copied": len(files),
         "checkpoint": CHECKPOINT,
     }
+    # Recorded, so that a later run may start from it (ValidateRecipe's checkpoint check).
+    assert world.s3.head(checkpoint_record_uri(ARCHIVE, CHECKPOINT)) is not None
     for relative, body in files.items():
         assert world.read(ARCHIVE, archive_root + relative) == body
     record = json.loads(world.read(ARCHIVE, f"runs/{RUN_ID}/run.json"))
@@ -1037,3 +1039,34 @@ def test_transient_s3_errors_become_transient_error() -> None:
         stub.add_client_error("head_object", service_error_code="500", http_status_code=500)
         with pytest.raises(TransientError):
             s3.head(f"s3://{DATA}/jobs/j1/train.jsonl")
+
+
+# --------------------------------------------------------------------------- checkpoints to start from
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("s3://attacker-owned-bucket/ckpt/", "customer-escrow"),
+        ("s3://customer-escrow-999999999999-x/job/ckpt/", "of this account"),
+    ],
+)
+def test_a_checkpoint_override_must_be_this_accounts(world: World, path: str, expected: str) -> None:
+    """A console override of run.model_name_or_path fails, located, before any spend."""
+    uri = world.drop("j1")
+    with pytest.raises(RecipeInvalid) as info:
+        validate_recipe_step(
+            world.s3, world.deployment, recipe_uri=uri, overrides={"run.model_name_or_path": path}, run_id=RUN_ID
+        )
+    assert "run.model_name_or_path" in str(info.value) and expected in str(info.value)
+
+
+def test_this_accounts_checkpoint_or_one_the_archive_recorded_is_accepted(world: World) -> None:
+    uri = world.drop("j1")
+    for path in (f"s3://customer-escrow-{ACCOUNT}-x/job/ckpt/", "s3://customer-escrow-999999999999-x/job/ckpt/"):
+        if ACCOUNT not in path:  # made by this deployment: ArchiveOutputs recorded it
+            world.s3.put_json(checkpoint_record_uri(ARCHIVE, path), {"checkpoint": path, "run": "earlier"})
+        summary = validate_recipe_step(
+            world.s3, world.deployment, recipe_uri=uri, overrides={"run.model_name_or_path": path}, run_id=RUN_ID
+        )
+        assert summary["run_id"] == RUN_ID
