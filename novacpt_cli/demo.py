@@ -30,6 +30,10 @@ def demo(
         bool, typer.Option("--stuck-job", help="Make the job's image pull never succeed: the watchdog cancels it.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write the run's report here: report.html and PNG charts.")] = None,
+    runs: Annotated[
+        int,
+        typer.Option(min=1, max=4, help="Drop this many jobs at once: they share the cluster (lease, then queue)."),
+    ] = 1,
 ) -> None:
     """Run the synthesised state machine with the real handlers on an AWS emulator: exit 0 when the run succeeds."""
     for path, what in ((data, "dataset file"), (validation, "dataset file"), (recipe, "recipe file")):
@@ -61,10 +65,19 @@ def demo(
         on_state=show,
         stuck_job="image-pull" if stuck_job else None,
         on_archived=report if out is not None else None,
+        runs=runs,
     )
     result, record = outcome.result, outcome.run_record
-    ok = result.status == "SUCCEEDED"
-    typer.secho(f"\nrun {result.arn.rsplit(':', 1)[-1]}: {result.status}", fg="green" if ok else "red", bold=True)
+    ok = result.status == "SUCCEEDED" and all(other.status == "SUCCEEDED" for other in outcome.others)
+    for other in outcome.others:  # the runs that waited in line: their outcome (the first run's in full below)
+        done = other.status == "SUCCEEDED"
+        line = f"run {other.arn.rsplit(':', 1)[-1]}: {other.status}"
+        typer.secho(line + ("" if done else f" ({other.error})"), fg="green" if done else "red")
+    typer.secho(
+        f"\nrun {result.arn.rsplit(':', 1)[-1]}: {result.status}",
+        fg="green" if result.status == "SUCCEEDED" else "red",
+        bold=True,
+    )
     output: dict[str, Any] = result.output or {}
     recipe_summary = output.get("recipe") or (record or {}).get("recipe") or {}
     if record and record.get("job_name"):

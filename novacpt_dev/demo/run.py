@@ -14,7 +14,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,6 +27,7 @@ from novacpt.adapters.hyperpod import HyperPodBackend
 from novacpt.adapters.k8s.client import KubernetesClient
 from novacpt.adapters.k8s.token import EksTokenSource
 from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
+from novacpt.adapters.lease import GroupView, read_all
 from novacpt.jobs.manifests import CONTAINER, DEFAULT_NAMESPACE, INIT_CONTAINER
 from novacpt.kernel.ports import ClusterBackend
 from novacpt.kernel.settings import JobSettings, PreflightSettings
@@ -40,6 +41,7 @@ from novacpt_dev.emulator.events import object_created_event
 from novacpt_dev.emulator.invoke import handlers_in_process
 from novacpt_dev.emulator.template import Templates
 from novacpt_dev.fakes import FakeClusterSettings
+from novacpt_dev.hyperpod_fake import FakeHyperPod, hyperpod_installed
 from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 from stacks.pipeline.functions import SPECS, TRIGGER
 
@@ -72,6 +74,7 @@ class DemoOutcome:
     result: ExecutionResult
     run_record: dict[str, Any] | None
     notifications: list[dict[str, str]]
+    others: list[ExecutionResult] = field(default_factory=list)  # the other runs of `cpt demo --runs N`
 
 
 def cluster_for(recipe: Path) -> dict[str, Any]:
@@ -144,6 +147,7 @@ def run_demo(
     stuck_job: str | None = None,
     p5_quota: float = 32,
     on_archived: Callable[[Any, str, str], None] | None = None,
+    runs: int = 1,
 ) -> DemoOutcome:
     """Run one training job through the whole pipeline on this machine; nothing is left running.
 
@@ -151,7 +155,8 @@ def run_demo(
     (a key of STUCK) makes the job's pods stick, for the watchdog to cancel it; `p5_quota` is the emulated
     account's ml.p5.48xlarge cluster-usage quota that Preflight reads. `on_archived(s3, archive_bucket,
     run_id)` is called once the run is archived, while the emulated AWS still holds it (`cpt demo --out`
-    renders the run's report there).
+    renders the run's report there). With `runs` > 1, that many jobs are dropped at once: they share the
+    emulated cluster through its lease and queue, and `on_state` also hears the lease and the line change.
     """
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed states are reported below, not as tracebacks
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -193,22 +198,30 @@ def run_demo(
                     mock.patch("novacpt.adapters.k8s.eks.connect_eks", connect),
                     mock.patch("lambdas.preflight.aws_clients", lambda _: (account, account)),
                     handlers_in_process(env=env, cluster=_demo_cluster, preflight=cluster_checks),
+                    hyperpod_installed(FakeHyperPod(job_env["HYPERPOD_CLUSTER_NAME"], job_env["INSTANCE_GROUP"])),
                 ):
-                    arn = _drop(local, s3, train, validation, recipe_path)
-                    result = local.wait(arn, timeout_s=300, on_state=on_state)
+                    folders = [JOB_FOLDER] if runs == 1 else [f"{JOB_FOLDER}-{n}" for n in range(1, runs + 1)]
+                    arns = [_drop(local, s3, train, validation, recipe_path, folder) for folder in folders]
+                    if runs == 1:
+                        result = local.wait(arns[0], timeout_s=300, on_state=on_state)
+                    else:
+                        result, *others = follow_shared(local, arns, on_state)
                     record = _run_record(local, s3, result)
                     if on_archived is not None and record is not None:
                         on_archived(s3, local.buckets["archive"], str(record.get("run_id")))
-                    return DemoOutcome(result, record, local.notifications())
+                    notifications = local.notifications()
+                    return DemoOutcome(result, record, notifications, others if runs > 1 else [])
 
 
-def _drop(local: LocalDeployment, s3: Any, train: Path, validation: Path | None, recipe: Path) -> str:
+def _drop(
+    local: LocalDeployment, s3: Any, train: Path, validation: Path | None, recipe: Path, folder: str = JOB_FOLDER
+) -> str:
     """Upload as a user would (data first, the recipe last) and deliver the S3 event to the trigger."""
     data = local.buckets["data"]
-    s3.put_object(Bucket=data, Key=f"jobs/{JOB_FOLDER}/train.jsonl", Body=train.read_bytes())
+    s3.put_object(Bucket=data, Key=f"jobs/{folder}/train.jsonl", Body=train.read_bytes())
     if validation:
-        s3.put_object(Bucket=data, Key=f"jobs/{JOB_FOLDER}/validation.jsonl", Body=validation.read_bytes())
-    key = f"jobs/{JOB_FOLDER}/recipe.yaml"
+        s3.put_object(Bucket=data, Key=f"jobs/{folder}/validation.jsonl", Body=validation.read_bytes())
+    key = f"jobs/{folder}/recipe.yaml"
     version = s3.put_object(Bucket=data, Key=key, Body=recipe.read_bytes()).get("VersionId")
     event = object_created_event(data, key, version, account=ACCOUNT, region=REGION)
     lambda_ = boto3.client("lambda", region_name=REGION)
@@ -217,6 +230,39 @@ def _drop(local: LocalDeployment, s3: Any, train: Path, validation: Path | None,
     if "execution_name" not in answer:
         raise RuntimeError(f"the trigger did not start a run: {answer}")
     return execution_arn(local.state_machine_arn, str(answer["execution_name"]))
+
+
+def follow_shared(
+    local: LocalDeployment, arns: list[str], on_state: Callable[[str], None], *, timeout_s: float = 600.0
+) -> list[ExecutionResult]:
+    """Follow several runs at once: each one's states (prefixed with its execution name), and the cluster's
+    lease and line whenever they change; the runs' results, in the order of `arns`."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    seen = dict.fromkeys(arns, 0)
+    shown = ""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for arn in arns:
+            events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+            for state in entered[seen[arn] :]:
+                on_state(f"{arn.rsplit(':', 1)[-1]}: {state}")
+            seen[arn] = len(entered)
+        view = " | ".join(_cluster_line(v) for v in read_all(dynamodb, local.lease_table))
+        if view and view != shown:
+            on_state(f"cluster: {view}")
+            shown = view
+        statuses = [sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
+        if "RUNNING" not in statuses or time.monotonic() > deadline:
+            return [local.wait(arn, timeout_s=10) for arn in arns]
+        time.sleep(0.2)
+
+
+def _cluster_line(view: GroupView) -> str:
+    owner = "lease free" if view.lease is None else f"lease held by {view.lease.owner} ({view.lease.state})"
+    line = ", ".join(f"{n}. {e.execution}" for n, e in enumerate(view.queue, 1))
+    return f"{owner}; in line: {line or 'nobody'}"
 
 
 def _run_record(local: LocalDeployment, s3: Any, result: ExecutionResult) -> dict[str, Any] | None:

@@ -152,3 +152,17 @@ def test_a_quota_too_small_for_the_replicas_stops_the_run_before_any_scale_up(as
     assert states[states.index("Preflight") + 1] == "CancelJobOnFailure"
     (notification,) = outcome.notifications
     assert "PreflightFailed" in notification["message"]
+
+
+def test_two_runs_dropped_at_once_take_turns_on_the_cluster(assembly: Path) -> None:
+    """`cpt demo --runs 2`: the second waits in line while the first holds the lease, then runs."""
+    outcome, lines = _run(assembly, runs=2)
+    (second,) = outcome.others
+    assert outcome.result.status == second.status == "SUCCEEDED"
+    first_name, second_name = outcome.result.arn.rsplit(":", 1)[-1], second.arn.rsplit(":", 1)[-1]
+    held = next(i for i, line in enumerate(lines) if line.startswith(f"cluster: lease held by {first_name} (held)"))
+    assert f"in line: 1. {second_name}" in lines[held]
+    waited = lines.index(f"{second_name}: WaitInLine")
+    prepared = lines.index(f"{second_name}: PrepareCapacity")
+    first_done = lines.index(f"{first_name}: RunSucceeded")
+    assert waited < first_done < prepared  # it scaled nothing until the first run had ended and released
