@@ -1055,9 +1055,7 @@ def test_a_checkpoint_override_must_be_this_accounts(world: World, path: str, ex
     """A console override of run.model_name_or_path fails, located, before any spend."""
     uri = world.drop("j1")
     with pytest.raises(RecipeInvalid) as info:
-        validate_recipe_step(
-            world.s3, world.deployment, recipe_uri=uri, overrides={"run.model_name_or_path": path}, run_id=RUN_ID
-        )
+        _recipe_step(world, uri, {"run.model_name_or_path": path})
     assert "run.model_name_or_path" in str(info.value) and expected in str(info.value)
 
 
@@ -1066,7 +1064,5 @@ def test_this_accounts_checkpoint_or_one_the_archive_recorded_is_accepted(world:
     for path in (f"s3://customer-escrow-{ACCOUNT}-x/job/ckpt/", "s3://customer-escrow-999999999999-x/job/ckpt/"):
         if ACCOUNT not in path:  # made by this deployment: ArchiveOutputs recorded it
             world.s3.put_json(checkpoint_record_uri(ARCHIVE, path), {"checkpoint": path, "run": "earlier"})
-        summary = validate_recipe_step(
-            world.s3, world.deployment, recipe_uri=uri, overrides={"run.model_name_or_path": path}, run_id=RUN_ID
-        )
+        summary = _recipe_step(world, uri, {"run.model_name_or_path": path})
         assert summary["run_id"] == RUN_ID

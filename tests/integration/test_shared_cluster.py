@@ -186,7 +186,8 @@ def test_an_abort_of_b_while_a_trains_touches_nothing_of_a(shared: Pipeline) -> 
     training(p, "run-a")
     b = start(p, "team-b", "run-b")
     in_line(p, b, "run-b")
-    assert _abort(p, b) == {"execution": "run-b", "owned": False, "left_queue": True, "cancelled": None}
+    expected = {"execution": "run-b", "owned": False, "left_queue": True, "cancelled": None, "release": None}
+    assert _abort(p, b) == expected
     assert queued(p) == []
     assert p.cluster.running_jobs() == [job_of("run-a")]
     held = lease(p)
