@@ -358,7 +358,6 @@ class HyperPodDependencies(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
-            log_group=self._log_group,
         )
         acknowledge_wildcard_resources(
             call,

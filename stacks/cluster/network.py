@@ -28,7 +28,8 @@ from stacks.shared.deploy_functions import vpc_default_security_group_handler
 CLUSTER_SUBNETS: Final = "Cluster"
 INSTALLER_SUBNETS: Final = "Installer"
 
-# Interface endpoints: every AWS API the nodes and the functions in the VPC call stays private (S3: a gateway endpoint).
+# Interface endpoints: every AWS API the nodes and the functions in the VPC call stays private (S3 and DynamoDB,
+# the abort clean-up's lease table: gateway endpoints).
 INTERFACE_ENDPOINTS: Final[Mapping[str, str]] = {
     "ecr.api": "image pull authorisation for the Nova training images and the HyperPod and EKS add-on images",
     "ecr.dkr": "image manifests and layer locations (the layers themselves come from S3 via the gateway endpoint)",
@@ -37,8 +38,8 @@ INTERFACE_ENDPOINTS: Final[Mapping[str, str]] = {
     "ec2": "the VPC CNI (aws-node) attaching network interfaces and addresses to nodes for pods",
     "eks": "EKS API: nodes and the job functions read the cluster's endpoint and certificate (DescribeCluster)",
     "eks-auth": "EKS Pod Identity credentials (AssumeRoleForPodIdentity) for add-ons that use it",
-    "sagemaker.api": "SageMaker API: the abort clean-up's DescribeCluster and UpdateCluster (release), Preflight's "
-    "DescribeCluster",
+    "sagemaker.api": "SageMaker API: Preflight's DescribeCluster",
+    "states": "Step Functions: the abort clean-up starts the release workflow of a run that owned the instance group",
     "servicequotas": "Service Quotas: Preflight reads the ml.p5.48xlarge cluster-usage quota",
 }
 FSX_LUSTRE_PORTS: Final = ((988, 988), (1018, 1023))  # FSx for Lustre: LNet, and its client ports
@@ -128,8 +129,11 @@ class ClusterNetwork(Construct):
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.cluster_subnet_selection]
         )
-        # HTTPS out to any address: the interface endpoints, S3 (gateway endpoint, whose addresses are not
-        # known at synth), the EKS API, and through NAT the image registries of the add-ons (Docker Hub,
+        self.vpc.add_gateway_endpoint(
+            "DynamoDB", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.cluster_subnet_selection]
+        )
+        # HTTPS out to any address: the interface endpoints, S3 and DynamoDB (gateway endpoints, whose addresses
+        # are not known at synth), the EKS API, and through NAT the image registries of the add-ons (Docker Hub,
         # nvcr.io) and, for the installer, GitHub and the chart repositories.
         for group in (cluster, self.function_security_group, self.installer_security_group):
             group.add_egress_rule(

@@ -189,6 +189,9 @@ WATCH_CAPACITY: Final = FunctionSpec(
     _MINUTE,
     "Measure instances no run owns, the lease and the queue",
     asynchronous=True,
+    no_dead_letters="No dead-letter queue: a schedule invokes it every 5 minutes with an empty event, so a failed "
+    "invocation holds nothing worth keeping (the next one, 5 minutes later, measures again); its failures raise "
+    "the WatchCapacityErrors alarm.",
 )
 SPECS: Final = {
     spec.name: spec
@@ -312,7 +315,7 @@ class PipelineFunctions(Construct):
                 {**leased, "poll_interval_seconds": poll_interval_seconds, "max_release_seconds": max_release_seconds},
                 ReleaseTimingSettings,
             ),
-            SUBMIT_JOB.name: ({}, Settings),
+            SUBMIT_JOB.name: (deployment, Deployment),  # reads the datasets' versions (DatasetChanged)
             POLL_JOB.name: (poll, PollTimingSettings),
             CANCEL_JOB.name: ({}, Settings),
             ARCHIVE_OUTPUTS.name: (deployment, None),

@@ -74,12 +74,14 @@ class PipelineMonitoring(Construct):
             self._alarm(name, metric, f"Nova CPT pipeline: {name} >= 1 in 5 minutes", action)
         capacity_widgets: list[cloudwatch.IWidget] = []
         if release_state_machine is not None:
-            # The release workflow gave up (ReleaseStuck) or timed out: instances may still be running.
+            # The release workflow gave up (ReleaseStuck), timed out or was aborted by hand: instances may still
+            # be running, and the lease (still held, releasing) keeps every other run waiting.
             release_failures = cloudwatch.MathExpression(
-                expression="failed + timedout",
+                expression="failed + timedout + aborted",
                 using_metrics={
                     "failed": release_state_machine.metric_failed(period=period),
                     "timedout": release_state_machine.metric_timed_out(period=period),
+                    "aborted": release_state_machine.metric_aborted(period=period),
                 },
                 label="Releases that gave up",
                 period=period,

@@ -7,13 +7,14 @@ The item layout is `novacpt.adapters.lease`'s.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-# With a customer managed key, DynamoDB uses the key on the caller's behalf: callers need these on it.
+# With a customer managed key, DynamoDB uses the key on the caller's behalf: callers need these on it,
+# and only through DynamoDB (kms:ViaService), so no caller calls KMS itself (no KMS endpoint in the VPC).
 _KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 
 
@@ -22,6 +23,7 @@ class CapacityLeaseTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        via_dynamodb = {"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}}
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -51,7 +53,7 @@ class CapacityLeaseTable(Construct):
                     ],
                     resources=[self.table.table_arn],
                 ),
-                iam.PolicyStatement(actions=_KEY_ACTIONS, resources=[key.key_arn]),
+                iam.PolicyStatement(actions=_KEY_ACTIONS, resources=[key.key_arn], conditions=via_dynamodb),
             ],
         )
         self.read = iam.ManagedPolicy(
@@ -60,6 +62,8 @@ class CapacityLeaseTable(Construct):
             description="Nova CPT: read the cluster's capacity lease and queue",
             statements=[
                 iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[self.table.table_arn]),
-                iam.PolicyStatement(actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]),
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn], conditions=via_dynamodb
+                ),
             ],
         )

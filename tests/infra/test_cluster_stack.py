@@ -85,6 +85,14 @@ class Synth:
         (item,) = self.of_type(template, type_).items()
         return item
 
+    def machine(self, started_by: str) -> tuple[str, dict[str, Any]]:
+        """The state machine that the function `started_by` starts: Trigger starts runs, ReleaseCapacity releases."""
+        env = self.env(started_by)
+        (arn,) = [v for k, v in env.items() if k.endswith("STATE_MACHINE_ARN")]
+        machine_id = arn["Ref"]
+        assert self.pipeline["Resources"][machine_id]["Type"] == "AWS::StepFunctions::StateMachine"
+        return machine_id, self.pipeline["Resources"][machine_id]
+
     def function_id(self, name: str) -> str:
         for logical_id, resource in self.of_type(self.pipeline, "AWS::Lambda::Function").items():
             if resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == name:
@@ -402,7 +410,7 @@ def test_an_environment_agnostic_template_refuses_other_regions(default: Synth) 
     assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
 
 
-def test_s3_gateway_and_the_interface_endpoints(default: Synth) -> None:
+def test_s3_and_dynamodb_gateways_and_the_interface_endpoints(default: Synth) -> None:
     endpoints = default.of_type(default.cluster, "AWS::EC2::VPCEndpoint").values()
     by_type: dict[str, list[str]] = {}
     for endpoint in endpoints:
@@ -413,9 +421,10 @@ def test_s3_gateway_and_the_interface_endpoints(default: Synth) -> None:
         if props.get("VpcEndpointType") == "Interface":
             assert props["PrivateDnsEnabled"] is True
             assert all("ClusterSubnet" in s["Ref"] for s in props["SubnetIds"]), name
-    assert len(by_type["Gateway"]) == 1 and '".s3"' in by_type["Gateway"][0]
+    gateways = sorted(by_type["Gateway"])
+    assert len(gateways) == 2 and '".dynamodb"' in gateways[0] and '".s3"' in gateways[1]
     interfaces = sorted(by_type["Interface"])
-    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 9
+    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 10
     for service in INTERFACE_ENDPOINTS:
         assert any(f'".{service}"' in s for s in interfaces), service
 
@@ -522,9 +531,12 @@ def test_every_vpc_function_reaches_every_aws_api_its_role_allows(synths: dict[s
         for lid, r in in_vpc.items()
     }
     assert missing == {name: [] for name in names}, f"endpoints: {sorted(endpoints)}"
-    assert "sagemaker.api" in _called_services(synth, synth.function_id("CleanUpAborted"))
+    # The abort clean-up cancels the job (EKS), ends its place in the lease table (DynamoDB, whose key DynamoDB
+    # uses on its behalf) and starts the release workflow (Step Functions); the workflow scales down, not it.
+    assert _called_services(synth, synth.function_id("CleanUpAborted")) == {"eks", "dynamodb", "states"}
     assert {"sagemaker.api", "servicequotas", "eks"} <= _called_services(synth, synth.function_id("Preflight"))
-    assert _called_services(synth, synth.function_id("SubmitJob")) == {"eks"}  # the recipe travels: no S3 read
+    # The recipe travels in the run state; S3 only for HeadObject on the datasets (DatasetChanged).
+    assert _called_services(synth, synth.function_id("SubmitJob")) == {"eks", "s3"}
 
 
 def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth) -> None:
@@ -560,20 +572,42 @@ def test_the_cluster_security_group_allows_itself_and_fsx_lustre(default: Synth)
 
 
 def test_capacity_functions_may_only_describe_list_and_update_this_cluster(default: Synth) -> None:
+    """Only PrepareCapacity (the lease's owner scaling up) and ScaleDown (the release workflow) may change the
+    group's size; WatchCapacity only looks; the others that end runs (ReleaseCapacity, CleanUpAborted) start the
+    release workflow instead of scaling anything themselves."""
     cluster_arn_output = _ref_of_output(default.env("SubmitJob")["HYPERPOD_CLUSTER_ARN"])
-    for name, expected in {
+    names = [r["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for r in _functions(default)]
+    sagemaker_actions = {
+        name: set().union(*(_actions(s) for s in default.statements(name) if _sagemaker(s))) for name in names
+    }
+    assert {name: actions for name, actions in sagemaker_actions.items() if actions} == {
         "PrepareCapacity": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster", "sagemaker:ListClusterNodes"},
-        "ReleaseCapacity": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster"},
-        "CleanUpAborted": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster"},
-    }.items():
+        "ScaleDown": {"sagemaker:DescribeCluster", "sagemaker:UpdateCluster"},
+        "WatchCapacity": {"sagemaker:DescribeCluster", "sagemaker:ListClusterNodes"},
+        "Preflight": {"sagemaker:DescribeCluster"},
+    }
+    for name, actions in sagemaker_actions.items():
         statements = default.statements(name)
-        sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in _actions(s))]
-        assert set().union(*(_actions(s) for s in sagemaker)) == expected, name
-        assert all(_ref_of_output(s["Resource"]) == cluster_arn_output for s in sagemaker), name
-        (passing,) = [s for s in statements if "iam:PassRole" in _actions(s)]
-        assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-        assert "ExecutionRole" in _ref_of_output(passing["Resource"])
-    assert not any(a.startswith("sagemaker:") for s in default.statements("SubmitJob") for a in _actions(s))
+        assert all(_ref_of_output(s["Resource"]) == cluster_arn_output for s in statements if _sagemaker(s)), name
+        passing = [s for s in statements if "iam:PassRole" in _actions(s)]
+        if "sagemaker:UpdateCluster" not in actions:
+            assert passing == [], name
+            continue
+        (passed,) = passing
+        assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        assert "ExecutionRole" in _ref_of_output(passed["Resource"])
+    release_id, _ = default.machine("ReleaseCapacity")
+    for name in ("ReleaseCapacity", "CleanUpAborted"):
+        (start,) = [s for s in default.statements(name) if "states:StartExecution" in _actions(s)]
+        assert start["Resource"] == {"Ref": release_id}, name
+
+
+def _functions(synth: Synth) -> list[dict[str, Any]]:
+    return list(synth.of_type(synth.pipeline, "AWS::Lambda::Function").values())
+
+
+def _sagemaker(statement: dict[str, Any]) -> bool:
+    return any(a.startswith("sagemaker:") for a in _actions(statement))
 
 
 def test_job_functions_run_in_the_vpc_in_the_rbac_bound_group(default: Synth) -> None:
@@ -603,11 +637,11 @@ def test_validate_recipe_knows_the_cluster_limits(default: Synth) -> None:
 
 
 def test_aborted_and_timed_out_runs_are_cleaned_up(default: Synth) -> None:
-    machine_id, _ = default.only(default.pipeline, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = default.machine("Trigger")  # the runs' state machine (the release workflow has no clean-up)
     rules = [
         r["Properties"]
         for r in default.of_type(default.pipeline, "AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["aws.states"]
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
     ]
     (rule,) = rules
     assert rule["EventPattern"] == {
@@ -622,8 +656,40 @@ def test_aborted_and_timed_out_runs_are_cleaned_up(default: Synth) -> None:
     assert function["Handler"] == "lambdas.capacity.aborted" and "DeadLetterConfig" in function
 
 
-def _asl(synth: Synth) -> dict[str, Any]:
-    _, machine = synth.only(synth.pipeline, "AWS::StepFunctions::StateMachine")
+def test_instances_no_run_owns_raise_an_alarm_and_show_on_the_dashboard(default: Synth) -> None:
+    """Every 5 minutes WatchCapacity measures the instances above rest while nobody holds the lease; two such
+    periods in a row raise UnownedInstances on the topic, and the dashboard graphs it with the lease and queue."""
+    watch_id = default.function_id("WatchCapacity")
+    (rule,) = [
+        r["Properties"]
+        for r in default.of_type(default.pipeline, "AWS::Events::Rule").values()
+        if r["Properties"].get("ScheduleExpression")
+    ]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [watch_id, "Arn"]}]
+    function = default.pipeline["Resources"][watch_id]
+    assert function["Properties"]["Handler"] == "lambdas.lease.watch"
+    assert "VpcConfig" not in function["Properties"]  # SageMaker, DynamoDB: public APIs; nothing private
+    (skip,) = [s for s in function["Metadata"]["checkov"]["skip"] if s["id"] == "CKV_AWS_116"]
+    assert "every 5 minutes" in skip["comment"]
+    (topic_id, _) = default.only(default.pipeline, "AWS::SNS::Topic")
+    (alarm,) = [
+        a["Properties"]
+        for a in default.of_type(default.pipeline, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "UnownedInstances"
+    ]
+    assert alarm["Namespace"] == "NovaCpt" and alarm["Dimensions"] == [{"Name": "service", "Value": "WatchCapacity"}]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["Statistic"]) == (1, 2, "Maximum")
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert "A group without an owner" in alarm["AlarmDescription"]  # the README section that says what to do
+    (dashboard,) = default.of_type(default.pipeline, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert all(name in body for name in ("UnownedInstances", "LeaseHeld", "QueuedRuns"))
+
+
+def _asl(synth: Synth, started_by: str = "Trigger") -> dict[str, Any]:
+    """The definition of the runs' state machine (or, started_by="ReleaseCapacity", the release workflow's)."""
+    _, machine = synth.machine(started_by)
     _, parts = machine["Properties"]["DefinitionString"]["Fn::Join"]
     text = "".join(p if isinstance(p, str) else "<token>" for p in parts)
     asl: dict[str, Any] = json.loads(text)
@@ -643,11 +709,40 @@ def test_the_run_waits_for_capacity_in_a_bounded_loop(default: Synth) -> None:
     }
     check = states["CheckCapacity"]
     assert check["Next"] == "CapacityReady" and check["ResultPath"] == "$.capacity"
-    assert check["Parameters"] == {"recipe.$": "$.recipe", "capacity.$": "$.capacity"}
+    assert check["Parameters"] == {
+        "recipe.$": "$.recipe",
+        "execution_name.$": "$$.Execution.Name",  # only the lease's owner may change the group's size
+        "capacity.$": "$.capacity",
+    }
     assert check["Catch"][0]["Next"] == "CancelJobOnFailure"
     for release in ("ReleaseCapacity", "ReleaseCapacityOnFailure"):
-        (busy,) = [r for r in states[release]["Retry"] if r["ErrorEquals"] == ["ClusterBusy"]]
-        assert busy["IntervalSeconds"] == 300 and busy["MaxAttempts"] == 25, release
+        assert states[release]["Parameters"] == {"execution_name.$": "$$.Execution.Name"}, release
+
+
+def test_release_is_a_bounded_loop_that_alarms_instead_of_giving_up_silently(default: Synth) -> None:
+    """The release workflow looks again (ClusterBusy and throttling are not failures: ScaleDown returns
+    done=false) until the group is at rest, and fails (ReleaseStuck, alarmed) only after max_release_hours."""
+    _, machine = default.machine("ReleaseCapacity")
+    asl = _asl(default, "ReleaseCapacity")
+    states = asl["States"]
+    assert asl["StartAt"] == "ScaleDown"
+    scale_down = states["ScaleDown"]
+    assert scale_down["Next"] == "AtRest" and scale_down["ResultPath"] == "$.scale"
+    assert scale_down["Parameters"] == {"owner.$": "$.owner", "started_at.$": "$$.Execution.StartTime"}
+    (retry,) = scale_down["Retry"]
+    assert "TransientError" in retry["ErrorEquals"] and retry["MaxAttempts"] >= 3
+    (catch,) = scale_down["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and states[catch["Next"]]["Type"] == "Fail"
+    at_rest = states["AtRest"]
+    assert at_rest["Choices"] == [{"Variable": "$.scale.done", "BooleanEquals": True, "Next": "Released"}]
+    wait = states[at_rest["Default"]]
+    assert wait == {"Type": "Wait", "SecondsPath": "$.scale.interval_seconds", "Next": "ScaleDown"}
+    assert states["Released"]["Type"] == "Succeed"
+    hours = CDK_JSON_CONTEXT["nova-cpt"]["max_release_hours"]
+    assert float(default.env("ScaleDown")["MAX_RELEASE_SECONDS"]) == hours * 3600
+    # The workflow itself outlives the bound, so that ScaleDown's ReleaseStuck (with its message) ends it.
+    assert hours * 3600 < asl["TimeoutSeconds"]
+    assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
 
 
 # --------------------------------------------------------------------------- an existing cluster
