@@ -238,9 +238,9 @@ def test_recipe_is_read_and_parsed_once(world: World, monkeypatch: pytest.Monkey
         parses.append(source)
         return load(data, source=source)
 
-    def counted_read(self: S3Access, u: str, *, max_bytes: int) -> bytes:
+    def counted_read(self: S3Access, u: str, *, max_bytes: int, version_id: str | None = None) -> bytes:
         reads.append(u)
-        return read(self, u, max_bytes=max_bytes)
+        return read(self, u, max_bytes=max_bytes, version_id=version_id)
 
     for module in (step, rules):
         monkeypatch.setattr(module, "load_recipe_yaml", counted_load)
