@@ -17,7 +17,7 @@ DEPLOY_OUTPUTS := cdk.out/deploy-outputs.json
 RETAINED := .destroy-retained.txt
 LIFECYCLE := $(BIN)/python -m novacpt_cli.lifecycle
 
-.PHONY: setup checkov-setup test checkov unit lint synth deploy destroy bench demo clean
+.PHONY: setup checkov-setup test checkov unit lint synth deploy destroy bench demo mutate clean
 
 setup: $(STAMP)
 
@@ -84,5 +84,15 @@ bench: setup
 	$(BIN)/python -m bench.quality_bench
 	$(BIN)/python -m bench.lambda_asset
 
+# Mutation testing of the modules where a bug costs money or data ([tool.mutmut] in pyproject.toml says which,
+# and with which tests; tests/MUTANTS.md explains the survivors). Not part of `make test`: it takes hours.
+# One worker, niced: the CDK tests share one jsii process, and the machine is shared. The last line printed
+# is `mutation score: K/N killed`; mutants/run.log has mutmut's own output.
+mutate: setup
+	rm -rf mutants && mkdir mutants
+	NOVA_CPT_SHARED=$(abspath $(CURDIR)/../shared) nice -n 10 $(BIN)/mutmut run --max-children 1 > mutants/run.log 2>&1 \
+		|| { tail -n 30 mutants/run.log; exit 1; }
+	@$(BIN)/python -m novacpt_dev.mutation_score
+
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache bench/out
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache bench/out mutants

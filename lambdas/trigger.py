@@ -22,7 +22,11 @@ OBJECT_CREATED = "Object Created"
 @pipeline_handler(S3EventNotificationEventBridgeModel)
 def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     """Start the run for `jobs/<job>/recipe.yaml`; a repeated event for the same version starts nothing."""
-    config = settings(TriggerSettings)
+    return start_run(event, settings(TriggerSettings), boto3.client("stepfunctions"))
+
+
+def start_run(event: S3EventNotificationEventBridgeModel, config: TriggerSettings, client: Any) -> dict[str, Any]:
+    """The handler's decision and its one StartExecution call (`client` is a Step Functions client)."""
     bucket, key, version = event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id
     # The rule already filters on these; checked again so that no other event (a misconfigured rule, a direct
     # invocation) can start a run.
@@ -37,7 +41,6 @@ def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) 
         return {"started": False, "reason": "not a recipe drop", "key": key}
     name = execution_name(bucket, key, version)
     payload = ExecutionInput(recipe_s3_uri=s3_uri(bucket, key), source_version_id=version)
-    client = boto3.client("stepfunctions")
     try:
         answer = client.start_execution(
             stateMachineArn=config.state_machine_arn, name=name, input=payload.model_dump_json()

@@ -19,7 +19,9 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
+# `../shared` beside the checkout; NOVA_CPT_SHARED names it when the suite runs from a copy elsewhere
+# (`make mutate` runs it from the mutation tool's `mutants/` folder).
+SHARED_REFERENCE = Path(os.environ.get("NOVA_CPT_SHARED") or ROOT.parent / "shared") / "reference"
 
 
 @pytest.fixture

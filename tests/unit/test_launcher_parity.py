@@ -20,10 +20,10 @@ from novacpt.catalog import INIT_IMAGE, INSTANCE_TYPE, image_uri, training_image
 from novacpt.recipe import validate_recipe_file
 from novacpt_cli import app
 from novacpt_dev.k8s_standin import pod_spec_problems
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_REFERENCE
 from tests.unit.helm_subset import render
 
-LAUNCHER = ROOT.parent / "shared" / "reference" / "nova-launcher"
+LAUNCHER = SHARED_REFERENCE / "nova-launcher"
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 ACCOUNT, REGION, JOB, NAMESPACE = "123456789012", "us-west-2", "trial-job-1", "kubeflow"
 SETS = ["--set", "run.data_s3_path=s3://data-bkt/jobs/a/train.jsonl", "--set", "run.output_s3_path=s3://out-bkt/a"]

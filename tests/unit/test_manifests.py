@@ -27,7 +27,7 @@ from novacpt.naming import job_name
 from novacpt.recipe import Recipe, validate_recipe_file
 from novacpt_cli import app
 from novacpt_dev.k8s_standin import closed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_REFERENCE
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 PATHS = {"run.data_s3_path": "s3://data-bkt/jobs/a/train.jsonl", "run.output_s3_path": "s3://out-bkt/a"}
@@ -49,7 +49,7 @@ def render(recipe: Recipe, **changes: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.protocols.Validator:
-    path = ROOT.parent / "shared" / "reference" / "kubeflow" / "kubeflow.org_pytorchjobs.yaml"
+    path = SHARED_REFERENCE / "kubeflow" / "kubeflow.org_pytorchjobs.yaml"
     if not path.is_file():
         pytest.skip(f"PyTorchJob CRD not found at {path} (../shared/reference is absent)")
     crd = yaml.safe_load(path.read_text())

@@ -24,10 +24,10 @@ from novacpt.recipe import (
     validate_recipe_bytes,
     validate_recipe_file,
 )
+from tests.conftest import ROOT, SHARED_REFERENCE
 
-REPO = Path(__file__).resolve().parents[2]
-READY = REPO / "recipes"
-OFFICIAL = REPO.parent / "shared" / "reference" / "nova-recipes"
+READY = ROOT / "recipes"
+OFFICIAL = SHARED_REFERENCE / "nova-recipes"
 PATHS = {"run.data_s3_path": "s3://my-bucket/data/train.jsonl", "run.output_s3_path": "s3://my-out/"}
 
 VALID: dict[str, Any] = {

@@ -1,0 +1,125 @@
+"""The trigger's one StartExecution call, checked by botocore's Stubber against the Step Functions API.
+
+What Step Functions receives decides whether a run starts, and which one: the state machine, the
+deterministic name (a repeated event must map to the same execution) and the input the run reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from botocore.stub import Stubber
+
+from lambdas.trigger import start_run
+from novacpt.contract import ExecutionInput
+from novacpt.kernel.settings import TriggerSettings
+from novacpt.naming import execution_name
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+REGION, ACCOUNT, DATA = "us-east-1", "123456789012", "nova-data-bucket"
+MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:NovaCptRun"
+CONFIG = TriggerSettings(state_machine_arn=MACHINE, drop_bucket=DATA)
+
+
+def event(
+    key: str, *, bucket: str = DATA, version: str | None = "v1", **top: str
+) -> S3EventNotificationEventBridgeModel:
+    obj: dict[str, Any] = {"key": key, "size": 10, "etag": "e", "sequencer": "0A"}
+    if version is not None:
+        obj["version-id"] = version
+    body = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": "2026-11-28T00:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": "R",
+            "requester": ACCOUNT,
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+        **top,
+    }
+    return S3EventNotificationEventBridgeModel.model_validate(body)
+
+
+@pytest.fixture
+def sfn() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("stepfunctions", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_a_recipe_drop_starts_the_state_machine_with_a_name_of_that_version_and_the_recipe_to_read(
+    sfn: tuple[Any, Stubber],
+) -> None:
+    client, stubber = sfn
+    key = "jobs/trial-7/recipe.yaml"
+    name = execution_name(DATA, key, "v9")
+    expected_input = ExecutionInput(recipe_s3_uri=f"s3://{DATA}/{key}", source_version_id="v9").model_dump_json()
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:NovaCptRun:{name}"
+    stubber.add_response(
+        "start_execution",
+        {"executionArn": arn, "startDate": "2026-11-28T00:00:00Z"},
+        {"stateMachineArn": MACHINE, "name": name, "input": expected_input},
+    )
+    result = start_run(event(key, version="v9"), CONFIG, client)
+    assert result == {"started": True, "execution_name": name, "execution_arn": arn}
+    sent = json.loads(expected_input)
+    assert (
+        sent["recipe_s3_uri"] == "s3://nova-data-bucket/jobs/trial-7/recipe.yaml" and sent["source_version_id"] == "v9"
+    )
+    assert name.startswith("trial-7-")
+
+
+def test_a_repeated_event_starts_nothing_and_says_which_execution_exists(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    stubber.add_client_error("start_execution", "ExecutionAlreadyExists", "Execution Already Exists")
+    result = start_run(event("jobs/trial-7/recipe.yaml"), CONFIG, client)
+    name = execution_name(DATA, "jobs/trial-7/recipe.yaml", "v1")
+    assert result == {"started": False, "reason": "already started", "execution_name": name}
+
+
+def test_another_start_error_is_not_swallowed(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    stubber.add_client_error("start_execution", "StateMachineDoesNotExist", "gone")
+    with pytest.raises(client.exceptions.StateMachineDoesNotExist):
+        start_run(event("jobs/trial-7/recipe.yaml"), CONFIG, client)
+
+
+@pytest.mark.parametrize(
+    ("changes", "bucket"),
+    [
+        ({"source": "aws.events"}, DATA),
+        ({"detail-type": "Object Deleted"}, DATA),
+        ({}, "someone-elses-bucket"),
+    ],
+)
+def test_anything_but_an_object_created_in_the_drop_bucket_starts_nothing(
+    sfn: tuple[Any, Stubber], changes: dict[str, str], bucket: str
+) -> None:
+    client, _ = sfn  # no response queued: any call fails the test
+    result = start_run(event("jobs/trial-7/recipe.yaml", bucket=bucket, **changes), CONFIG, client)
+    assert result == {"started": False, "reason": "not an S3 Object Created event of the data bucket"}
+
+
+@pytest.mark.parametrize(
+    "key", ["jobs/trial-7/train.jsonl", "jobs/recipe.yaml", "jobs/a/b/recipe.yaml", "x/a/recipe.yaml"]
+)
+def test_other_keys_start_nothing_and_are_named(sfn: tuple[Any, Stubber], key: str) -> None:
+    client, _ = sfn
+    assert start_run(event(key), CONFIG, client) == {"started": False, "reason": "not a recipe drop", "key": key}

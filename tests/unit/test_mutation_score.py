@@ -1,0 +1,41 @@
+"""`make mutate`'s last line, from mutmut's result files: what counts as killed, and the survivors left unexplained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from novacpt_dev.mutation_score import main
+
+
+def _meta(root: Path, module: str, codes: dict[str, int | None]) -> None:
+    path = root / f"{module}.meta"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {}}))
+
+
+def test_the_last_line_is_the_score_and_only_failing_or_hanging_tests_kill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mutants = tmp_path / "mutants"
+    _meta(mutants, "novacpt/a.py", {"a.x__mutmut_1": 1, "a.x__mutmut_2": 0, "a.x__mutmut_3": 36, "a.x__mutmut_4": 33})
+    _meta(mutants, "novacpt/b.py", {"b.y__mutmut_1": 3, "b.y__mutmut_2": None})
+    _meta(mutants, "novacpt/empty.py", {})
+    notes = tmp_path / "MUTANTS.md"
+    notes.write_text("| a.x__mutmut_2 | equivalent: the default is never used |\n")
+
+    assert main([str(mutants), str(notes)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "mutation score: 3/6 killed"
+    assert lines[0] == "novacpt/a.py: 2/4 killed (50%), 1 survived, 1 reached by no test"
+    assert lines[1] == "novacpt/b.py: 1/2 killed (50%), 0 survived, 1 not run or interrupted"
+    assert "  a.x__mutmut_4" in lines  # reached by no test, and not explained
+    assert "  a.x__mutmut_2" not in lines  # explained in MUTANTS.md
+    assert not any("empty.py" in line for line in lines)
+
+
+def test_without_results_it_says_how_to_get_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "mutants")]) == 2
+    assert "make mutate" in capsys.readouterr().err
