@@ -15,13 +15,14 @@ from botocore.stub import Stubber
 
 from novacpt.adapters.hyperpod import HyperPodBackend
 from novacpt.kernel.errors import ClusterBusy, PipelineError
-from novacpt.kernel.ports import JobState, JobStatus
+from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
 from tests.integration.test_capacity import (
     CLUSTER,
     CLUSTER_ARN,
     STANDARD_GROUP,
     StubbedSageMaker,
     described,
+    nodes,
     update_request,
 )
 
@@ -106,3 +107,18 @@ def test_stubbed_sagemaker_rejects_a_request_it_did_not_expect() -> None:
         stubber.add_response("update_cluster", {"ClusterArn": CLUSTER_ARN}, update_request(8))
         with pytest.raises(AssertionError, match="Expected parameters"):
             stubbed.client.update_cluster(**update_request(4))
+
+
+@pytest.mark.parametrize(("counts", "target"), [({"CurrentCount": 4}, 4), ({}, 0)])
+def test_a_group_described_without_a_target_count_is_sized_by_its_current_count(
+    sagemaker: StubbedSageMaker, counts: dict[str, int], target: int
+) -> None:
+    """TargetCount and CurrentCount are both optional in DescribeCluster's answer."""
+    cluster = described(target=0)
+    group = {
+        k: v for k, v in cluster["RestrictedInstanceGroups"][0].items() if k not in {"TargetCount", "CurrentCount"}
+    }
+    cluster["RestrictedInstanceGroups"][0] = {**group, **counts}
+    sagemaker.describe(cluster)
+    sagemaker.nodes(nodes(["Running"] * target))
+    assert sagemaker.capacity().capacity_status() == CapacityStatus(target, target, "InService", "")

@@ -13,9 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from novacpt.adapters.lease import LeaseTable, QueueEntry
 from novacpt.kernel.errors import PipelineError, TransientError
+from tests.integration.test_lease import create_table, run
 
 TABLE, GROUP = "nova-lease", "nova-cpt/nova-p5"
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -82,8 +84,9 @@ def test_the_lease_is_read_consistently(dynamo: tuple[LeaseTable, Stubber]) -> N
 def test_a_throttled_read_is_transient_and_names_the_table(dynamo: tuple[LeaseTable, Stubber]) -> None:
     table, stub = dynamo
     stub.add_client_error("get_item", "ProvisionedThroughputExceededException", "slow down", http_status_code=400)
-    with pytest.raises(TransientError, match=f"DynamoDB get_item on the lease table {TABLE}"):
+    with pytest.raises(TransientError, match=f"DynamoDB get_item on the lease table {TABLE}") as raised:
         table.lease()
+    assert "temporary DynamoDB error (ProvisionedThroughputExceededException)" in str(raised.value)
 
 
 def test_a_missing_table_is_a_pipeline_error_naming_it(dynamo: tuple[LeaseTable, Stubber]) -> None:
@@ -91,3 +94,45 @@ def test_a_missing_table_is_a_pipeline_error_naming_it(dynamo: tuple[LeaseTable,
     stub.add_client_error("delete_item", "ResourceNotFoundException", "no table", http_status_code=400)
     with pytest.raises(PipelineError, match=f"DynamoDB delete_item on the lease table {TABLE}.*no table"):
         table.release("run-a")
+
+
+# --------------------------------------------------------------------------- against moto's DynamoDB
+
+
+@pytest.fixture
+def moto_table() -> Iterator[LeaseTable]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        yield LeaseTable(client, TABLE, GROUP)
+
+
+def test_a_later_run_whose_entry_was_lost_waits_behind_the_earlier_one(moto_table: LeaseTable) -> None:
+    early, late = run("run-b", 1), run("run-c", 2)
+    moto_table.join(early)
+    got = moto_table.try_acquire(late, job_name="job-c", now=T0)  # run-c's entry was never written
+    assert got.acquired is False and got.lease is None
+    assert (got.position, got.head) == (2, "run-b")
+    assert [e.execution for e in moto_table.queue()] == ["run-b", "run-c"]  # written again, in arrival order
+    assert moto_table.lease() is None
+
+
+def test_a_run_that_changed_its_replicas_is_queued_with_the_new_count(moto_table: LeaseTable) -> None:
+    holder, waiting = run("run-a", 0), run("run-b", 1, replicas=8)
+    moto_table.join(holder)
+    moto_table.join(waiting)
+    assert moto_table.try_acquire(holder, job_name="job-a", now=T0).acquired
+    moto_table.try_acquire(run("run-b", 1, replicas=32), job_name="job-b", now=T0)
+    assert [(e.execution, e.replicas) for e in moto_table.queue()] == [("run-b", 32)]
+
+
+def test_waiting_in_line_again_writes_nothing(dynamo: tuple[LeaseTable, Stubber]) -> None:
+    """A run polling its place in the queue reads; it writes only when its entry is missing or changed."""
+    table, stub = dynamo
+    entry = run("run-b", 1, replicas=8)
+    holder = {**key("lease"), "owner": {"S": "run-a"}, "replicas": {"N": "16"}, "job_name": {"S": "job-a"}}
+    stub.add_response("get_item", {"Item": holder})
+    stub.add_response("query", {"Items": [item("run-b", entry.arrived_at, 8)]})
+    got = table.try_acquire(entry, job_name="job-b", now=T0)  # a put_item here would find no stubbed answer
+    assert (got.acquired, got.position, got.head) == (False, 1, "run-b")
+    assert got.lease is not None and got.lease.owner == "run-a"

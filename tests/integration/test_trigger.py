@@ -123,3 +123,61 @@ def test_anything_but_an_object_created_in_the_drop_bucket_starts_nothing(
 def test_other_keys_start_nothing_and_are_named(sfn: tuple[Any, Stubber], key: str) -> None:
     client, _ = sfn
     assert start_run(event(key), CONFIG, client) == {"started": False, "reason": "not a recipe drop", "key": key}
+
+
+class Recorded:
+    """The trigger's log lines and metrics as CloudWatch would get them: level, message, structured fields."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+        self.metrics: list[dict[str, Any]] = []
+
+    def warning(self, message: str, *, extra: dict[str, Any]) -> None:
+        self.lines.append(("WARNING", message, extra))
+
+    def info(self, message: str, *, extra: dict[str, Any]) -> None:
+        self.lines.append(("INFO", message, extra))
+
+    def add_metric(self, **metric: Any) -> None:
+        self.metrics.append(metric)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
+    from lambdas import trigger
+
+    sink = Recorded()
+    monkeypatch.setattr(trigger, "logger", sink)
+    monkeypatch.setattr(trigger, "metrics", sink)
+    return sink
+
+
+def test_an_event_of_another_source_is_logged_with_what_it_was(sfn: tuple[Any, Stubber], recorded: Recorded) -> None:
+    client, _ = sfn
+    start_run(event("jobs/a/recipe.yaml", bucket="other-bkt", **{"detail-type": "Object Deleted"}), CONFIG, client)
+    ((level, message, fields),) = recorded.lines
+    assert level == "WARNING" and message.startswith("ignored: ")
+    assert "not an S3 Object Created event of the data bucket" in message
+    assert fields == {"source": "aws.s3", "detail_type": "Object Deleted", "bucket": "other-bkt"}
+    assert recorded.metrics == []
+
+
+def test_a_key_that_is_no_recipe_drop_is_logged_with_the_key(sfn: tuple[Any, Stubber], recorded: Recorded) -> None:
+    client, _ = sfn
+    start_run(event("jobs/a/train.jsonl"), CONFIG, client)
+    ((level, message, fields),) = recorded.lines
+    assert level == "WARNING" and message.startswith("ignored: ") and "jobs/<job>/recipe.yaml" in message
+    assert fields == {"key": "jobs/a/train.jsonl"}
+
+
+def test_a_started_run_is_counted_and_a_repeated_event_is_logged(sfn: tuple[Any, Stubber], recorded: Recorded) -> None:
+    client, stubber = sfn
+    stubber.add_response("start_execution", {"executionArn": "arn:x", "startDate": "2026-11-28T00:00:00Z"})
+    stubber.add_client_error("start_execution", "ExecutionAlreadyExists", "exists")
+    start_run(event("jobs/a/recipe.yaml"), CONFIG, client)
+    assert recorded.metrics == [{"name": "RunsTriggered", "unit": "Count", "value": 1}]
+    start_run(event("jobs/a/recipe.yaml"), CONFIG, client)
+    assert recorded.metrics == [{"name": "RunsTriggered", "unit": "Count", "value": 1}]  # not counted twice
+    ((level, message, fields),) = recorded.lines
+    assert level == "INFO" and "already exists" in message
+    assert fields == {"execution": execution_name(DATA, "jobs/a/recipe.yaml", "v1")}
