@@ -6,8 +6,10 @@ write must be conditional on the owner, and a failure must say which table and w
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -15,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from novacpt.adapters.lease import LeaseTable, QueueEntry
+from novacpt.adapters.lease import RELEASING, Lease, LeaseTable, QueueEntry, arrival_key
 from novacpt.kernel.errors import PipelineError, TransientError
 from tests.integration.test_lease import create_table, run
 
@@ -136,3 +138,77 @@ def test_waiting_in_line_again_writes_nothing(dynamo: tuple[LeaseTable, Stubber]
     got = table.try_acquire(entry, job_name="job-b", now=T0)  # a put_item here would find no stubbed answer
     assert (got.acquired, got.position, got.head) == (False, 1, "run-b")
     assert got.lease is not None and got.lease.owner == "run-a"
+
+
+def test_a_queue_entry_reads_back_as_it_was_written(moto_table: LeaseTable) -> None:
+    entry = run("run-b", 1, replicas=24)
+    moto_table.join(entry)
+    assert moto_table.queue() == [entry]
+
+
+def test_an_entry_written_without_arn_or_replicas_reads_with_empty_defaults(dynamo: tuple[LeaseTable, Stubber]) -> None:
+    """Entries of a run that joined before its recipe was known carry no replicas (and older ones no ARN)."""
+    table, stub = dynamo
+    bare = {**key("queue#2026-11-30T02:00:00.000000Z#run-a"), "execution": {"S": "run-a"}}
+    bare["arrived_at"] = {"S": "2026-11-30T02:00:00.000000Z"}
+    stub.add_response("query", {"Items": [bare]})
+    assert table.queue() == [QueueEntry("run-a", "", "2026-11-30T02:00:00.000000Z", 0)]
+
+
+def test_a_lease_taken_by_another_run_in_the_same_instant_leaves_this_one_waiting(
+    dynamo: tuple[LeaseTable, Stubber],
+) -> None:
+    table, stub = dynamo
+    entry = run("run-b", 1)
+    other = {**key("lease"), "owner": {"S": "run-x"}, "replicas": {"N": "8"}, "job_name": {"S": "job-x"}}
+    stub.add_response("get_item", {})  # free when read
+    stub.add_response("query", {"Items": [item("run-b", entry.arrived_at, 16)]})
+    stub.add_client_error("transact_write_items", "TransactionCanceledException", "ConditionalCheckFailed")
+    stub.add_response("get_item", {"Item": other})  # taken between the read and the write
+    got = table.try_acquire(entry, job_name="job-b", now=T0)
+    assert (got.acquired, got.position, got.head) == (False, 1, "run-b")
+    assert got.lease is not None and (got.lease.owner, got.lease.replicas) == ("run-x", 8)
+
+
+def test_another_transaction_error_is_raised_naming_the_call_and_the_table(dynamo: tuple[LeaseTable, Stubber]) -> None:
+    table, stub = dynamo
+    entry = run("run-b", 1)
+    stub.add_response("get_item", {})
+    stub.add_response("query", {"Items": [item("run-b", entry.arrived_at, 16)]})
+    stub.add_client_error("transact_write_items", "ValidationException", "Item size has exceeded the maximum")
+    with pytest.raises(PipelineError) as raised:
+        table.try_acquire(entry, job_name="job-b", now=T0)
+    assert f"DynamoDB TransactWriteItems on the lease table {TABLE}" in str(raised.value)
+    assert "Item size has exceeded the maximum" in str(raised.value)
+
+
+def test_a_lease_being_released_says_so() -> None:
+    lease = Lease("run-a", "arn:run-a", "2026-11-30T02:00:00.000000Z", 16, "job-a", state=RELEASING)
+    assert lease.describe() == "run run-a (scaling it down, since 2026-11-30T02:00:00.000000Z)"
+    held = Lease("run-a", "arn:run-a", "2026-11-30T02:00:00.000000Z", 16, "job-a")
+    assert held.describe() == "run run-a (job job-a on 16 instances, since 2026-11-30T02:00:00.000000Z)"
+
+
+@pytest.fixture
+def tokyo() -> Iterator[None]:
+    """The machine's local time zone is not UTC (a laptop, a Lambda with TZ set); restored afterwards."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo")
+def test_arrival_order_is_utc_whatever_the_local_time_zone() -> None:
+    aware = datetime(2026, 11, 30, 11, 0, tzinfo=timezone(timedelta(hours=9)))
+    naive = datetime(2026, 11, 30, 2, 0)  # Step Functions' times are UTC without a zone
+    assert (
+        arrival_key(aware) == arrival_key(naive) == arrival_key("2026-11-30T02:00:00Z") == "2026-11-30T02:00:00.000000Z"
+    )
