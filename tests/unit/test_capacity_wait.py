@@ -61,8 +61,8 @@ def test_each_check_records_the_time_waited_so_far(monkeypatch: pytest.MonkeyPat
     state = check_capacity_step(group, state, WAIT)
     assert (state.ready, state.waited_seconds, state.interval_seconds) == (False, 601, 120)
     at(monkeypatch, T0 + timedelta(seconds=1200))
-    state = check_capacity_step(group, state, WAIT)
-    assert (state.ready, state.waited_seconds) == (True, 1200)
+    state = check_capacity_step(group, state, CapacityWait(interval_seconds=30, max_seconds=1800))
+    assert (state.ready, state.waited_seconds, state.interval_seconds) == (True, 1200, 30)  # today's settings
     assert group.asked == [16, 16, 16]
 
 
