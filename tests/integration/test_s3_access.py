@@ -216,3 +216,48 @@ def test_an_empty_range_reads_nothing_and_asks_s3_nothing() -> None:
     with RangedReader(client, "b", "k", start=2, stop=2) as reader:
         assert reader.read() == b""
     assert client.requests == []
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "403", "Forbidden"])
+def test_a_refused_read_says_the_bucket_must_be_this_accounts(s3: tuple[S3Access, Stubber], code: str) -> None:
+    access, stub = s3
+    stub.add_client_error("get_object", code, "denied", http_status_code=403)
+    with pytest.raises(PipelineError) as raised:
+        access.read(URI, max_bytes=10)
+    assert str(raised.value) == (
+        f"{URI}: access denied: the bucket must belong to account {ACCOUNT} and be one the pipeline may use"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [("NoSuchBucket", "no such bucket"), ("NoSuchKey", "no such object"), ("404", "no such object")]
+)
+def test_a_missing_bucket_or_object_is_named(s3: tuple[S3Access, Stubber], code: str, reason: str) -> None:
+    access, stub = s3
+    stub.add_client_error("get_object", code, "Not Found", http_status_code=404)
+    with pytest.raises(PipelineError) as raised:
+        access.open(URI)
+    assert str(raised.value) == f"{URI}: {reason}"
+
+
+def test_another_s3_error_carries_its_code_and_message(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_client_error("get_object", "InvalidObjectState", "The object is archived in Glacier", http_status_code=403)
+    with pytest.raises(PipelineError) as raised:
+        access.open(URI)
+    assert str(raised.value) == f"{URI}: S3 error InvalidObjectState: The object is archived in Glacier"
+
+
+def test_a_copy_not_visible_yet_is_retried(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_response("copy_object", {})
+    stub.add_client_error("head_object", "404", "Not Found", http_status_code=404)
+    with pytest.raises(TransientError, match="does not match its source"):
+        access.copy_verified(ObjectInfo("s3://out/job/model.tar", 3, "e", None), "s3://arch/runs/r/model.tar")
+
+
+def test_a_refused_copy_names_where_it_was_going(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_client_error("copy_object", "AccessDenied", "denied", http_status_code=403)
+    with pytest.raises(PipelineError, match=r"^s3://arch/runs/r/model\.tar: access denied"):
+        access.copy_verified(ObjectInfo("s3://out/job/model.tar", 3, "e", None), "s3://arch/runs/r/model.tar")
