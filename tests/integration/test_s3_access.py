@@ -261,3 +261,29 @@ def test_a_refused_copy_names_where_it_was_going(s3: tuple[S3Access, Stubber]) -
     stub.add_client_error("copy_object", "AccessDenied", "denied", http_status_code=403)
     with pytest.raises(PipelineError, match=r"^s3://arch/runs/r/model\.tar: access denied"):
         access.copy_verified(ObjectInfo("s3://out/job/model.tar", 3, "e", None), "s3://arch/runs/r/model.tar")
+
+
+def test_the_region_of_a_bucket_of_another_account_is_refused_naming_the_bucket(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_client_error("get_bucket_location", "AccessDenied", "denied", http_status_code=403)
+    with pytest.raises(PipelineError, match=r"^s3://their-bucket.*access denied"):
+        access.bucket_region("their-bucket")
+
+
+def test_a_listing_gives_every_object_of_every_page_without_quotes_in_etags(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    page = {"Bucket": "out", "Prefix": "job/", "ExpectedBucketOwner": ACCOUNT}
+    stub.add_response(
+        "list_objects_v2",
+        {"Contents": [{"Key": "job/a", "Size": 1, "ETag": '"e1"'}], "IsTruncated": True, "NextContinuationToken": "t"},
+        page,
+    )
+    stub.add_response(
+        "list_objects_v2",
+        {"Contents": [{"Key": "job/b", "Size": 2, "ETag": '"e2-3"'}]},
+        {**page, "ContinuationToken": "t"},
+    )
+    assert list(access.list("s3://out/job/")) == [
+        ObjectInfo("s3://out/job/a", 1, "e1", None),
+        ObjectInfo("s3://out/job/b", 2, "e2-3", None),
+    ]
