@@ -287,9 +287,10 @@ class Notification(Contract):
 
 
 class ArchiveState(Contract):
-    """ArchiveOutputs' result."""
+    """ArchiveOutputs' result: where run.json and report.json are, and the outputs copied."""
 
     run_record: str
+    report: str
     outputs: str
     copied: int
     checkpoint: str | None

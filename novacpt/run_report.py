@@ -1,9 +1,9 @@
 """The data of a run report: what the run was, what it cost beside its estimate, its datasets, what comes next.
 
-Pure and small (no plotting), so that the pipeline's archive step can write it as
-`runs/<run>/report.json` beside `run.json` (not wired yet). `cpt report` and `cpt demo --out` read that
-file when it exists and otherwise build it here from `run.json` and the datasets' reports, then render it
-with the archived TensorBoard curves as an HTML page and PNG charts.
+Pure and small (no plotting): the pipeline's ArchiveOutputs step writes it as `runs/<run>/report.json`
+beside `run.json` (novacpt.steps.report). `cpt report` and `cpt demo --out` read that file, or, for a run
+archived before it existed, build it here from `run.json` and the datasets' reports; they render it with
+the archived TensorBoard curves as an HTML page and PNG charts.
 """
 
 from __future__ import annotations

@@ -250,7 +250,8 @@ def fetch_run(s3: Any, archive_bucket: str, run_id: str, folder: Path) -> tuple[
         for dataset in record.get("datasets") or []:
             uri = str(dataset.get("report_uri") or "")
             if uri.startswith(f"s3://{archive_bucket}/"):
-                found = _get_json(s3, archive_bucket, uri[len(f"s3://{archive_bucket}/") :])
+                key, version = uri[len(f"s3://{archive_bucket}/") :], dataset.get("report_version_id")
+                found = _get_json(s3, archive_bucket, key, version if isinstance(version, str) else None)
                 if found is not None:
                     reports[str(dataset.get("role"))] = found
         data = report_data(record, reports)
@@ -261,9 +262,9 @@ def fetch_run(s3: Any, archive_bucket: str, run_id: str, folder: Path) -> tuple[
     return data, training_metrics(events, tokens_per_step=per_step if isinstance(per_step, int) else None)
 
 
-def _get_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def _get_json(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
     value = json.loads(body)

@@ -1,10 +1,11 @@
-"""ArchiveOutputs: copy the job's outputs to the archive, verified, and write the run record `run.json`.
+"""ArchiveOutputs: copy the job's outputs to the archive, verified, and write `run.json` and `report.json`.
 
 Everything under `<output_s3_path>/<job>/` (the manifest and the TensorBoard logs) is copied to
 `runs/<run>/outputs/`, each copy checked against its source (size and SHA-256). Sources are only
 read: nothing is changed or deleted. `run.json` holds what a later run needs to continue from the
 checkpoint (`next_run`) and what this run was: the recipe as run, datasets (version ids, ETags,
-reports), the estimate beside the actual hours, timings, outputs and the error if any.
+reports), the estimate beside the actual hours, timings, outputs and the error if any. `report.json`
+beside it is the run report's data (novacpt.steps.report), which `cpt report` renders.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from novacpt.kernel.s3access import ObjectInfo, S3Access
 from novacpt.kernel.s3uri import s3_uri
 from novacpt.kernel.settings import Deployment
 from novacpt.recipe import MAX_BYTES
+from novacpt.steps.report import write_run_report
 from novacpt.steps.versions import dataset_changes
 
 MANIFEST = "manifest.json"
@@ -33,7 +35,7 @@ CHECKPOINT_KEY = "checkpoint_s3_bucket"
 CHECKPOINTS_FOLDER = "_checkpoints"  # runs/_checkpoints/<sha256 of the path>.json: checkpoints this deployment made
 COPY_ATTEMPTS = 3
 COPY_WORKERS = 8  # below botocore's default pool of 10 connections
-_DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "quality", "report_uri"}
+_DATASET_KEYS = {"role", "uri", "version_id", "etag", "bytes", "records", "quality", "report_uri", "report_version_id"}
 
 
 def archive_step(
@@ -97,7 +99,10 @@ def archive_step(
         s3.put_json(
             checkpoint_record_uri(deployment.archive_bucket, checkpoint), {"checkpoint": checkpoint, "run": run_id}
         )
-    return ArchiveState(run_record=record_uri, outputs=archive_root, copied=len(copied), checkpoint=checkpoint)
+    report_uri = write_run_report(s3, deployment.archive_bucket, record, state.datasets or [])
+    return ArchiveState(
+        run_record=record_uri, report=report_uri, outputs=archive_root, copied=len(copied), checkpoint=checkpoint
+    )
 
 
 def checkpoint_record_uri(archive_bucket: str, checkpoint: str) -> str:

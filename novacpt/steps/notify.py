@@ -61,6 +61,8 @@ def build_message(state: RunState, *, succeeded: bool, execution_arn: str, log_g
         lines.append(f"estimate: {state.estimate.hours} h, {state.estimate.instance_hours} P5 instance-hours")
     if state.archive:
         lines.append(f"run record: {state.archive.run_record}")
+        run = execution_arn.rsplit(":", 1)[-1]
+        lines.append(f"run report: {state.archive.report} (cpt report {run} draws it)")
         if state.archive.checkpoint:
             lines.append(f"checkpoint (use as run.model_name_or_path to continue): {state.archive.checkpoint}")
     if not succeeded:

@@ -16,6 +16,7 @@ from novacpt.contract import RunState
 from novacpt.kernel.errors import OutputsMissing, TransientError
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.settings import Deployment
+from novacpt.run_report import report_data
 from novacpt.steps.archive import COPY_ATTEMPTS, archive_step
 from tests.examples import dataset_summary, estimate_result, recipe_summary, run_state
 
@@ -108,6 +109,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
     result = archive(S3Access(recording, ACCOUNT), DEPLOYMENT, state(), succeeded=True, execution_arn=ARN)
     assert result == {
         "run_record": "s3://archive-bkt/runs/run-a/run.json",
+        "report": "s3://archive-bkt/runs/run-a/report.json",
         "outputs": "s3://archive-bkt/runs/run-a/outputs/",
         "copied": 4,
         "checkpoint": CHECKPOINT,
@@ -142,6 +144,7 @@ def test_success_copies_outputs_verified_and_writes_the_run_record(s3: Any) -> N
         "records": 300,
         "quality": None,  # MergeReports' corpus-quality headline (none in this state)
         "report_uri": "s3://archive-bkt/runs/run-a/reports/train.json",
+        "report_version_id": None,
         "changed_during_run": True,  # the object's version now is not the recorded "v1"
     }
     assert record["estimate"] == state().estimate.model_dump(mode="json")
@@ -238,3 +241,22 @@ def test_a_copy_that_keeps_failing_or_differs_is_a_transient_error_for_the_state
     assert not [op for op in recording.operations if op.startswith("delete")]
     assert "runs/run-a/run.json" not in versions(s3, "archive-bkt")  # no record claims a copy that failed
     assert yaml.safe_load(body(s3, "archive-bkt", "runs/run-a/recipe.yaml")) == {"run": {"name": "nova-lite-cpt"}}
+
+
+def test_the_run_report_is_archived_beside_run_json(s3: Any) -> None:
+    """report.json: run.json's record with the dataset report MergeReports wrote (that version, this account)."""
+    outputs(s3)
+    dataset_report = {"stats": {"records": 300, "estimated_tokens": 4000, "length_histogram": []}, "warnings": []}
+    written = s3.put_object(
+        Bucket="archive-bkt", Key="runs/run-a/reports/train.json", Body=json.dumps(dataset_report).encode()
+    )
+    s3.put_object(Bucket="archive-bkt", Key="runs/run-a/reports/train.json", Body=b'{"stats": {"records": 1}}')
+    datasets = [dataset_summary(report_version_id=written["VersionId"])]
+    result = archive(S3Access(s3, ACCOUNT), DEPLOYMENT, state(datasets=datasets), succeeded=True, execution_arn=ARN)
+    assert result["report"] == "s3://archive-bkt/runs/run-a/report.json"
+    record = json.loads(body(s3, "archive-bkt", "runs/run-a/run.json"))
+    assert record["datasets"][0]["report_version_id"] == written["VersionId"]
+    report = json.loads(body(s3, "archive-bkt", "runs/run-a/report.json"))
+    assert report == report_data(record, {"train": dataset_report})
+    assert report["checkpoint"] == CHECKPOINT and report["job_name"] == JOB
+    assert report["actual"]["instance_hours"] == 32.0 and report["datasets"][0]["estimated_tokens"] == 4000

@@ -547,6 +547,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     archive_root = f"runs/{RUN_ID}/outputs/"
     assert result.model_dump() == {
         "run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json",
+        "report": f"s3://{ARCHIVE}/runs/{RUN_ID}/report.json",
         "outputs": f"s3://{ARCHIVE}/{archive_root}",
         "copied": len(files),
         "checkpoint": CHECKPOINT,
@@ -614,7 +615,10 @@ def test_archive_of_a_run_that_failed_before_validation_writes_only_the_record(w
     state = run_state(recipe_s3_uri="s3://x/y", error={"Error": "RecipeInvalid", "Cause": "bad"})
     result = archive_step(world.s3, world.deployment, state, succeeded=False, execution_arn=EXECUTION_ARN)
     assert result.copied == 0
-    assert world.keys(ARCHIVE) == [f"runs/{RUN_ID}/run.json"]  # run id from the execution ARN
+    # run id from the execution ARN; the report says what is known (the error)
+    assert world.keys(ARCHIVE) == [f"runs/{RUN_ID}/report.json", f"runs/{RUN_ID}/run.json"]
+    report = json.loads(world.read(ARCHIVE, f"runs/{RUN_ID}/report.json"))
+    assert report["status"] == "FAILED" and report["error"] == {"Error": "RecipeInvalid", "Cause": "bad"}
 
 
 def test_archive_tolerates_an_unreadable_manifest(world: World) -> None:
@@ -633,7 +637,12 @@ def _message(state: RunState, **options: Any) -> tuple[str, str]:
 
 
 def test_success_message() -> None:
-    archived = {"run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json", "outputs": "", "copied": 0}
+    archived = {
+        "run_record": f"s3://{ARCHIVE}/runs/{RUN_ID}/run.json",
+        "report": f"s3://{ARCHIVE}/runs/{RUN_ID}/report.json",
+        "outputs": "",
+        "copied": 0,
+    }
     state = _run_state(archive={**archived, "checkpoint": CHECKPOINT})
     subject, body = _message(state, succeeded=True, execution_arn=EXECUTION_ARN, log_group=None)
     assert subject == f"Nova CPT succeeded: {JOB}"
@@ -642,6 +651,7 @@ def test_success_message() -> None:
     assert f"recipe: s3://{DATA}/jobs/j1/recipe.yaml" in lines
     assert "estimate: 1.5 h, 12.0 P5 instance-hours" in lines
     assert f"run record: s3://{ARCHIVE}/runs/{RUN_ID}/run.json" in lines
+    assert f"run report: s3://{ARCHIVE}/runs/{RUN_ID}/report.json (cpt report {RUN_ID} draws it)" in lines
     assert f"checkpoint (use as run.model_name_or_path to continue): {CHECKPOINT}" in lines
     assert "reason:" not in body
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from novacpt.naming import execution_name
+from novacpt.run_report import report_data
 from novacpt_cli import app, upload
 from novacpt_cli.deployed import NotDeployed, find_deployment
 from novacpt_cli.remote import _job_health
@@ -345,6 +346,36 @@ def test_report_of_an_archived_run(deployed: dict[str, Any], tmp_path: Path) -> 
     page = (out / "report.html").read_text()
     assert "s3://customer-escrow-123456789012-x/final/" in page
     assert "6,607.10" in page  # 67.2 instance-hours at the estimate's $98.32
+
+
+def test_report_reads_the_archived_report_json_when_there_is_one(deployed: dict[str, Any], tmp_path: Path) -> None:
+    """report.json (written by ArchiveOutputs) is the report; run.json is only read to know the run ended."""
+    s3 = deployed["s3"]
+    record = {"run_id": "pharma-2", "status": "FAILED", "job_name": "from-run-json", "datasets": []}
+    data = report_data({**record, "status": "SUCCEEDED", "job_name": "from-report-json"}, {})
+    s3.put_object(Bucket="archive-bucket", Key="runs/pharma-2/run.json", Body=json.dumps(record))
+    s3.put_object(Bucket="archive-bucket", Key="runs/pharma-2/report.json", Body=json.dumps(data))
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", "pharma-2", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    page = (out / "report.html").read_text()
+    assert "from-report-json" in page and "SUCCEEDED" in page
+    assert "from-run-json" not in page
+
+
+def test_report_without_report_json_reads_the_dataset_report_version_the_run_recorded(
+    deployed: dict[str, Any], tmp_path: Path
+) -> None:
+    s3 = deployed["s3"]
+    key = "runs/pharma-3/reports/train.json"
+    first = s3.put_object(Bucket="archive-bucket", Key=key, Body=json.dumps({"stats": {"records": 4242}}))
+    s3.put_object(Bucket="archive-bucket", Key=key, Body=json.dumps({"stats": {"records": 1}}))
+    dataset = {"role": "train", "report_uri": f"s3://archive-bucket/{key}", "report_version_id": first["VersionId"]}
+    record = {"run_id": "pharma-3", "status": "SUCCEEDED", "job_name": JOB, "datasets": [dataset]}
+    s3.put_object(Bucket="archive-bucket", Key="runs/pharma-3/run.json", Body=json.dumps(record))
+    out = tmp_path / "report"
+    assert runner.invoke(app, ["report", "pharma-3", "--out", str(out)]).exit_code == 0
+    assert "4,242" in (out / "report.html").read_text()
 
 
 def test_report_of_a_run_not_archived_yet(deployed: dict[str, Any], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import boto3
 from novacpt.dataset import DatasetOptions, validate_stream
 from novacpt.dataset.quality import assess
 from novacpt.naming import execution_name, job_name
+from novacpt.run_report import report_data
 from tests.integration.emulated import ACCOUNT, REGION, TRAIN, Pipeline, lite_recipe, put_outputs
 
 
@@ -40,8 +41,20 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
     )
     assert record["status"] == "SUCCEEDED" and record["checkpoint"] == checkpoint
     assert len(record["outputs"]) == 4
+    # The run report's data beside run.json, with the training dataset's report as MergeReports wrote it.
+    archive = pipeline.local.buckets["archive"]
+    assert result.output["archive"]["report"] == f"s3://{archive}/runs/run-a/report.json"
+    report = json.loads(pipeline.s3.get_object(Bucket=archive, Key="runs/run-a/report.json")["Body"].read())
+    (dataset,) = record["datasets"]
+    dataset_report = pipeline.s3.get_object(
+        Bucket=archive, Key="runs/run-a/reports/train.json", VersionId=dataset["report_version_id"]
+    )
+    assert report == report_data(record, {"train": json.loads(dataset_report["Body"].read())})
+    assert report["status"] == "SUCCEEDED" and report["checkpoint"] == checkpoint
+    assert report["datasets"][0]["records"] == dataset["records"] and report["datasets"][0]["length_histogram"]
     (message,) = pipeline.local.notifications()
     assert "SUCCEEDED" in message["message"] and checkpoint in message["message"]
+    assert f"s3://{archive}/runs/run-a/report.json" in message["message"]
 
 
 def _versions(p: Pipeline, prefix: str) -> dict[str, tuple[str, bytes]]:
