@@ -8,22 +8,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.runtime import cluster, lease_table, logger, pipeline_handler, settings, start_release
-from novacpt.contract import AbortCleanup, CapacityState, RecipeSummary, ReleaseResult
+from novacpt.contract import AbortCleanup, CapacityInput, CapacityState, ReleaseInput, ReleaseResult
 from novacpt.kernel.settings import CapacityWaitSettings
 from novacpt.steps.capacity import CapacityWait, check_capacity_step, prepare_capacity_step
 from novacpt.steps.lease import aborted_step, release_step, require_owner
 
 
-class PrepareEvent(BaseModel):
-    """The run summary and its execution; after the first call also the capacity state it returned (the wait loop)."""
-
-    recipe: RecipeSummary
-    execution_name: str
-    capacity: CapacityState | None = None
-
-
-@pipeline_handler(PrepareEvent)
-def prepare(event: PrepareEvent, context: LambdaContext) -> CapacityState:
+@pipeline_handler(CapacityInput)
+def prepare(event: CapacityInput, context: LambdaContext) -> CapacityState:
     """Ask for the recipe's replicas (PrepareCapacity), or look again (CheckCapacity, CapacityUnavailable when late)."""
     config = settings(CapacityWaitSettings)
     wait = CapacityWait(
@@ -38,14 +30,8 @@ def prepare(event: PrepareEvent, context: LambdaContext) -> CapacityState:
     return check_capacity_step(cluster(), event.capacity, wait)
 
 
-class ReleaseEvent(BaseModel):
-    """The execution whose capacity (if it owns any) is released."""
-
-    execution_name: str
-
-
-@pipeline_handler(ReleaseEvent)
-def release(event: ReleaseEvent, context: LambdaContext) -> ReleaseResult:
+@pipeline_handler(ReleaseInput)
+def release(event: ReleaseInput, context: LambdaContext) -> ReleaseResult:
     """Leave the queue; if this run owns the lease, start the release workflow. Safe on every path, any number of
     times; a run that never took the lease releases nothing."""
     return ReleaseResult(**release_step(lease_table(), start_release, event.execution_name, now=datetime.now(UTC)))

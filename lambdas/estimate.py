@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from lambdas.runtime import pipeline_handler, settings
-from novacpt.contract import DatasetSummary, EstimateResult, RecipeSummary
+from novacpt.contract import EstimateInput, EstimateResult
 from novacpt.kernel.settings import EstimateSettings
 from novacpt.steps.estimate import estimate_step
 
 
-class EstimateEvent(BaseModel):
-    """The run summary and the dataset summaries."""
-
-    recipe: RecipeSummary
-    datasets: list[DatasetSummary]
-
-
-@pipeline_handler(EstimateEvent)
-def handler(event: EstimateEvent, context: LambdaContext) -> EstimateResult:
+@pipeline_handler(EstimateInput)
+def handler(event: EstimateInput, context: LambdaContext) -> EstimateResult:
     """The estimate of this run."""
     config = settings(EstimateSettings)
     return estimate_step(

@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
-from lambdas.events import StateEvent
 from lambdas.runtime import cluster, metrics, pipeline_handler, s3, settings
-from novacpt.contract import CancelResult, DatasetSummary, PollState, RecipeSummary, SubmittedJob
+from novacpt.contract import CancelResult, PollInput, PollState, StateInput, SubmitInput, SubmittedJob
 from novacpt.kernel.settings import PollTimingSettings
 from novacpt.steps.job import cancel_step, poll_step, submit_step
 from novacpt.steps.versions import require_unchanged
 
 
-class PollEvent(BaseModel):
-    """The submitted job and how many polls came before."""
-
-    job: SubmittedJob
-    attempt: int = 0
-
-
-class SubmitEvent(BaseModel):
-    """The run summary and the datasets as validated (their version ids)."""
-
-    recipe: RecipeSummary
-    datasets: list[DatasetSummary] = Field(default_factory=list)
-
-
-@pipeline_handler(SubmitEvent)
-def submit(event: SubmitEvent, context: LambdaContext) -> SubmittedJob:
+@pipeline_handler(SubmitInput)
+def submit(event: SubmitInput, context: LambdaContext) -> SubmittedJob:
     """Start the training job, unless a dataset was replaced since it was validated (DatasetChanged)."""
     require_unchanged(s3(), [d.model_dump() for d in event.datasets])
     metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
     return submit_step(cluster(), event.recipe)
 
 
-@pipeline_handler(PollEvent)
-def poll(event: PollEvent, context: LambdaContext) -> PollState:
+@pipeline_handler(PollInput)
+def poll(event: PollInput, context: LambdaContext) -> PollState:
     """The job's state (JobFailed when it failed)."""
     config = settings(PollTimingSettings)
     return poll_step(
@@ -49,7 +33,7 @@ def poll(event: PollEvent, context: LambdaContext) -> PollState:
     )
 
 
-@pipeline_handler(StateEvent)
-def cancel(event: StateEvent, context: LambdaContext) -> CancelResult:
+@pipeline_handler(StateInput)
+def cancel(event: StateInput, context: LambdaContext) -> CancelResult:
     """Stop and delete the job if there is one."""
     return cancel_step(cluster(), event.state)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from lambdas.runtime import cluster, execution_alive, lease_table, logger, metrics, pipeline_handler, s3, settings
+from novacpt.contract import AcquireInput, JoinQueueInput, ScaleDownInput
 from novacpt.kernel.settings import QueueSettings, ScaleDownSettings, WatchSettings
 from novacpt.steps.lease import Bound, acquire_lease_step, join_queue_step, scale_down_step
 from novacpt.steps.versions import require_unchanged
@@ -18,32 +19,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class JoinEvent(BaseModel):
-    """The execution, from the state machine's context object."""
-
-    execution_name: str
-    execution_arn: str
-    started_at: str
-
-
-@pipeline_handler(JoinEvent)
-def join(event: JoinEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(JoinQueueInput)
+def join(event: JoinQueueInput, context: LambdaContext) -> dict[str, Any]:
     """Wait in line for the cluster from the run's start."""
     return join_queue_step(
         lease_table(), execution=event.execution_name, execution_arn=event.execution_arn, started_at=event.started_at
     )
 
 
-class AcquireEvent(BaseModel):
-    """The run summary, its datasets as validated, and where the run stands in line."""
-
-    recipe: dict[str, Any]
-    lease: dict[str, Any]
-    datasets: list[dict[str, Any]] = Field(default_factory=list)
-
-
-@pipeline_handler(AcquireEvent)
-def acquire(event: AcquireEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(AcquireInput)
+def acquire(event: AcquireInput, context: LambdaContext) -> dict[str, Any]:
     """Take the cluster's lease, or say where the run stands in line (ClusterBusy once it waited too long).
 
     A dataset replaced since validation fails the run here (DatasetChanged), before it takes any capacity.
@@ -54,15 +39,8 @@ def acquire(event: AcquireEvent, context: LambdaContext) -> dict[str, Any]:
     return acquire_lease_step(lease_table(), event.recipe, event.lease, bound, now=_now(), alive=execution_alive)
 
 
-class ScaleDownEvent(BaseModel):
-    """The lease owner whose group is released, and when its release began."""
-
-    owner: str
-    started_at: str
-
-
-@pipeline_handler(ScaleDownEvent)
-def scale_down(event: ScaleDownEvent, context: LambdaContext) -> dict[str, Any]:
+@pipeline_handler(ScaleDownInput)
+def scale_down(event: ScaleDownInput, context: LambdaContext) -> dict[str, Any]:
     """One look of the release workflow: scale to rest, then end the lease (ReleaseStuck after the bound)."""
     config = settings(ScaleDownSettings)
     bound = Bound(config.poll_interval_seconds, config.max_release_seconds)

@@ -6,17 +6,16 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.events import OutcomeEvent
 from lambdas.runtime import metrics, pipeline_handler, settings
 from novacpt.adapters.kubernetes_jobs import cluster_log_group
-from novacpt.contract import Notification
+from novacpt.contract import Notification, OutcomeInput
 from novacpt.kernel.errors import aws_failure
 from novacpt.kernel.settings import NotifySettings
 from novacpt.steps.notify import build_message
 
 
-@pipeline_handler(OutcomeEvent)
-def handler(event: OutcomeEvent, context: LambdaContext) -> Notification:
+@pipeline_handler(OutcomeInput)
+def handler(event: OutcomeInput, context: LambdaContext) -> Notification:
     """Publish one message; return it too (it shows in the execution history)."""
     config = settings(NotifySettings)
     log_group = None

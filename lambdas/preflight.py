@@ -8,11 +8,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.events import RecipeEvent
 from lambdas.runtime import pipeline_handler, settings
 from novacpt.adapters.k8s import eks
 from novacpt.adapters.preflight import Check, images, run_checks
-from novacpt.contract import PreflightResult
+from novacpt.contract import PreflightResult, RecipeInput
 from novacpt.kernel.settings import PreflightSettings
 from novacpt.steps.preflight import Checks, preflight_step
 
@@ -54,7 +53,7 @@ checks_factory: Callable[[], Checks] = cluster_checks
 """Makes the checks: the emulator (novacpt_dev) replaces it when there is no cluster to look at."""
 
 
-@pipeline_handler(RecipeEvent)
-def handler(event: RecipeEvent, context: LambdaContext) -> PreflightResult:
+@pipeline_handler(RecipeInput)
+def handler(event: RecipeInput, context: LambdaContext) -> PreflightResult:
     """Every check for the run's replicas; PreflightFailed (one line per failure) stops the run."""
     return preflight_step(checks_factory(), event.recipe)

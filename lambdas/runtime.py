@@ -36,6 +36,10 @@ tracer = Tracer()
 metrics = Metrics()
 
 
+INPUT_MODELS: dict[str, type[BaseModel]] = {}
+"""Each handler's input model, by the handler's dotted name (what the state machine's payload must parse as)."""
+
+
 def pipeline_handler(model: type[BaseModel]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A handler of `model` events with JSON logs (context injected), tracing and metrics flushed.
 
@@ -43,6 +47,8 @@ def pipeline_handler(model: type[BaseModel]) -> Callable[[Callable[..., Any]], C
     """
 
     def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        INPUT_MODELS[f"{function.__module__}.{function.__name__}"] = model
+
         def dumped(event: Any, context: Any) -> Any:
             return _dump(function(event, context))
 

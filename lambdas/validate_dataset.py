@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
-from lambdas.events import RecipeEvent
 from lambdas.runtime import deployment, metrics, pipeline_handler, s3, settings
 from novacpt.contract import (
     DatasetSummary,
+    MergeInput,
     PartitionDuplicates,
     PartitionRequest,
+    RecipeInput,
     Shard,
     ShardResult,
     ValidationPlan,
@@ -19,16 +19,8 @@ from novacpt.kernel.settings import DatasetSettings, MergeSettings
 from novacpt.steps.dataset import count_duplicates_step, merge_reports_step, plan_validation_step, validate_shard_step
 
 
-class MergeEvent(BaseModel):
-    """The plan and the results of the two maps."""
-
-    plan: ValidationPlan
-    shards: list[ShardResult]
-    duplicates: list[PartitionDuplicates]
-
-
-@pipeline_handler(RecipeEvent)
-def plan(event: RecipeEvent, context: LambdaContext) -> ValidationPlan:
+@pipeline_handler(RecipeInput)
+def plan(event: RecipeInput, context: LambdaContext) -> ValidationPlan:
     """Shards and partitions of the run's datasets."""
     recipe = event.recipe
     return plan_validation_step(
@@ -54,8 +46,8 @@ def duplicates(event: PartitionRequest, context: LambdaContext) -> PartitionDupl
     return count_duplicates_step(s3(), deployment(), event)
 
 
-@pipeline_handler(MergeEvent)
-def merge(event: MergeEvent, context: LambdaContext) -> list[DatasetSummary]:
+@pipeline_handler(MergeInput)
+def merge(event: MergeInput, context: LambdaContext) -> list[DatasetSummary]:
     """Every dataset's report (DatasetInvalid with the first bad lines when any is invalid)."""
     return merge_reports_step(
         s3(),

@@ -5,20 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from lambdas.runtime import pipeline_handler, s3, settings
-from novacpt.contract import ExecutionInput, RecipeSummary
+from novacpt.contract import ExecutionInput, RecipeSummary, ValidateRecipeInput
 from novacpt.kernel.errors import RecipeInvalid
 from novacpt.kernel.settings import RecipeSettings
 from novacpt.steps.recipe import validate_recipe_step
-
-
-class ValidateRecipeEvent(BaseModel):
-    """The raw execution input, checked here so that a mistyped console input gets a clear error."""
-
-    input: dict[str, Any]
-    execution_name: str
 
 
 def run_input(raw: dict[str, Any]) -> ExecutionInput:
@@ -30,7 +23,7 @@ def run_input(raw: dict[str, Any]) -> ExecutionInput:
         raise RecipeInvalid(f"execution input: {problems}. Expected {ExecutionInput.EXAMPLE}") from None
 
 
-@pipeline_handler(ValidateRecipeEvent)
-def handler(event: ValidateRecipeEvent, context: LambdaContext) -> RecipeSummary:
+@pipeline_handler(ValidateRecipeInput)
+def handler(event: ValidateRecipeInput, context: LambdaContext) -> RecipeSummary:
     """The run's summary for the next states (RecipeInvalid when any rule is broken)."""
     return validate_recipe_step(s3(), settings(RecipeSettings), run_input(event.input), run_id=event.execution_name)

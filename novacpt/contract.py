@@ -386,3 +386,100 @@ class RunRecord(Contract):
     checkpoint: str | None
     next_run: dict[str, str] | None
     error: StepError | None
+
+
+# --- Step inputs: what the state machine hands each function. The payload's keys are these field names
+# (stacks/pipeline/payload.py builds each payload from the model), so no key is written twice.
+
+
+class ValidateRecipeInput(Contract):
+    """ValidateRecipe: the raw execution input (checked by the handler, so a console typo gets a clear error)."""
+
+    input: dict[str, Any]
+    execution_name: str
+
+
+class RecipeInput(Contract):
+    """PlanValidation and Preflight: the run summary from ValidateRecipe."""
+
+    recipe: RecipeSummary
+
+
+class MergeInput(Contract):
+    """MergeReports: the plan and the results of the two maps."""
+
+    plan: ValidationPlan
+    shards: list[ShardResult]
+    duplicates: list[PartitionDuplicates]
+
+
+class EstimateInput(Contract):
+    """Estimate: the recipe and its datasets as validated."""
+
+    recipe: RecipeSummary
+    datasets: list[DatasetSummary]
+
+
+class JoinQueueInput(Contract):
+    """JoinQueue: the execution, from the state machine's context object (its place in line is its start)."""
+
+    execution_name: str
+    execution_arn: str
+    started_at: str
+
+
+class AcquireInput(Contract):
+    """AcquireLease: the run summary, its datasets as validated, and where the run stands in line."""
+
+    recipe: dict[str, Any]
+    lease: dict[str, Any]
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CapacityInput(Contract):
+    """PrepareCapacity (no capacity yet) and CheckCapacity (the wait so far), for the lease's owner."""
+
+    recipe: RecipeSummary
+    execution_name: str
+    capacity: CapacityState | None = None
+
+
+class ReleaseInput(Contract):
+    """ReleaseCapacity: the execution whose lease, if it owns it, is released."""
+
+    execution_name: str
+
+
+class SubmitInput(Contract):
+    """SubmitJob: the recipe as proven, and the datasets' versions that must still be the current ones."""
+
+    recipe: RecipeSummary
+    datasets: list[DatasetSummary] = Field(default_factory=list)
+
+
+class PollInput(Contract):
+    """PollJob: the job and the number of polls so far."""
+
+    job: SubmittedJob
+    attempt: int = 0
+
+
+class StateInput(Contract):
+    """CancelJob: the whole state of the run, at whatever point it is."""
+
+    state: RunState
+
+
+class OutcomeInput(Contract):
+    """ArchiveOutputs and Notify: the whole state of the run, its outcome and its execution."""
+
+    state: RunState
+    succeeded: bool
+    execution_arn: str
+
+
+class ScaleDownInput(Contract):
+    """ScaleDown (the release workflow): the lease owner whose group is released, and when its release began."""
+
+    owner: str
+    started_at: str

@@ -17,6 +17,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from novacpt.contract import ScaleDownInput
+from stacks.pipeline.payload import payload
 from stacks.pipeline.state_machine import TRANSIENT_ERRORS
 from stacks.shared.nag import acknowledge_wildcard_resources
 
@@ -39,12 +41,7 @@ class ReleaseStateMachine(Construct):
             self,
             "ScaleDown",
             lambda_function=scale_down,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "owner": sfn.JsonPath.string_at("$.owner"),
-                    "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime"),
-                }
-            ),
+            payload=payload(ScaleDownInput, owner=sfn.JsonPath.string_at("$.owner")),  # the workflow's input
             payload_response_only=True,
             retry_on_service_exceptions=False,
             result_path="$.scale",

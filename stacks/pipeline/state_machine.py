@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from aws_cdk import Arn, ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
@@ -12,7 +12,25 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from novacpt.contract import Partition, PollState, RunState
+from novacpt.contract import (
+    AcquireInput,
+    CapacityInput,
+    EstimateInput,
+    JoinQueueInput,
+    MergeInput,
+    OutcomeInput,
+    Partition,
+    PartitionRequest,
+    PollInput,
+    PollState,
+    RecipeInput,
+    ReleaseInput,
+    RunState,
+    StateInput,
+    StepError,
+    SubmitInput,
+    ValidateRecipeInput,
+)
 from novacpt.kernel.errors import JobTimedOut, TransientError
 from novacpt.kernel.ports import JobState
 from stacks.pipeline.functions import (
@@ -34,6 +52,7 @@ from stacks.pipeline.functions import (
     VALIDATE_SHARD,
     FunctionSpec,
 )
+from stacks.pipeline.payload import item_selector, payload
 from stacks.shared.nag import acknowledge_wildcard_resources
 
 # Errors worth retrying: our handlers raise TransientError for throttling, 5xx and timeouts of AWS
@@ -77,19 +96,19 @@ class RunStateMachine(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._functions = functions
-        state = sfn.JsonPath.entire_payload
-        whole = {"state": state}
-        execution = {"execution_name": sfn.JsonPath.string_at("$$.Execution.Name")}
-        outcome = {"state": state, "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id")}
 
         # Failure path: each clean-up step continues even if it fails itself.
         failed = sfn.Fail(self, "RunFailed", error_path=_at("error", "Error"), cause_path=_at("error", "Cause"))
-        notify_failure = self._cleanup("NotifyFailure", NOTIFY, {**outcome, "succeeded": False}, _at("notification"))
-        archive_failure = self._cleanup(
-            "ArchiveOnFailure", ARCHIVE_OUTPUTS, {**outcome, "succeeded": False}, _at("archive")
+        notify_failure = self._cleanup(
+            "NotifyFailure", NOTIFY, payload(OutcomeInput, succeeded=False), _at("notification")
         )
-        release_failure = self._cleanup("ReleaseCapacityOnFailure", RELEASE_CAPACITY, execution, _at("release"))
-        cancel_failure = self._cleanup("CancelJobOnFailure", CANCEL_JOB, whole, _at("cancel"))
+        archive_failure = self._cleanup(
+            "ArchiveOnFailure", ARCHIVE_OUTPUTS, payload(OutcomeInput, succeeded=False), _at("archive")
+        )
+        release_failure = self._cleanup(
+            "ReleaseCapacityOnFailure", RELEASE_CAPACITY, payload(ReleaseInput), _at("release")
+        )
+        cancel_failure = self._cleanup("CancelJobOnFailure", CANCEL_JOB, payload(StateInput), _at("cancel"))
         steps: list[sfn.TaskStateBase] = [cancel_failure, release_failure, archive_failure, notify_failure]
         for step, following in zip(steps, [*steps[1:], failed], strict=True):
             step.add_catch(following, errors=["States.ALL"], result_path=_at("cleanup_error"))
@@ -97,24 +116,9 @@ class RunStateMachine(Construct):
         self.cleanup = cancel_failure
 
         # The run waits in line for the cluster from its start: its place is its start time.
-        join_queue = self._task(
-            "JoinQueue",
-            JOIN_QUEUE,
-            {
-                **execution,
-                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
-                "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime"),
-            },
-            _at("lease"),
-        )
-        validate_recipe = self._task(
-            "ValidateRecipe",
-            VALIDATE_RECIPE,
-            {"input": sfn.JsonPath.object_at("$$.Execution.Input"), **execution},
-            _at("recipe"),
-        )
-        recipe_only = {"recipe": sfn.JsonPath.object_at(_at("recipe"))}
-        plan = self._task("PlanValidation", PLAN_VALIDATION, recipe_only, _at("plan"))
+        join_queue = self._task("JoinQueue", JOIN_QUEUE, payload(JoinQueueInput), _at("lease"))
+        validate_recipe = self._task("ValidateRecipe", VALIDATE_RECIPE, payload(ValidateRecipeInput), _at("recipe"))
+        plan = self._task("PlanValidation", PLAN_VALIDATION, payload(RecipeInput), _at("plan"))
         validate_shards = sfn.DistributedMap(
             self,
             "ValidateShards",
@@ -128,88 +132,54 @@ class RunStateMachine(Construct):
             self,
             "CountDuplicates",
             items_path=_at("plan", "partitions"),
-            item_selector={  # a PartitionRequest: the partition's fields, and every shard's line count
-                **{f"{name}.$": f"$$.Map.Item.Value.{name}" for name in Partition.model_fields},
-                "shards.$": _at("shards"),
-            },
+            item_selector=item_selector(PartitionRequest, Partition),  # the partition, every shard's line count
             max_concurrency=PARTITION_CONCURRENCY,
             result_path=_at("duplicates"),
         ).item_processor(self._invoke("CountPartition", COUNT_DUPLICATES, None))
         count_duplicates.add_catch(self.cleanup, errors=["States.ALL"], result_path=_at("error"))
-        merge = self._task(
-            "MergeReports",
-            MERGE_REPORTS,
-            {
-                "plan": sfn.JsonPath.object_at(_at("plan")),
-                "shards": sfn.JsonPath.list_at(_at("shards")),
-                "duplicates": sfn.JsonPath.list_at(_at("duplicates")),
-            },
-            _at("datasets"),
-        )
-        estimate = self._task(
-            "Estimate",
-            ESTIMATE,
-            {"recipe": sfn.JsonPath.object_at(_at("recipe")), "datasets": sfn.JsonPath.list_at(_at("datasets"))},
-            _at("estimate"),
-        )
+        merge = self._task("MergeReports", MERGE_REPORTS, payload(MergeInput), _at("datasets"))
+        estimate = self._task("Estimate", ESTIMATE, payload(EstimateInput), _at("estimate"))
         # Quota, instance group, add-ons and EKS access hold before the run waits in line or asks for instances.
-        preflight = self._task("Preflight", PREFLIGHT, recipe_only, _at("preflight"))
+        preflight = self._task("Preflight", PREFLIGHT, payload(RecipeInput), _at("preflight"))
         # Only the head of the queue takes the lease, and only the lease's owner changes the group's size.
-        acquire = self._task(
-            "AcquireLease",
-            ACQUIRE_LEASE,
-            {
-                "recipe": sfn.JsonPath.object_at(_at("recipe")),
-                "lease": sfn.JsonPath.object_at(_at("lease")),
-                "datasets": sfn.JsonPath.list_at(_at("datasets")),
-            },
-            _at("lease"),
-        )
+        acquire = self._task("AcquireLease", ACQUIRE_LEASE, payload(AcquireInput), _at("lease"))
         wait_in_line = sfn.Wait(self, "WaitInLine", time=sfn.WaitTime.seconds_path(_at("lease", "interval_seconds")))
-        prepare = self._task("PrepareCapacity", PREPARE_CAPACITY, {**recipe_only, **execution}, _at("capacity"))
+        prepare = self._task(
+            "PrepareCapacity", PREPARE_CAPACITY, payload(CapacityInput, capacity=None), _at("capacity")
+        )
         # The same function looks again: it asks for nothing new while the cluster is scaling, and raises
         # CapacityUnavailable once max_capacity_wait_minutes have passed.
-        check = self._task(
-            "CheckCapacity",
-            PREPARE_CAPACITY,
-            {**recipe_only, **execution, "capacity": sfn.JsonPath.object_at(_at("capacity"))},
-            _at("capacity"),
-        )
+        check = self._task("CheckCapacity", PREPARE_CAPACITY, payload(CapacityInput), _at("capacity"))
         wait_for_capacity = sfn.Wait(
             self, "WaitForCapacity", time=sfn.WaitTime.seconds_path(_at("capacity", "interval_seconds"))
         )
         # The job starts only if its datasets are still the versions that were validated (DatasetChanged).
-        submit = self._task(
-            "SubmitJob", SUBMIT_JOB, {**recipe_only, "datasets": sfn.JsonPath.list_at(_at("datasets"))}, _at("job")
-        )
+        submit = self._task("SubmitJob", SUBMIT_JOB, payload(SubmitInput), _at("job"))
         start_polling = sfn.Pass(
             self,
             "StartPolling",
-            result=sfn.Result.from_object(PollState(attempt=0).model_dump(include={"attempt"})),
+            result=sfn.Result.from_object(PollState(attempt=0).model_dump(exclude_defaults=True)),
             result_path=_at("poll"),
         )
         poll = self._task(
-            "PollJob",
-            POLL_JOB,
-            {"job": sfn.JsonPath.object_at(_at("job")), "attempt": sfn.JsonPath.number_at(_at("poll", "attempt"))},
-            _at("poll"),
+            "PollJob", POLL_JOB, payload(PollInput, attempt=sfn.JsonPath.number_at(_at("poll", "attempt"))), _at("poll")
         )
         wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.seconds_path(_at("poll", "interval_seconds")))
         timed_out = sfn.Pass(
             self,
             "JobTimedOut",
             result=sfn.Result.from_object(
-                {
-                    "Error": JobTimedOut.__name__,
-                    "Cause": f"the job was still running after max_poll_hours ({max_poll_hours:g} h): it is being "
+                StepError(
+                    Error=JobTimedOut.__name__,
+                    Cause=f"the job was still running after max_poll_hours ({max_poll_hours:g} h): it is being "
                     "cancelled; raise max_poll_hours in cdk.json if runs of this size need longer",
-                }
+                ).model_dump()
             ),
             result_path=_at("error"),
         ).next(self.cleanup)
-        release = self._task("ReleaseCapacity", RELEASE_CAPACITY, execution, _at("release"))
-        archive = self._task("ArchiveOutputs", ARCHIVE_OUTPUTS, {**outcome, "succeeded": True}, _at("archive"))
-        notify = self._task("NotifySuccess", NOTIFY, {**outcome, "succeeded": True}, _at("notification"))
+        release = self._task("ReleaseCapacity", RELEASE_CAPACITY, payload(ReleaseInput), _at("release"))
+        archive = self._task("ArchiveOutputs", ARCHIVE_OUTPUTS, payload(OutcomeInput, succeeded=True), _at("archive"))
+        notify = self._task("NotifySuccess", NOTIFY, payload(OutcomeInput, succeeded=True), _at("notification"))
         succeeded = sfn.Succeed(self, "RunSucceeded")
         job_finished = (
             sfn.Choice(self, "JobFinished")
@@ -301,14 +271,14 @@ class RunStateMachine(Construct):
         )
         return task
 
-    def _task(self, id_: str, function: FunctionSpec, payload: dict[str, Any], result_path: str) -> tasks.LambdaInvoke:
+    def _task(self, id_: str, function: FunctionSpec, payload: sfn.TaskInput, result_path: str) -> tasks.LambdaInvoke:
         """A main-path step: retried when transient, and any failure goes to the clean-up path."""
-        task = self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
+        task = self._invoke(id_, function, payload, result_path)
         task.add_catch(self.cleanup, errors=["States.ALL"], result_path=_at("error"))
         return task
 
     def _cleanup(
-        self, id_: str, function: FunctionSpec, payload: dict[str, Any], result_path: str
+        self, id_: str, function: FunctionSpec, payload: sfn.TaskInput, result_path: str
     ) -> tasks.LambdaInvoke:
         """A clean-up step: retried when transient; when it still fails, the next one runs anyway (caught above)."""
-        return self._invoke(id_, function, sfn.TaskInput.from_object(payload), result_path)
+        return self._invoke(id_, function, payload, result_path)

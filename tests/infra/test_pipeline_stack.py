@@ -8,6 +8,7 @@ tests/infra/test_cdk_gates.py runs the real synth with bundling.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -21,9 +22,13 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
+from pydantic import BaseModel
 
+from lambdas import runtime
+from novacpt.contract import Partition, PollInput
 from stacks.config import CONTEXT_KEY, ConfigError, DeploymentConfig
 from stacks.pipeline.functions import LEASE_FUNCTIONS, METRICS_NAMESPACE, SPECS
+from stacks.pipeline.payload import item_selector, payload
 from stacks.pipeline.stack import (
     OUTPUT_CONSOLE_URL,
     OUTPUT_DASHBOARD_URL,
@@ -519,6 +524,39 @@ def _tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
             yield from _tasks(processor["States"])
+
+
+@pytest.mark.parametrize("machine", ["Run", "Release"])
+def test_every_task_payload_is_the_input_its_function_parses(synth: Synth, machine: str) -> None:
+    """Each payload's keys are the fields of the handler's input model (novacpt.contract): none missing, none extra."""
+    handlers = {k: r["Properties"]["Handler"] for k, r in synth.of_type("AWS::Lambda::Function").items()}
+    _, state_machine = synth.machine(machine)
+    checked = 0
+    for name, task in _tasks(_definition(state_machine)["States"]):
+        if "Parameters" not in task:
+            continue  # a map item, passed on as it is
+        handler = handlers[task["Resource"].strip("<>")]  # the function itself: its result is the state's
+        importlib.import_module(handler.rpartition(".")[0])
+        model = runtime.INPUT_MODELS[handler]
+        keys = {key.removesuffix(".$") for key in task["Parameters"]}
+        required = {n for n, info in model.model_fields.items() if info.is_required()}
+        assert required <= keys <= set(model.model_fields), (name, model.__name__, keys)
+        checked += 1
+    assert checked >= (14 if machine == "Run" else 1)
+
+
+def test_a_payload_takes_only_the_input_models_fields() -> None:
+    """A misspelt or unknown name stops synthesis instead of reaching a function that would ignore it."""
+    with pytest.raises(KeyError, match="PollInput has no field attempts"):
+        payload(PollInput, attempts=0)
+
+    class Odd(BaseModel):
+        nowhere: str
+
+    with pytest.raises(KeyError, match=r"Odd\.nowhere: not in the run state or the context object"):
+        payload(Odd)
+    with pytest.raises(KeyError, match="RunState has no field 'nowhere'"):
+        item_selector(Odd, Partition)
 
 
 def test_state_machine_has_the_run_states(asl: dict[str, Any]) -> None:
