@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -14,9 +14,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
-from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
-from novacpt.adapters.lease import LeaseTable, QueueEntry
 from novacpt.kernel.errors import TransientError, error_code, is_transient
 from novacpt.kernel.ports import ClusterBackend
 from novacpt.kernel.s3access import S3Access
@@ -29,7 +26,10 @@ from novacpt.kernel.settings import (
     Settings,
 )
 from novacpt.recipe import Recipe
-from novacpt.steps.lease import release_name
+
+if TYPE_CHECKING:  # the adapters load only in the functions that drive the cluster or the lease (cold start)
+    from novacpt.adapters.hyperpod import HyperPodCapacity
+    from novacpt.adapters.lease import LeaseTable, QueueEntry
 
 logger = Logger()
 tracer = Tracer()
@@ -96,6 +96,8 @@ def cluster() -> ClusterBackend[Recipe]:
 
 def hyperpod_cluster() -> ClusterBackend[Recipe]:
     """The HyperPod cluster: its capacity and job halves are each made, from their settings, on first use."""
+    from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
+    from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
 
     def capacity() -> HyperPodCapacity:
         config = settings(ClusterSettings)
@@ -116,12 +118,16 @@ cluster_factory: Callable[[], ClusterBackend[Recipe]] = hyperpod_cluster
 
 def lease_table() -> LeaseTable:
     """The lease and queue of this deployment's instance group."""
+    from novacpt.adapters.lease import LeaseTable
+
     config = settings(LeaseSettings)
     return LeaseTable(boto3.client("dynamodb"), config.lease_table, config.lease_group)
 
 
 def start_release(owner: str) -> str:
     """Start the release workflow of `owner`'s lease; its name is fixed per owner, so starting twice is harmless."""
+    from novacpt.steps.lease import release_name
+
     name = release_name(owner)
     client = boto3.client("stepfunctions")
     try:
