@@ -141,6 +141,25 @@ def test_b_waits_in_line_while_a_trains_then_runs(shared: Pipeline, recipe: byte
     assert p.cluster.violations == []
 
 
+def test_a_run_that_waited_max_queue_hours_fails_cluster_busy_naming_the_holder(shared: Pipeline) -> None:
+    p = shared
+    a = start(p, "team-a", "run-a")
+    training(p, "run-a")
+    p.env["MAX_QUEUE_SECONDS"] = "2"  # max_queue_hours, shortened
+    result = p.local.wait(start(p, "team-b", "run-b"))
+    assert (result.status, result.error) == ("FAILED", "ClusterBusy")
+    cause = result.cause or ""
+    assert "run run-a" in cause and job_of("run-a") in cause and "max_queue_hours" in cause
+    assert "PrepareCapacity" not in result.states and queued(p) == []  # it left the line, and scaled nothing
+    assert scales(p) == [(0, 16)] and p.cluster.running_jobs() == [job_of("run-a")]
+    held = lease(p)
+    assert held is not None and held.owner == "run-a"
+    p.cluster.hold_jobs = False
+    assert p.local.wait(a).status == "SUCCEEDED"
+    wait_released(p)
+    assert p.cluster.violations == []
+
+
 def test_runs_started_together_go_one_after_the_other(shared: Pipeline) -> None:
     p = shared
     a = start(p, "team-a", "run-a")
