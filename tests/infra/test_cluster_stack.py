@@ -196,6 +196,24 @@ def test_every_variant_passes_checkov(synths: dict[str, Synth], variant: str, tm
     assert unjustified(run_checkov(tmp_path)) == []
 
 
+_CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn", "kms:EncryptionContext:aws:logs:arn", "kms:ViaService")
+
+
+def test_every_kms_grant_to_a_service_is_scoped_to_this_deployment(default: Synth) -> None:
+    """A key policy statement that lets an AWS service use a key says for whom (no confused deputy): the source
+    account or resource, the log group's encryption context, or the one service it passes through."""
+    checked = 0
+    for template in (default.storage, default.cluster, default.pipeline):
+        for logical_id, key in default.of_type(template, "AWS::KMS::Key").items():
+            for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+                if "Service" not in statement.get("Principal", {}):
+                    continue
+                named = {k for conditions in statement.get("Condition", {}).values() for k in conditions}
+                assert named & set(_CONFUSED_DEPUTY_KEYS), (logical_id, statement)
+                checked += 1
+    assert checked >= 3  # the storage key (S3 logging), the log keys, the topic key (CloudWatch alarms)
+
+
 # --------------------------------------------------------------------------- the HyperPod cluster
 
 

@@ -17,6 +17,7 @@ import pytest
 from novacpt.adapters.lease import Lease, LeaseTable
 from novacpt.naming import execution_name, job_name
 from novacpt_dev.emulator.events import object_created_event
+from tests.examples import recipe_summary
 from tests.integration.emulated import ACCOUNT, REGION, TRAIN, Pipeline, lite_recipe, put_outputs
 
 pytestmark = pytest.mark.slow
@@ -141,6 +142,25 @@ def test_b_waits_in_line_while_a_trains_then_runs(shared: Pipeline, recipe: byte
     assert p.cluster.violations == []
 
 
+def test_a_run_that_waited_max_queue_hours_fails_cluster_busy_naming_the_holder(shared: Pipeline) -> None:
+    p = shared
+    a = start(p, "team-a", "run-a")
+    training(p, "run-a")
+    p.env["MAX_QUEUE_SECONDS"] = "2"  # max_queue_hours, shortened
+    result = p.local.wait(start(p, "team-b", "run-b"))
+    assert (result.status, result.error) == ("FAILED", "ClusterBusy")
+    cause = result.cause or ""
+    assert "run run-a" in cause and job_of("run-a") in cause and "max_queue_hours" in cause
+    assert "PrepareCapacity" not in result.states and queued(p) == []  # it left the line, and scaled nothing
+    assert scales(p) == [(0, 16)] and p.cluster.running_jobs() == [job_of("run-a")]
+    held = lease(p)
+    assert held is not None and held.owner == "run-a"
+    p.cluster.hold_jobs = False
+    assert p.local.wait(a).status == "SUCCEEDED"
+    wait_released(p)
+    assert p.cluster.violations == []
+
+
 def test_runs_started_together_go_one_after_the_other(shared: Pipeline) -> None:
     p = shared
     a = start(p, "team-a", "run-a")
@@ -154,6 +174,29 @@ def test_runs_started_together_go_one_after_the_other(shared: Pipeline) -> None:
     wait_released(p)
     assert list(p.cluster.jobs) == [job_of("run-a"), job_of("run-b")]
     assert scales(p) == [(0, 16), (16, 0), (0, 16), (16, 0)]
+    assert p.cluster.violations == []
+
+
+def test_only_the_lease_owner_may_change_the_group_size(shared: Pipeline) -> None:
+    """PrepareCapacity for a run that does not hold the lease (while A does, and while nobody does) scales nothing."""
+    p = shared
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    payload = {"recipe": recipe_summary(run_id="run-x").model_dump(mode="json"), "execution_name": "run-x"}
+
+    def prepare() -> str:
+        answer = lambda_.invoke(FunctionName=_function("PrepareCapacity"), Payload=json.dumps(payload))
+        assert answer.get("FunctionError"), "PrepareCapacity scaled for a run without the lease"
+        return str(json.loads(answer["Payload"].read())["errorMessage"])
+
+    assert "run run-x does not hold the cluster's lease (held by nobody)" in prepare()
+    assert scales(p) == []
+    a = start(p, "team-a", "run-a")
+    training(p, "run-a")
+    assert "held by run run-a" in prepare()
+    assert scales(p) == [(0, 16)] and p.cluster.running_jobs() == [job_of("run-a")]
+    p.cluster.hold_jobs = False
+    assert p.local.wait(a).status == "SUCCEEDED"
+    wait_released(p)
     assert p.cluster.violations == []
 
 

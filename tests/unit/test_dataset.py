@@ -291,6 +291,12 @@ def test_malformed_json_is_invalid_json(bad: bytes) -> None:
     assert_only(run(good_then(bad)), 2, "invalid_json")
 
 
+def test_a_json_message_that_ends_in_at_says_the_column_once() -> None:
+    """json's "Invalid control character at" gets its column appended once (not "at at column")."""
+    (error,) = run(jsonl(b'{"text":"tab\there"}'))["errors"]
+    assert error["message"] == "not valid JSON: Invalid control character at column 13"
+
+
 @pytest.mark.parametrize("depth", [10, 400, 1000, 5000])
 def test_deeply_nested_values_are_reported_not_raised(depth: int) -> None:
     nested = b"[" * depth + b"]" * depth
