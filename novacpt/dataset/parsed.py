@@ -1,9 +1,9 @@
 """The parsed block path, for blocks dense in escapes (`\\uXXXX` text, source code) or in CJK text.
 
 The block is parsed by one orjson call as a JSON array: a comma is put before each line break, so
-`l1,\\nl2,\\n...` is the array of the lines' values. A block passes only when every line is a valid
-record, and then gives what the per-line checker gives (the tests hold the two equal). Why the array
-is exactly the lines:
+`[l1,\\nl2,\\n...,\\n0]` is the array of the lines' values and a closing 0. A block passes only when
+every line is a valid record, and then gives what the per-line checker gives (the tests hold the two
+equal). Why the array is exactly the lines:
 - orjson is strict: one JSON text, UTF-8 checked, escapes and surrogates checked, no control
   character in a string, no NaN, no trailing comma, no elision;
 - there are as many values as lines, each a dict holding "text" with a str, and the block's
@@ -30,7 +30,7 @@ from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
 
-_QUOTE, _BACKSLASH, _U = 34, 92, ord("u")
+_NEWLINE, _QUOTE, _BACKSLASH, _U = 10, 34, 92, ord("u")
 _TEXT = itemgetter("text")
 _FIRST = itemgetter(0)
 _loads = orjson.loads
@@ -38,16 +38,20 @@ _loads = orjson.loads
 
 def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | None:
     """Validate a block of whole lines at once; None when any line breaks a rule."""
-    raw = data if isinstance(data, bytes) else bytes(data)
-    if raw.endswith(b"\n"):
-        raw = raw[:-1]
-    if not raw:
+    if not data:
         return None
-    array = raw.replace(b"\n", b",\n")
-    n = len(array) - len(raw) + 1  # lines: one more than the line breaks left
+    # "[" + each line and ",\n" + "0]": one JSON array of the lines' values and a 0 after them.
+    array = bytearray(b"[")
+    array += data
+    if array[-1] != _NEWLINE:
+        array += b"\n"  # the file's last line, without its line break
+    lines = len(array)
+    array = array.replace(b"\n", b",\n")
+    n = len(array) - lines
+    array += b"0]"
     try:
-        records = _loads(b"[" + array + b"]")
-        if len(records) != n:
+        records = _loads(array)
+        if len(records) != n + 1 or records.pop() != 0:
             return None
         texts: list[str] = list(map(_TEXT, records))  # KeyError: no "text"; TypeError: not an object
         del records
@@ -55,7 +59,7 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
     except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
         return None
     characters = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    a = np.frombuffer(raw, dtype=np.uint8)
+    a = np.frombuffer(data, dtype=np.uint8)
     if not characters.all() or not _one_key_each(a, texts):
         return None
     firsts = "".join(map(_FIRST, texts))

@@ -20,7 +20,7 @@ from novacpt.dataset.text_hash import normalised_hash, text_hash
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 4 << 20
-BLOCK_BYTES = 256 << 10  # what scan_block checks at once: its temporaries stay in the CPU's cache
+BLOCK_BYTES = 1 << 20  # what scan_block checks at once (measured: 128 KiB to 4 MiB cost about the same)
 SUB_BLOCK_BYTES = 32 << 10  # a block that fails is retried in such parts before going line by line
 MAX_LINE_BYTES = 16 << 20
 
@@ -143,19 +143,19 @@ class _Scanner:
 
     def block(self, buffer: bytes, start: int, stop: int) -> None:
         """Check the whole lines buffer[start:stop]: blocks at once, then smaller parts, then line by line."""
-        for block in _split(buffer, start, stop, BLOCK_BYTES):
-            fast = scan_block(block, normalise=self.normalised)
+        view = memoryview(buffer)
+        for first, last in _split(buffer, start, stop, BLOCK_BYTES):
+            fast = scan_block(view[first:last], normalise=self.normalised)
             if fast is not None:
                 self._add_fast(fast)
-            elif len(block) <= SUB_BLOCK_BYTES:
-                self._per_line(block)
-            else:
-                for part in _split(block, 0, len(block), SUB_BLOCK_BYTES):
-                    sub = scan_block(part, normalise=self.normalised)
-                    if sub is not None:
-                        self._add_fast(sub)
-                    else:
-                        self._per_line(part)
+                continue
+            retry = last - first > SUB_BLOCK_BYTES  # else the part is the block that failed
+            for part_first, part_last in _split(buffer, first, last, SUB_BLOCK_BYTES):
+                sub = scan_block(view[part_first:part_last], normalise=self.normalised) if retry else None
+                if sub is not None:
+                    self._add_fast(sub)
+                else:
+                    self._per_line(buffer[part_first:part_last])
 
     def _add_fast(self, fast: BlockRecords) -> None:
         r = self.result
@@ -198,12 +198,12 @@ class _Scanner:
             r.norm_hashes.append(norm)
 
 
-def _split(buffer: bytes, start: int, stop: int, size: int) -> Iterator[bytes]:
+def _split(buffer: bytes, start: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
     """Cut buffer[start:stop] into runs of whole lines of about `size` bytes (a longer line is one run)."""
     while start < stop:
         cut = buffer.find(b"\n", start + size - 1, stop)
         end = stop if cut < 0 else cut + 1
-        yield buffer[start:end]
+        yield start, end
         start = end
 
 
