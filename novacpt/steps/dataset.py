@@ -57,6 +57,25 @@ SHARD_BYTES = 16 << 30
 # fits one CountDuplicates invocation; at most 256.
 PARTITION_BYTES = 4 << 30
 MAX_PARTITIONS = 256
+# The corpus-quality sketch holds ~180 bytes a record (10 band keys and a text hash, with lines): a
+# shard of short lines is cut to at most this many records (by the line length of the file's first
+# HEAD_BYTES), so ValidateShard's 4 GB hold it beside the scan.
+MAX_SHARD_RECORDS = 10_000_000
+HEAD_BYTES = 1 << 20
+MIN_RECORD_BYTES = len(b'{"text":"x"}\n')
+
+
+def _shard_bytes_for(s3: S3Access, uri: str, version_id: str | None, size: int, shard_bytes: int) -> int:
+    """`shard_bytes`, or less for a file of short lines (MAX_SHARD_RECORDS lines of its head's average length)."""
+    if size <= MAX_SHARD_RECORDS * MIN_RECORD_BYTES:  # cannot hold more records than that
+        return shard_bytes
+    body, _ = s3.open(uri, version_id)
+    try:
+        head = body.read(HEAD_BYTES)
+    finally:
+        body.close()
+    lines = max(head.count(b"\n"), 1)
+    return max(1, min(shard_bytes, MAX_SHARD_RECORDS * max(len(head) // lines, 1)))
 
 
 def _shard_key(run_id: str, role: str, index: int) -> str:
@@ -78,7 +97,7 @@ def plan_validation_step(
         if info is None:
             raise DatasetInvalid(f"{dataset.uri}: no such object: upload the dataset before the recipe")
         count = max(1, min(MAX_PARTITIONS, math.ceil(info.size / PARTITION_BYTES)))
-        bounds = shard_bounds(info.size, shard_bytes)
+        bounds = shard_bounds(info.size, _shard_bytes_for(s3, dataset.uri, info.version_id, info.size, shard_bytes))
         plans.append(
             PlannedDataset(
                 role=dataset.role,

@@ -55,8 +55,11 @@ __all__ = ["METRICS_NAMESPACE", "SPECS", "FunctionSpec", "PipelineFunctions"]
 # - ValidateShard scans one shard (at most validation_shard_gib, 16 GiB by default) read with 8
 #   parallel ranged GETs: the validator does 0.12 GB/s on one core on its slowest shape (short
 #   \uXXXX-escaped Japanese lines; make bench, on a shared machine), so a full shard takes ~2.5 min
-#   of CPU; 15 minutes leaves room for a slow S3. 4 GB gives 2+ vCPUs (reads beside the scan) and
-#   holds ~40 bytes a record at the peak (hashes, rows, upload): 16 GiB of ~245 B records is ~2.8 GB.
+#   of CPU; the corpus-quality pass in the same read (near-duplicates, languages, mojibake) runs at
+#   ~30 MB/s on that machine, ~9.5 more minutes for a full 16 GiB shard: 15 minutes holds both, with
+#   little room; lower validation_shard_gib when shards time out. 4 GB gives 2+ vCPUs (reads beside the
+#   scan) and holds ~40 bytes a record at the peak (hashes, rows, upload) plus the quality sketch's
+#   ~180: PlanValidation cuts a shard to at most 10 million records (novacpt.steps.dataset).
 # - CountDuplicates holds one hash partition (about 4 GiB of data's records, 16 bytes each).
 # - MergeReports reads the shards' small summaries.
 # - ArchiveOutputs copies and re-reads (checksums) the manifest and TensorBoard logs: minutes.

@@ -129,3 +129,20 @@ def test_a_quality_bound_fails_the_run_with_located_lines(
 def test_generous_bounds_let_the_run_go_on(s3: Any, bodies: tuple[bytes, bytes, list[int]]) -> None:
     bounds = QualityBounds(max_near_duplicate_rate=0.5, max_validation_overlap=10, max_mojibake_rate=0.5)
     assert len(_run(s3, bodies, bounds)) == 2
+
+
+def test_shards_of_short_lines_are_cut_to_a_record_count(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quality sketch holds ~180 bytes a record: a shard of short lines holds at most MAX_SHARD_RECORDS."""
+    monkeypatch.setattr(steps, "MAX_SHARD_RECORDS", 50)
+    body = b"".join(json.dumps({"text": f"short record {i:05d}"}).encode() + b"\n" for i in range(1000))
+    s3.put_object(Bucket="data-bucket", Key="jobs/a/short.jsonl", Body=body)
+    access = S3Access(s3, DEPLOYMENT.account_id)
+    dataset = DatasetRef(role="train", uri="s3://data-bucket/jobs/a/short.jsonl")
+    plan = steps.plan_validation_step(access, run_id="r", datasets=[dataset], limits=LIMITS, shard_bytes=1 << 30)
+    line = len(body) // 1000
+    assert len(plan.shards) == -(-len(body) // (50 * line))
+    long_lines = b"".join(json.dumps({"text": "word " * 400}).encode() + b"\n" for _ in range(20))
+    s3.put_object(Bucket="data-bucket", Key="jobs/a/long.jsonl", Body=long_lines)
+    dataset = DatasetRef(role="train", uri="s3://data-bucket/jobs/a/long.jsonl")
+    long = steps.plan_validation_step(access, run_id="r", datasets=[dataset], limits=LIMITS, shard_bytes=1 << 30)
+    assert len(long.shards) == 1  # 20 records: far under the cap
