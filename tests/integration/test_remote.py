@@ -17,6 +17,7 @@ from novacpt.naming import execution_name
 from novacpt_cli import app, upload
 from novacpt_cli.deployed import NotDeployed, find_deployment
 from novacpt_cli.remote import _job_health
+from tests.aws_calls import Recorder
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -69,7 +70,12 @@ def test_deployment_is_found_from_stack_outputs(deployed: dict[str, Any]) -> Non
         find_deployment(pipeline_stack="Missing")
 
 
-def test_submit_uploads_data_then_recipe_and_names_the_execution(deployed: dict[str, Any], tmp_path: Path) -> None:
+_COMPLETES_AN_OBJECT = {"PutObject", "CompleteMultipartUpload", "CopyObject"}
+
+
+def test_submit_uploads_data_then_recipe_and_names_the_execution(
+    deployed: dict[str, Any], tmp_path: Path, aws_contract: Recorder
+) -> None:
     recipe = ROOT / "recipes" / "nova_micro_cpt.yaml"
     result = runner.invoke(app, ["submit", "--recipe", str(recipe), "--data", str(_train(tmp_path)), "--job", "trial"])
     assert result.exit_code == 0, result.output
@@ -78,9 +84,9 @@ def test_submit_uploads_data_then_recipe_and_names_the_execution(deployed: dict[
     assert sorted(keys) == ["jobs/trial/recipe.yaml", "jobs/trial/train.jsonl"]
     version = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["VersionId"]
     assert execution_name("drop-bucket", "jobs/trial/recipe.yaml", version) in result.output
-    recipe_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["LastModified"]
-    data_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/train.jsonl")["LastModified"]
-    assert data_time <= recipe_time  # the recipe, which starts the run, goes last
+    # The recipe, which starts the run, is written last: after the data's upload has completed.
+    writes = [c.params["Key"] for c in aws_contract.calls if c.caller and c.operation in _COMPLETES_AN_OBJECT]
+    assert writes == ["jobs/trial/train.jsonl", "jobs/trial/recipe.yaml"]
 
 
 def test_submit_stops_on_a_bad_dataset_and_uploads_nothing(deployed: dict[str, Any], tmp_path: Path) -> None:
@@ -109,7 +115,7 @@ def test_interrupted_upload_resumes_without_resending_parts(
     part = 5 << 20  # S3's smallest part
     path = tmp_path / "big.jsonl"
     path.write_bytes(b'{"text": "x"}\n' * ((3 * part) // 14 + 1000))
-    s3 = deployed["s3"]
+    s3 = find_deployment().client("s3")  # as `cpt submit` makes it
     sent: list[int] = []
     real_upload_part = s3.upload_part
 
