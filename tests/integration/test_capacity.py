@@ -334,6 +334,20 @@ def test_always_on_never_resizes(sagemaker: StubbedSageMaker) -> None:
         capacity.prepare_capacity(32)
 
 
+def test_always_on_with_exactly_the_replicas_trains(sagemaker: StubbedSageMaker) -> None:
+    """The boundary: 16 always-on instances are enough for 16 replicas (ready once all 16 run), 17 are not."""
+    capacity = sagemaker.capacity(always_on=True)
+    sagemaker.describe(described(target=16))
+    sagemaker.nodes(nodes(["Running"] * 15 + ["Pending"]))
+    assert capacity.prepare_capacity(16) is False  # enough asked for, one not yet running
+    sagemaker.describe(described(target=16))
+    sagemaker.nodes(nodes(["Running"] * 16))
+    assert capacity.prepare_capacity(16) is True
+    sagemaker.describe(described(target=16))
+    with pytest.raises(CapacityUnavailable, match="always-on with 16 instances; the recipe asks for 17"):
+        capacity.prepare_capacity(17)
+
+
 def test_capacity_status_summarises_the_group(sagemaker: StubbedSageMaker) -> None:
     sagemaker.describe(described(status="Updating", target=16, current=9, failure=""))
     sagemaker.nodes(nodes(["Running"] * 9 + ["Pending"] * 7))
