@@ -438,7 +438,6 @@ def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: p
         "INSTANCE_GROUP": GROUP,
         "RESTING_COUNT": "0",
         "CAPACITY_MODE": "always-on",
-        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
     backend = runtime.cluster()
@@ -532,7 +531,6 @@ def test_the_aborted_handler_reads_the_event_bridge_event(monkeypatch: pytest.Mo
         "DATA_BUCKET": "data",
         "OUTPUT_BUCKET": "output",
         "ARCHIVE_BUCKET": "archive",
-        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
     clear_handler_caches()

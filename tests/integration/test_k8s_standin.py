@@ -440,9 +440,7 @@ def test_settings_and_factory_for_the_job_functions() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
+def aws() -> Iterator[Any]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in ("data-bkt", "out-bkt", "archive-bkt"):

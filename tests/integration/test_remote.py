@@ -35,9 +35,6 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
@@ -205,8 +202,7 @@ def test_status_and_runs_show_the_lease_and_the_runs_in_line(deployed: dict[str,
     assert runs.output.splitlines()[1:3] == ["team-b-run\tIN LINE 1\t\t\t", "team-c-run\tIN LINE 2\t\t\t"]
 
 
-def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def test_commands_say_when_nothing_is_deployed() -> None:
     with mock_aws():
         result = runner.invoke(app, ["runs"])
     assert result.exit_code == 2
