@@ -594,7 +594,10 @@ def test_main_path_order(asl: dict[str, Any]) -> None:
     assert states["CheckCapacity"]["Next"] == "CapacityReady"
     assert states["StartPolling"]["Result"] == {"attempt": 0}
     assert states["StartPolling"]["ResultPath"] == "$.poll"
-    assert states["WaitForJob"] == {"Type": "Wait", "SecondsPath": "$.poll.interval_seconds", "Next": "PollJob"}
+    # Between polls the run waits as long as PollJob said (read from the run state, not a fixed figure).
+    wait = states["WaitForJob"]
+    assert (wait["Type"], wait["Next"]) == ("Wait", "PollJob") and "Seconds" not in wait
+    assert wait["SecondsPath"].startswith(f"{states['PollJob']['ResultPath']}.")
     choice = states["JobFinished"]
     assert choice["Default"] == "WaitForJob"
     assert {c["Next"] for c in choice["Choices"]} == {"ReleaseCapacity", "JobTimedOut"}
