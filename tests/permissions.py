@@ -131,6 +131,18 @@ def required_permissions(
             return [("states:StartExecution", str(p["stateMachineArn"]))]
         if op in {"DescribeExecution", "StopExecution", "GetExecutionHistory"}:
             return [(f"states:{op}", str(p["executionArn"]))]
+    if call.service == "dynamodb" and op == "TransactWriteItems":
+        kinds = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+        }
+        return [
+            (f"dynamodb:{kinds[kind]}", f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}")
+            for item in p["TransactItems"]
+            for kind, body in item.items()
+        ]
     if call.service == "dynamodb" and "TableName" in p:
         return [(f"dynamodb:{op}", f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}")]
     raise KeyError(f"{call.service} {op}: no rule for the permissions it needs (add one to tests/permissions.py)")
