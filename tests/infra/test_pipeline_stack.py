@@ -364,7 +364,8 @@ def test_each_role_attaches_exactly_its_bucket_access_policies(synth: Synth) -> 
         "ValidateShard": [access.read_data, access.write_archive],
         "CountDuplicates": [access.write_archive],  # reads and writes only runs/ in the archive
         "MergeReports": [access.write_archive],
-        "ArchiveOutputs": [access.read_outputs, access.write_archive],
+        # ArchiveOutputs heads the datasets: are the versions that trained still the validated ones?
+        "ArchiveOutputs": [access.read_outputs, access.write_archive, access.read_data],
         **{name: [synth.storage.lease.use] for name in LEASE_FUNCTIONS},
         "AcquireLease": [synth.storage.lease.use, access.read_data],
         "SubmitJob": [access.read_data],
