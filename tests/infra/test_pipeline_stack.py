@@ -688,13 +688,16 @@ def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _all_states(processor["States"])
 
 
-def test_every_retried_or_caught_error_is_one_a_task_can_raise(asl: dict[str, Any]) -> None:
+def test_every_retried_or_caught_error_is_one_a_task_can_raise(synth: Synth, asl: dict[str, Any]) -> None:
     """A misspelt error name in a Retry or Catch matches nothing: the run fails where it should have retried."""
     known = _error_names_step_functions_can_see()
-    for name, state in _all_states(asl["States"]):
-        for rule in [*state.get("Retry", []), *state.get("Catch", [])]:
-            for error in rule["ErrorEquals"]:
-                assert error.startswith("States.") or error in known, (name, error)
+    machines = synth.of_type("AWS::StepFunctions::StateMachine")
+    assert len(machines) >= 1
+    for machine_id, machine in machines.items():
+        for name, state in _all_states(_definition(machine)["States"]):
+            for rule in [*state.get("Retry", []), *state.get("Catch", [])]:
+                for error in rule["ErrorEquals"]:
+                    assert error.startswith("States.") or error in known, (machine_id, name, error)
     tasks = dict(_tasks(asl["States"]))
     for name, task in tasks.items():  # Lambda's own throttling and service errors never fail a run
         retried = {e for r in task.get("Retry", []) for e in r["ErrorEquals"]}
