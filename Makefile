@@ -39,8 +39,10 @@ $(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS)
 	rm -f $(CHECKOV_VENV)/.setup-* && touch $@
 
 # NOVA_CPT_REQUIRE_CHECKOV=1: the checkov gate fails, instead of skipping, when checkov is missing.
+# Prints the branch coverage of the runtime (novacpt and the handlers): reported, not gated.
+COVERAGE := --cov=novacpt --cov=lambdas --cov-branch --cov-report=term-missing:skip-covered
 test: setup checkov-setup
-	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest $(COVERAGE)
 
 checkov: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/infra/test_checkov_gate.py

@@ -44,11 +44,13 @@ def demo(
     pages: list[Path] = []
 
     def report(s3: Any, archive_bucket: str, run_id: str) -> None:
+        from novacpt_cli.deployed import owned_by
         from novacpt_cli.report import fetch_run, render_report
+        from novacpt_dev.demo.run import ACCOUNT
 
         assert out is not None
         with tempfile.TemporaryDirectory(prefix="cpt-demo-report-") as folder:
-            data_, metrics = fetch_run(s3, archive_bucket, run_id, Path(folder))
+            data_, metrics = fetch_run(owned_by(s3, ACCOUNT), archive_bucket, run_id, Path(folder))
             pages.append(render_report(data_, metrics, out))
 
     started = time.monotonic()

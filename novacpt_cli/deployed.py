@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import boto3
@@ -28,9 +29,32 @@ class Deployed:
     endpoint_url: str | None
     lease_table: str | None = None  # the capacity lease and run queue (older deployments have none)
 
+    @property
+    def account(self) -> str:
+        """The deployment's account (from its state machine's ARN)."""
+        return self.state_machine_arn.split(":")[4]
+
     def client(self, service: str) -> Any:
-        """A client of this deployment's account and region (and emulator endpoint, if any)."""
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+        """A client of this deployment's account and region (and emulator endpoint, if any).
+
+        An S3 client names the deployment's account as the expected owner of every bucket it calls (as the
+        pipeline does): a bucket of the same name in another account is refused, never read or written.
+        """
+        client = self.session.client(service, endpoint_url=self.endpoint_url)
+        return owned_by(client, self.account) if service == "s3" else client
+
+
+def owned_by(s3: Any, account: str) -> Any:
+    """`s3`, naming `account` as the expected owner of every bucket it calls (and of every copy's source)."""
+    s3.meta.events.register_first("provide-client-params.s3", partial(_expect_owner, account))
+    return s3
+
+
+def _expect_owner(account: str, params: dict[str, Any], model: Any, **_: Any) -> None:
+    members = model.input_shape.members if model.input_shape is not None else {}
+    for name in ("ExpectedBucketOwner", "ExpectedSourceBucketOwner"):
+        if name in members:
+            params.setdefault(name, account)
 
 
 def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:

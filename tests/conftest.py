@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-# Powertools reads these when lambdas.runtime creates its Logger, Tracer and Metrics (at import),
-# so they are set here, before any test module imports a handler.
-for _name, _value in {
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
-    "POWERTOOLS_SERVICE_NAME": "test",
-    "POWERTOOLS_DEV": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
+from tests import aws_calls
+
+# The environment of every test, set once here (before any test module imports a handler or makes a client):
+# Powertools reads its settings when lambdas.runtime creates its Logger, Tracer and Metrics (at import), and
+# fake credentials and a region keep every AWS call on moto or a Stubber. Fixtures add only their own values.
+os.environ.update(
+    {
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
+        "POWERTOOLS_SERVICE_NAME": "test",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_DEV": "false",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+
+# Every botocore session made from here on records its calls and checks the S3 contract (tests/aws_calls.py).
+aws_calls.install()
 
 ROOT = Path(__file__).resolve().parents[1]
 # `../shared` beside the checkout; NOVA_CPT_SHARED names it when the suite runs from a copy elsewhere
@@ -30,3 +45,14 @@ def reference_dir() -> Path:
     if not SHARED_REFERENCE.is_dir():
         pytest.skip(f"reference files not found at {SHARED_REFERENCE} (../shared is absent)")
     return SHARED_REFERENCE
+
+
+@pytest.fixture(autouse=True)
+def aws_contract() -> Iterator[aws_calls.Recorder]:
+    """The AWS calls of this test; the test fails if a call of the product broke the S3 contract."""
+    aws_calls.RECORDER.reset()
+    yield aws_calls.RECORDER
+    violations = aws_calls.RECORDER.take_violations()
+    aws_calls.RECORDER.reset()
+    if violations:
+        pytest.fail("S3 contract broken:\n  " + "\n  ".join(violations), pytrace=False)

@@ -9,7 +9,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -89,13 +89,15 @@ def handlers_in_process(
     before_each: Callable[[], None] = clear_handler_caches,
     cluster: Callable[[], ClusterBackend[Recipe]] = scripted_cluster,
     preflight: Callable[[], Checks] = preflight_handler.region_checks,
+    around: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
 ) -> Iterator[list[Invocation]]:
     """While active, every moto Lambda invocation calls the handler named by the function's Handler.
 
     `env(function_name)` adds or overrides environment variables for one call (tests script the
     fake cluster and shorten the poll interval this way); `before_each` runs before each call;
     `cluster` makes the cluster the capacity and job handlers drive (there is no HyperPod in moto), and
-    `preflight` the checks Preflight runs (by default only the region's images: no cluster to look at).
+    `preflight` the checks Preflight runs (by default only the region's images: no cluster to look at);
+    each call runs inside `around(function_name)` (tests attribute the AWS calls they record this way).
     Yields the list of invocations, appended as they happen.
     """
     calls: list[Invocation] = []
@@ -105,7 +107,7 @@ def handlers_in_process(
         call = Invocation(self.function_name, payload)
         calls.append(call)
         variables = {**(self.environment_vars or {}), **(env(self.function_name) if env else {})}
-        with _ONE_AT_A_TIME, _environ({k: str(v) for k, v in variables.items()}):
+        with _ONE_AT_A_TIME, _environ({k: str(v) for k, v in variables.items()}), around(self.function_name):
             before_each()
             module_name, _, attribute = str(self.handler).rpartition(".")
             handler = getattr(importlib.import_module(module_name), attribute)

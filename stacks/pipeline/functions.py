@@ -385,9 +385,11 @@ class PipelineFunctions(Construct):
         self[ARCHIVE_OUTPUTS].attach(access.read_outputs, access.write_archive)
         for name in LEASE_FUNCTIONS:
             self.by_name[name].attach(lease.use)
-        # Both look whether a dataset was replaced since it was validated (HeadObject).
+        # These look whether a dataset was replaced since it was validated (HeadObject); ArchiveOutputs records
+        # whether the versions that trained are still the ones validated.
         self[ACQUIRE_LEASE].attach(access.read_data)
         self[SUBMIT_JOB].attach(access.read_data)
+        self[ARCHIVE_OUTPUTS].attach(access.read_data)
         if cluster is not None:
             self[CLEAN_UP_ABORTED].attach(lease.use)
             self[WATCH_CAPACITY].attach(lease.read)

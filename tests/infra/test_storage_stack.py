@@ -31,6 +31,7 @@ from stacks.config import (
 from stacks.storage.buckets import ACCESS_LOG_PREFIXES, LOGS_USE_BUCKET_POLICY_FLAG
 from stacks.storage.stack import StorageStack
 from tests.conftest import ROOT
+from tests.permissions import iam_allows
 
 # Non-default values, so the template shows the configured days and not the defaults.
 ARCHIVE_DAYS = 120
@@ -113,17 +114,46 @@ def _policy_statements(synth: Synth, id_prefix: str) -> list[dict[str, object]]:
     return statements
 
 
-def test_access_policies_grant_single_actions_on_one_bucket_each(synth: Synth) -> None:
-    read_data = _policy_statements(synth, "BucketAccessReadData")
-    assert [s["Action"] for s in read_data] == [["s3:GetObject", "s3:GetObjectVersion"], "s3:ListBucket", "kms:Decrypt"]
-    assert read_data[0]["Resource"] == {
-        "Fn::Join": ["", [{"Fn::GetAtt": ["DatasetStorageDataBucketC3882D93", "Arn"]}, "/*"]]
-    }
-    archive = _policy_statements(synth, "BucketAccessWriteArchive")
-    assert archive[0]["Action"] == ["s3:GetObject", "s3:PutObject"]
-    assert archive[0]["Resource"] == {
-        "Fn::Join": ["", [{"Fn::GetAtt": ["DatasetStorageArchiveBucketE681CEC4", "Arn"]}, "/runs/*"]]
-    }
+def _arns(synth: Synth, value: Any) -> Any:
+    """A policy with each bucket's Fn::GetAtt Arn replaced by the ARN of a bucket named after its role."""
+    names = {logical_id: name for name, logical_id in synth.ids.items()}
+    if isinstance(value, list):
+        return [_arns(synth, v) for v in value]
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in names:
+        return f"arn:aws:s3:::{names[value['Fn::GetAtt'][0]]}"
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        delimiter, items = value["Fn::Join"]
+        return delimiter.join(str(_arns(synth, i)) for i in items)
+    if isinstance(value, dict):
+        return {k: _arns(synth, v) for k, v in value.items()}
+    return value
+
+
+def test_access_policies_grant_each_reader_and_writer_only_its_bucket(synth: Synth) -> None:
+    """What each managed policy lets a role do, evaluated as IAM does: only its bucket, only its verbs."""
+    read_data = _arns(synth, _policy_statements(synth, "BucketAccessReadData"))
+    assert iam_allows(read_data, "s3:GetObjectVersion", "arn:aws:s3:::data/jobs/a/train.jsonl")  # pinned reads
+    assert iam_allows(read_data, "s3:GetObject", "arn:aws:s3:::data/jobs/a/recipe.yaml")
+    assert iam_allows(read_data, "s3:ListBucket", "arn:aws:s3:::data")
+    for action, resource in [
+        ("s3:PutObject", "arn:aws:s3:::data/jobs/a/train.jsonl"),  # read only
+        ("s3:DeleteObject", "arn:aws:s3:::data/jobs/a/train.jsonl"),
+        ("s3:GetObject", "arn:aws:s3:::archive/runs/r/run.json"),  # no other bucket
+        ("s3:GetObject", "arn:aws:s3:::output/a/manifest.json"),
+    ]:
+        assert not iam_allows(read_data, action, resource), (action, resource)
+    archive = _arns(synth, _policy_statements(synth, "BucketAccessWriteArchive"))
+    assert iam_allows(archive, "s3:PutObject", "arn:aws:s3:::archive/runs/r/run.json")
+    assert iam_allows(archive, "s3:GetObject", "arn:aws:s3:::archive/runs/r/run.json")
+    for action, resource in [
+        ("s3:PutObject", "arn:aws:s3:::archive/elsewhere/x"),  # only under runs/
+        ("s3:DeleteObject", "arn:aws:s3:::archive/runs/r/run.json"),  # the archive is never deleted from
+        ("s3:PutObject", "arn:aws:s3:::data/jobs/a/train.jsonl"),
+    ]:
+        assert not iam_allows(archive, action, resource), (action, resource)
+
+
+def test_access_policies_name_single_actions(synth: Synth) -> None:
     for prefix in (
         "BucketAccessReadData",
         "BucketAccessReadOutputs",

@@ -22,7 +22,7 @@ from lambdas import runtime
 from novacpt.adapters.hyperpod import HyperPodBackend, HyperPodCapacity
 from novacpt.adapters.lease import LeaseTable, QueueEntry
 from novacpt.kernel.errors import CapacityUnavailable, ClusterBusy, PipelineError, TransientError
-from novacpt.kernel.ports import CapacityStatus, JobStatus
+from novacpt.kernel.ports import CapacityStatus, JobState, JobStatus
 from novacpt.kernel.settings import ClusterSettings, JobSettings
 from novacpt.recipe import validate_recipe_bytes
 from novacpt.steps.capacity import (
@@ -334,6 +334,20 @@ def test_always_on_never_resizes(sagemaker: StubbedSageMaker) -> None:
         capacity.prepare_capacity(32)
 
 
+def test_always_on_with_exactly_the_replicas_trains(sagemaker: StubbedSageMaker) -> None:
+    """The boundary: 16 always-on instances are enough for 16 replicas (ready once all 16 run), 17 are not."""
+    capacity = sagemaker.capacity(always_on=True)
+    sagemaker.describe(described(target=16))
+    sagemaker.nodes(nodes(["Running"] * 15 + ["Pending"]))
+    assert capacity.prepare_capacity(16) is False  # enough asked for, one not yet running
+    sagemaker.describe(described(target=16))
+    sagemaker.nodes(nodes(["Running"] * 16))
+    assert capacity.prepare_capacity(16) is True
+    sagemaker.describe(described(target=16))
+    with pytest.raises(CapacityUnavailable, match="always-on with 16 instances; the recipe asks for 17"):
+        capacity.prepare_capacity(17)
+
+
 def test_capacity_status_summarises_the_group(sagemaker: StubbedSageMaker) -> None:
     sagemaker.describe(described(status="Updating", target=16, current=9, failure=""))
     sagemaker.nodes(nodes(["Running"] * 9 + ["Pending"] * 7))
@@ -384,27 +398,38 @@ def _no_jobs() -> Any:
 
 
 def test_the_hyperpod_backend_makes_each_half_on_first_use() -> None:
+    """Job calls reach the job half with their arguments, made once; the capacity half is never made for them."""
+    made: list[str] = []
+
     class Jobs:
         def __init__(self) -> None:
-            self.cancelled: list[str] = []
+            self.calls: list[tuple[Any, ...]] = []
 
-        def submit(self, job_name: str, execution: str, recipe: Any) -> None: ...
+        def submit(self, job_name: str, execution: str, recipe: Any) -> None:
+            self.calls.append(("submit", job_name, execution, recipe))
 
         def status(self, job_name: str, attempt: int) -> JobStatus:
-            return JobStatus(ScriptedCluster(["RUNNING"]).states[0])
+            self.calls.append(("status", job_name, attempt))
+            return JobStatus(JobState.RUNNING, reason=f"{job_name} look {attempt}")
 
         def cancel(self, job_name: str) -> None:
-            self.cancelled.append(job_name)
+            self.calls.append(("cancel", job_name))
 
-    jobs = Jobs()
+    def jobs() -> Jobs:
+        made.append("jobs")
+        return Jobs()
 
     def no_capacity() -> HyperPodCapacity:
         raise AssertionError("a job step must not make the capacity backend")
 
-    backend = HyperPodBackend(capacity=no_capacity, jobs=lambda: jobs)
+    backend = HyperPodBackend(capacity=no_capacity, jobs=jobs)
+    assert made == []  # nothing is made before it is used
+    recipe = object()
+    backend.submit("j-1", "run-a", recipe)  # type: ignore[arg-type]
+    assert backend.status("j-1", 3).reason == "j-1 look 3"
     backend.cancel("j-1")
-    assert backend.status("j-1", 0).state.value == "RUNNING"
-    assert jobs.cancelled == ["j-1"]
+    assert made == ["jobs"]  # once, for all three calls
+    assert backend.jobs.calls == [("submit", "j-1", "run-a", recipe), ("status", "j-1", 3), ("cancel", "j-1")]
 
 
 def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,7 +438,6 @@ def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: p
         "INSTANCE_GROUP": GROUP,
         "RESTING_COUNT": "0",
         "CAPACITY_MODE": "always-on",
-        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
     backend = runtime.cluster()
@@ -507,7 +531,6 @@ def test_the_aborted_handler_reads_the_event_bridge_event(monkeypatch: pytest.Mo
         "DATA_BUCKET": "data",
         "OUTPUT_BUCKET": "output",
         "ARCHIVE_BUCKET": "archive",
-        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
     clear_handler_caches()
@@ -556,20 +579,19 @@ def test_a_recipe_over_the_cluster_maximum_or_for_another_model_fails_validation
 
 
 class SlowCluster(ScriptedCluster):
-    """The scripted fake, but the instances are in service only from the `ready_after`-th look."""
-
-    looks = 0
+    """The scripted fake, but the instances are in service only from the `ready_after`-th look (one per test)."""
 
     def __init__(self, ready_after: int) -> None:
         super().__init__(["RUNNING", "SUCCEEDED"])
         self.ready_after = ready_after
+        self.looks = 0
 
     def prepare_capacity(self, replicas: int) -> bool:
-        SlowCluster.looks += 1
-        return SlowCluster.looks >= self.ready_after
+        self.looks += 1
+        return self.looks >= self.ready_after
 
     def capacity_status(self) -> CapacityStatus:
-        return CapacityStatus(16, min(SlowCluster.looks, 16), "Updating")
+        return CapacityStatus(16, min(self.looks, 16), "Updating")
 
 
 @pytest.mark.slow
@@ -580,8 +602,8 @@ def test_the_run_waits_for_capacity_then_trains(
 
     pipeline: Pipeline = request.getfixturevalue("pipeline")
 
-    SlowCluster.looks = 0
-    monkeypatch.setattr(capacity, "cluster", lambda: SlowCluster(ready_after=3))
+    slow = SlowCluster(ready_after=3)  # every invocation looks at the same cluster
+    monkeypatch.setattr(capacity, "cluster", lambda: slow)
     uri = pipeline.drop("trial-w", lite_recipe())
     put_outputs(pipeline, "trial-w", "run-w")
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-w"))
@@ -608,8 +630,8 @@ def test_capacity_that_never_comes_fails_the_run_and_releases(
 
     pipeline: Pipeline = request.getfixturevalue("pipeline")
 
-    SlowCluster.looks = 0
-    monkeypatch.setattr(capacity, "cluster", lambda: SlowCluster(ready_after=10**6))
+    never = SlowCluster(ready_after=10**6)
+    monkeypatch.setattr(capacity, "cluster", lambda: never)
     pipeline.env["MAX_CAPACITY_WAIT_SECONDS"] = "0.01"
     uri = pipeline.drop("trial-x", lite_recipe())
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-x"))

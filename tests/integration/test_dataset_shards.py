@@ -106,7 +106,9 @@ def test_ranged_reader_returns_the_range_in_order() -> None:
         s3.create_bucket(Bucket="bucket")
         s3.put_object(Bucket="bucket", Key="k", Body=data)
         for start, stop in ((0, len(data)), (5, 1000), (1000, 1001), (7, 7)):
-            with RangedReader(s3, "bucket", "k", start=start, stop=stop, part_bytes=97, workers=3) as reader:
+            with RangedReader(
+                s3, "bucket", "k", start=start, stop=stop, part_bytes=97, workers=3, expected_owner="123456789012"
+            ) as reader:
                 out = b""
                 while chunk := reader.read(41):
                     out += chunk
@@ -121,6 +123,7 @@ def test_pipeline_steps_on_s3_equal_single_pass(shard_bytes: int) -> None:
         s3 = boto3.client("s3", region_name="us-east-1")
         for bucket in ("data-bucket", "output-bucket", "archive-bucket"):
             s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # as deployed
         s3.put_object(Bucket="data-bucket", Key="jobs/a/train.jsonl", Body=body)
         deployment = Deployment(
             account_id="123456789012", region="us-east-1", data_bucket="data-bucket",

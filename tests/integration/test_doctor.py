@@ -39,8 +39,6 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str], resources: d
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for key, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
-        monkeypatch.setenv(key, value)
     with mock_aws(), KubernetesStandIn() as standin:
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         role = {
@@ -143,8 +141,7 @@ def test_failures_are_one_line_each_and_json_is_one_object(deployed: dict[str, A
     assert "Service Quotas" in failed["quota"]["fix"]
 
 
-def test_stacks_not_deployed_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def test_stacks_not_deployed_is_a_usage_error() -> None:
     with mock_aws():
         result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 2

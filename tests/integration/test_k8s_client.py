@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,11 +181,12 @@ def test_server_errors_and_no_answer_are_transient(
     with pytest.raises(KubernetesError) as busy:
         client.create(CONFIGMAPS, "kubeflow", configmap("cm-1"))  # POST: not retried by the client
     assert busy.value.status == 503 and busy.value.transient and "etcd is busy" in str(busy.value)
-    with KubernetesStandIn() as closed:
-        url = closed.url
-    gone = KubernetesClient(url, token, allow_http=True, retries=0)
-    with pytest.raises(KubernetesError) as nothing:
-        gone.get(CONFIGMAPS, "kubeflow", "cm-1")
+    # A port this test holds bound but does not listen on: a refused connection, and no other server can take it.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        gone = KubernetesClient(f"http://127.0.0.1:{silent.getsockname()[1]}", token, allow_http=True, retries=0)
+        with pytest.raises(KubernetesError) as nothing:
+            gone.get(CONFIGMAPS, "kubeflow", "cm-1")
     assert nothing.value.status == 0 and nothing.value.transient and "no answer" in str(nothing.value)
 
 

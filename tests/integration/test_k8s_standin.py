@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from typer.testing import CliRunner
 
 from novacpt.adapters.k8s import CONFIGMAPS, PYTORCHJOBS, EksTokenSource, KubernetesClient, KubernetesError
 from novacpt.adapters.kubernetes_jobs import KubernetesJobs, cluster_log_group, kubernetes_jobs
@@ -28,9 +30,11 @@ from novacpt.naming import job_name
 from novacpt.recipe import NovaCptRecipe, validate_recipe_file
 from novacpt.steps.archive import archive_step
 from novacpt.steps.job import poll_step, submit_step
+from novacpt_cli import app
 from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 from tests.conftest import ROOT
 from tests.examples import recipe_summary, run_state
+from tests.permissions import RbacRule, forbidden_requests, job_rbac
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -60,8 +64,15 @@ class Cluster:
         return self.standin.objects("pytorchjobs", NS).get(name)
 
 
+@pytest.fixture(scope="module")
+def rbac(assembly: Path) -> list[RbacRule]:
+    """The RBAC the synthesised cluster stack installs for the pipeline's functions."""
+    return job_rbac(json.loads((assembly / "NovaCptCluster.template.json").read_text()))
+
+
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
+def cluster(rbac: list[RbacRule]) -> Iterator[Cluster]:
+    """The job backend against the stand-in; afterwards, RBAC must allow every request it received."""
     session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name=REGION)
     finished: list[FinishedJob] = []
     crd = REFERENCE_CRD if REFERENCE_CRD.is_file() else None  # schema checks when the reference is there
@@ -74,6 +85,9 @@ def cluster() -> Iterator[Cluster]:
             log_group=LOG_GROUP,
         )
         yield Cluster(standin, jobs, finished)
+    problems = forbidden_requests(rbac, standin.requests)
+    if problems:
+        pytest.fail("requests the synthesised RBAC does not allow:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 def test_submit_creates_configmap_then_job_and_status_follows_the_conditions(cluster: Cluster) -> None:
@@ -93,6 +107,26 @@ def test_submit_creates_configmap_then_job_and_status_follows_the_conditions(clu
     assert done.name == name and done.namespace == NS
     assert done.recipe is not None and done.recipe["run"]["name"] == name
     assert done.recipe["run"]["output_s3_path"] == "s3://out-bkt/a"
+
+
+def test_render_job_prints_what_the_job_backend_submits(cluster: Cluster) -> None:
+    """`cpt render-job` shows a user exactly the objects the pipeline creates on the cluster."""
+    paths = ["--set", "run.data_s3_path=s3://data-bkt/jobs/a/train.jsonl", "--set", "run.output_s3_path=s3://out-bkt/a"]
+    recipe = str(ROOT / "recipes" / "nova_lite_cpt.yaml")
+    result = CliRunner().invoke(
+        app, ["render-job", recipe, "--region", REGION, "--account", ACCOUNT, *paths, "--execution", "run-a"]
+    )
+    assert result.exit_code == 0, result.output
+    printed_map, printed_job = yaml.safe_load_all(result.stdout)
+    name = name_of()
+    cluster.jobs.submit(name, "run-a", lite())
+    submitted_job = cluster.job(name)
+    submitted_map = cluster.standin.objects("configmaps", NS)[config_map_name(name)]
+    assert submitted_job is not None
+    assert printed_job["metadata"]["name"] == name
+    assert printed_job["spec"] == submitted_job["spec"]
+    assert printed_job["metadata"]["labels"] == submitted_job["metadata"]["labels"]
+    assert printed_map["data"] == submitted_map["data"]
 
 
 def test_submit_again_for_the_same_execution_is_success(cluster: Cluster) -> None:
@@ -406,9 +440,7 @@ def test_settings_and_factory_for_the_job_functions() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
+def aws() -> Iterator[Any]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in ("data-bkt", "out-bkt", "archive-bkt"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,27 +143,17 @@ class World:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and the environment the stack gives the functions; no cached clients."""
+    """The environment the stack gives the functions (the rest: tests/conftest.py); no cached clients."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
         "ACCOUNT_ID": ACCOUNT,
         "REGION": REGION,
         "DATA_BUCKET": DATA,
         "OUTPUT_BUCKET": OUTPUT,
         "ARCHIVE_BUCKET": ARCHIVE,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
-        "POWERTOOLS_SERVICE_NAME": "test",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MAX_REPLICAS", "BUDGET_INSTANCE_HOURS", "PRICE_PER_INSTANCE_HOUR"):
+    for name in ("MAX_REPLICAS", "BUDGET_INSTANCE_HOURS", "PRICE_PER_INSTANCE_HOUR"):
         monkeypatch.delenv(name, raising=False)
-    if runtime.metrics.provider.namespace is None:  # another module imported lambdas first
-        monkeypatch.setattr(runtime.metrics.provider, "namespace", "NovaCpt")
     runtime.deployment.cache_clear()
     runtime.s3.cache_clear()
     yield
@@ -579,14 +568,12 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
 def test_archive_pages_through_more_than_a_thousand_outputs(world: World) -> None:
     count = 1001 + 3  # more than one list_objects_v2 page of 1,000 keys
     files = _put_outputs(world, tensorboard_files=count - 1)
-    start = time.monotonic()
     result = archive_step(world.s3, world.deployment, _run_state(), succeeded=True, execution_arn=EXECUTION_ARN)
     assert result.copied == len(files) == count
     archived = world.keys(ARCHIVE, f"runs/{RUN_ID}/outputs/")
     assert len(archived) == count
     assert f"runs/{RUN_ID}/outputs/tensorboard/events.out.tfevents.{count - 2:05d}" in archived
     assert len(world.keys(OUTPUT)) == count  # nothing deleted at the source
-    assert time.monotonic() - start < 120
 
 
 def test_archive_after_success_without_manifest_is_outputs_missing(world: World) -> None:
@@ -774,7 +761,7 @@ def test_trigger_repeated_event_starts_nothing_new(state_machine: str, ctx: Fake
     first = trigger.handler(event, ctx)
     # While the first execution runs, Step Functions answers a same-name, same-input start with it.
     again = trigger.handler(event, ctx)
-    assert again.get("execution_arn", first["execution_arn"]) == first["execution_arn"]
+    assert again["execution_arn"] == first["execution_arn"]  # the running execution, not a second one
     assert len(_executions(state_machine)) == 1
     # Once it has finished, the same name is refused: ExecutionAlreadyExists, nothing started.
     boto3.client("stepfunctions", region_name=REGION).stop_execution(executionArn=first["execution_arn"])

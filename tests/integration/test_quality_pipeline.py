@@ -58,6 +58,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("s3", region_name="us-east-1")
         for bucket in ("data-bucket", "output-bucket", "archive-bucket"):
             client.create_bucket(Bucket=bucket)
+            client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # as deployed
         yield client
 
 

@@ -18,6 +18,7 @@ from novacpt.run_report import report_data
 from novacpt_cli import app, upload
 from novacpt_cli.deployed import NotDeployed, find_deployment
 from novacpt_cli.remote import _job_health
+from tests.aws_calls import Recorder
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -35,9 +36,6 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
@@ -70,7 +68,12 @@ def test_deployment_is_found_from_stack_outputs(deployed: dict[str, Any]) -> Non
         find_deployment(pipeline_stack="Missing")
 
 
-def test_submit_uploads_data_then_recipe_and_names_the_execution(deployed: dict[str, Any], tmp_path: Path) -> None:
+_COMPLETES_AN_OBJECT = {"PutObject", "CompleteMultipartUpload", "CopyObject"}
+
+
+def test_submit_uploads_data_then_recipe_and_names_the_execution(
+    deployed: dict[str, Any], tmp_path: Path, aws_contract: Recorder
+) -> None:
     recipe = ROOT / "recipes" / "nova_micro_cpt.yaml"
     result = runner.invoke(app, ["submit", "--recipe", str(recipe), "--data", str(_train(tmp_path)), "--job", "trial"])
     assert result.exit_code == 0, result.output
@@ -79,9 +82,9 @@ def test_submit_uploads_data_then_recipe_and_names_the_execution(deployed: dict[
     assert sorted(keys) == ["jobs/trial/recipe.yaml", "jobs/trial/train.jsonl"]
     version = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["VersionId"]
     assert execution_name("drop-bucket", "jobs/trial/recipe.yaml", version) in result.output
-    recipe_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/recipe.yaml")["LastModified"]
-    data_time = s3.head_object(Bucket="drop-bucket", Key="jobs/trial/train.jsonl")["LastModified"]
-    assert data_time <= recipe_time  # the recipe, which starts the run, goes last
+    # The recipe, which starts the run, is written last: after the data's upload has completed.
+    writes = [c.params["Key"] for c in aws_contract.calls if c.caller and c.operation in _COMPLETES_AN_OBJECT]
+    assert writes == ["jobs/trial/train.jsonl", "jobs/trial/recipe.yaml"]
 
 
 def test_submit_stops_on_a_bad_dataset_and_uploads_nothing(deployed: dict[str, Any], tmp_path: Path) -> None:
@@ -110,7 +113,7 @@ def test_interrupted_upload_resumes_without_resending_parts(
     part = 5 << 20  # S3's smallest part
     path = tmp_path / "big.jsonl"
     path.write_bytes(b'{"text": "x"}\n' * ((3 * part) // 14 + 1000))
-    s3 = deployed["s3"]
+    s3 = find_deployment().client("s3")  # as `cpt submit` makes it
     sent: list[int] = []
     real_upload_part = s3.upload_part
 
@@ -200,8 +203,7 @@ def test_status_and_runs_show_the_lease_and_the_runs_in_line(deployed: dict[str,
     assert runs.output.splitlines()[1:3] == ["team-b-run\tIN LINE 1\t\t\t", "team-c-run\tIN LINE 2\t\t\t"]
 
 
-def test_commands_say_when_nothing_is_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def test_commands_say_when_nothing_is_deployed() -> None:
     with mock_aws():
         result = runner.invoke(app, ["runs"])
     assert result.exit_code == 2

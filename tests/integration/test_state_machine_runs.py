@@ -94,7 +94,7 @@ def test_bad_recipe_fails_with_every_problem_and_validates_no_data(pipeline: Pip
     assert result.status == "FAILED" and result.error == "RecipeInvalid"
     assert "training_config.global_batch_size" in (result.cause or "")
     assert "did you mean max_epochs?" in (result.cause or "")
-    assert pipeline.called("FunctionsValidateDataset") == []
+    assert pipeline.called("FunctionsPlanValidation") == [] and pipeline.called("FunctionsValidateShard") == []
     assert pipeline.called("FunctionsSubmitJob") == []
     (message,) = pipeline.local.notifications()
     assert "RecipeInvalid" in message["message"]

@@ -37,8 +37,7 @@ def _slow_down(*_: Any, **__: Any) -> Any:
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def s3() -> Any:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         for bucket in ("data-bucket", "output-bucket", "archive-bucket"):
@@ -60,10 +59,10 @@ def test_a_throttled_region_check_is_retried_not_an_invalid_recipe(s3: Any, monk
     recipe = (ROOT / "recipes" / "nova_lite_cpt.yaml").read_bytes()
     s3.put_object(Bucket="data-bucket", Key="jobs/a/recipe.yaml", Body=recipe)
     access = S3Access(s3, ACCOUNT)
-    monkeypatch.setattr(s3, "get_bucket_location", _slow_down)
-    with pytest.raises(TransientError):
-        validate_recipe_step(access, SETTINGS, RUN, run_id="r")
-    monkeypatch.undo()
+    with monkeypatch.context() as throttled:  # only this part: the fixture's environment stays
+        throttled.setattr(s3, "get_bucket_location", _slow_down)
+        with pytest.raises(TransientError):
+            validate_recipe_step(access, SETTINGS, RUN, run_id="r")
     s3.delete_object(Bucket="data-bucket", Key="jobs/a/train.jsonl")
     with pytest.raises(RecipeInvalid, match="does not exist"):  # a real problem is still a validation failure
         validate_recipe_step(access, SETTINGS, RUN, run_id="r")

@@ -215,21 +215,6 @@ def cli(*args: str) -> Any:
     return runner.invoke(app, ["render-job", *args])
 
 
-def test_render_job_prints_what_the_pipeline_submits() -> None:
-    result = cli(str(LITE), "--region", "us-west-2", "--account", ACCOUNT, *SETS, "--execution", "run-a")
-    assert result.exit_code == 0, result.output
-    printed = list(yaml.safe_load_all(result.stdout))
-    expected = render_manifests(
-        ready(LITE),
-        region="us-west-2",
-        account=ACCOUNT,
-        job_name=job_name("nova-lite-cpt", "run-a"),
-        execution="run-a",
-    )
-    assert printed == expected
-    assert printed[1]["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 15
-
-
 def test_render_job_options_and_overrides() -> None:
     result = cli(
         str(LITE), "--region", "us-east-1", "--account", ACCOUNT, *SETS,
@@ -272,3 +257,13 @@ def test_render_job_usage_errors_exit_2_with_one_line() -> None:
     assert missing.exit_code == 2
     malformed = cli(str(LITE), "--region", "us-east-1", "--account", ACCOUNT, "--set", "no-equals-sign")
     assert malformed.exit_code == 2
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_pods_of_a_finished_job_are_kept_so_its_failure_can_be_read(recipe: Path) -> None:
+    """The operator must not delete a failed job's pods: the watchdog and the notification read their states.
+
+    Said explicitly, not left to the operator's default, which has differed between versions and job kinds.
+    """
+    _, job = render(ready(recipe))
+    assert job["spec"]["runPolicy"]["cleanPodPolicy"] == "None"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -374,9 +373,7 @@ def test_billion_laughs_fails_fast_with_a_clear_error() -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 10):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    start = time.perf_counter()
-    report = validate_recipe_bytes("\n".join(lines))
-    assert time.perf_counter() - start < 0.5
+    report = validate_recipe_bytes("\n".join(lines))  # 9**10 strings if expanded: it must stop, not hang
     assert only_error(report).field is None
     assert "10,000" in report.errors[0].message
 
