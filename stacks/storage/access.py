@@ -82,7 +82,11 @@ class BucketAccessPolicies(Construct):
             "WriteArchive",
             "Write run records and reports under runs/ in the archive bucket",
             [
-                iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[archive_runs]),
+                # ArchiveOutputs reads each dataset report at the version MergeReports wrote (GetObject with
+                # VersionId) to build report.json.
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources=[archive_runs]
+                ),
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[archive_bucket.bucket_arn]),
                 encrypt,
             ],

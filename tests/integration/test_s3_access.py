@@ -66,11 +66,12 @@ def test_a_range_read_asks_for_exactly_those_bytes(s3: tuple[S3Access, Stubber])
         "Bucket": "data-bkt",
         "Key": "jobs/a/train.jsonl",
         "Range": "bytes=10-19",
+        "VersionId": "v1",
         "ExpectedBucketOwner": ACCOUNT,
     }
     stub.add_response("get_object", {"Body": body(b"0123456789")}, expected)
-    assert access.read_range(URI, 10, 20) == b"0123456789"
-    assert access.read_range(URI, 5, 5) == b""  # an empty range asks S3 nothing
+    assert access.read_range(URI, 10, 20, version_id="v1") == b"0123456789"
+    assert access.read_range(URI, 5, 5, version_id="v1") == b""  # an empty range asks S3 nothing
 
 
 def test_a_small_read_asks_for_one_byte_more_than_allowed(s3: tuple[S3Access, Stubber]) -> None:
@@ -79,10 +80,11 @@ def test_a_small_read_asks_for_one_byte_more_than_allowed(s3: tuple[S3Access, St
         "Bucket": "data-bkt",
         "Key": "jobs/a/train.jsonl",
         "Range": "bytes=0-100",
+        "VersionId": "v1",
         "ExpectedBucketOwner": ACCOUNT,
     }
     stub.add_response("get_object", {"Body": body(b"x" * 101)}, expected)
-    assert len(access.read(URI, max_bytes=100)) == 101  # so the caller can tell it is too big
+    assert len(access.read(URI, max_bytes=100, version_id="v1")) == 101  # so the caller can tell it is too big
 
 
 def test_open_pins_the_version_and_names_the_owner(s3: tuple[S3Access, Stubber]) -> None:
@@ -223,7 +225,7 @@ def test_a_refused_read_says_the_bucket_must_be_this_accounts(s3: tuple[S3Access
     access, stub = s3
     stub.add_client_error("get_object", code, "denied", http_status_code=403)
     with pytest.raises(PipelineError) as raised:
-        access.read(URI, max_bytes=10)
+        access.read(URI, max_bytes=10, version_id="v1")
     assert str(raised.value) == (
         f"{URI}: access denied: the bucket must belong to account {ACCOUNT} and be one the pipeline may use"
     )
