@@ -99,8 +99,8 @@ class RecipeSummary(Contract):
         return recipe.model_dump(mode="json", exclude_unset=True)
 
 
-class PlannedDataset(Contract):
-    """A dataset pinned to the version seen when validation was planned."""
+class PinnedDataset(Contract):
+    """A dataset at the version seen when validation was planned: where, which version, how it was split."""
 
     role: DatasetRole
     uri: str
@@ -108,6 +108,15 @@ class PlannedDataset(Contract):
     etag: str
     bytes: int
     shards: int
+
+    def pinned(self) -> dict[str, Any]:
+        """These fields alone, to build a later model of the same dataset version."""
+        return {name: getattr(self, name) for name in PinnedDataset.model_fields}
+
+
+class PlannedDataset(PinnedDataset):
+    """A dataset pinned to the version seen when validation was planned."""
+
     partitions: int
 
 
@@ -169,15 +178,9 @@ class PartitionDuplicates(Contract):
     examples: list[list[int]]
 
 
-class DatasetSummary(Contract):
+class DatasetSummary(PinnedDataset):
     """MergeReports' result for one dataset: the version validated and where its full report is."""
 
-    role: DatasetRole
-    uri: str
-    version_id: str | None
-    etag: str
-    bytes: int
-    shards: int
     records: int
     estimated_tokens: int
     warnings: list[dict[str, Any]] = Field(default_factory=list)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from novacpt.contract import DatasetLimits
 from novacpt.dataset import DatasetOptions, DatasetReport, validate_stream
 from novacpt.recipe import Recipe, RecipeReport, parse_set_option, validate_recipe_file
 from novacpt_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, CliError, regular_file
 from novacpt_cli.progress import open_with_progress
+
+V = TypeVar("V")
 
 __all__ = ["EXIT_INVALID", "EXIT_USAGE", "EXIT_VALID", "CliError", "fail_usage", "regular_file"]
 
@@ -19,16 +22,21 @@ def fail_usage(message: str) -> CliError:
     return CliError(message)
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """`--set a.b=c` options as an overrides mapping (exit 2 on a malformed one)."""
-    overrides: dict[str, Any] = {}
+def parse_pairs(option: str, items: list[str] | None, parse: Callable[[str], tuple[str, V]]) -> dict[str, V]:
+    """A repeated `OPTION key=value` as a mapping, each item read by `parse` (exit 2 naming a malformed one)."""
+    pairs: dict[str, V] = {}
     for item in items or []:
         try:
-            key, value = parse_set_option(item)
+            key, value = parse(item)
         except ValueError as exc:
-            raise fail_usage(f"--set {item!r}: {exc}") from exc
-        overrides[key] = value
-    return overrides
+            raise fail_usage(f"{option} {item!r}: {exc}") from None
+        pairs[key] = value
+    return pairs
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`--set a.b=c` options as an overrides mapping (exit 2 on a malformed one)."""
+    return parse_pairs("--set", items, parse_set_option)
 
 
 def load_recipe(path: Path, overrides: dict[str, Any], *, require_s3_paths: bool) -> RecipeReport:

@@ -14,20 +14,14 @@ from novacpt.dataset.quality import (
     quality_report,
     sketch_stream,
 )
+from novacpt_cli.common import parse_pairs
 from novacpt_cli.errors import CliError, regular_file
 from novacpt_cli.progress import open_with_progress
 
 
 def expected_languages(items: list[str] | None) -> dict[str, float]:
     """`--expect-language ja=0.6` options as {code: share} (exit 2 on a malformed one)."""
-    found: dict[str, float] = {}
-    for item in items or []:
-        try:
-            code, share = parse_expected_language(item)
-        except ValueError as exc:
-            raise CliError(f"--expect-language {item!r}: {exc}") from None
-        found[code] = share
-    return found
+    return parse_pairs("--expect-language", items, parse_expected_language)
 
 
 def check_options(quality: bool, validation: Path | None, expected: dict[str, float]) -> None:

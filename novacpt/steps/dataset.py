@@ -320,12 +320,7 @@ def merge_reports_step(
             problems.append(describe_over_bounds(dataset.uri, over, report_uri))
         summaries.append(
             DatasetSummary(
-                role=role,
-                uri=dataset.uri,
-                version_id=dataset.version_id,
-                etag=dataset.etag,
-                bytes=dataset.bytes,
-                shards=dataset.shards,
+                **dataset.pinned(),
                 records=report.stats["records"],
                 estimated_tokens=report.stats["estimated_tokens"],
                 warnings=[w.to_dict() for w in report.warnings],
