@@ -41,8 +41,13 @@ $(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS)
 # NOVA_CPT_REQUIRE_CHECKOV=1: the checkov gate fails, instead of skipping, when checkov is missing.
 # Prints the branch coverage of the runtime (novacpt and the handlers): reported, not gated.
 COVERAGE := --cov=novacpt --cov=lambdas --cov-branch --cov-report=term-missing:skip-covered
+# The order is random (pytest-randomly); `make test SEED=N` replays the order a run printed.
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 test: setup checkov-setup
-	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest $(COVERAGE)
+	@echo "test order: make test SEED=$(SEED)"
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest --randomly-seed=$(SEED) $(COVERAGE)
 
 checkov: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/infra/test_checkov_gate.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +57,11 @@ def aws_contract() -> Iterator[aws_calls.Recorder]:
     aws_calls.RECORDER.reset()
     if violations:
         pytest.fail("S3 contract broken:\n  " + "\n  ".join(violations), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_from_earlier_tests() -> None:
+    """Powertools keeps metrics added outside a flushing handler in one process-wide store: start each test empty."""
+    runtime = sys.modules.get("lambdas.runtime")
+    if runtime is not None:
+        runtime.metrics.clear_metrics()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -12,15 +13,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from novacpt.contract import DatasetLimits, DatasetRef
+from novacpt.contract import DatasetLimits, DatasetRef, PartitionRequest
 from novacpt.dataset import DatasetOptions, validate_path, validate_stream
 from novacpt.dataset.fanout import validate_fanned_out
 from novacpt.dataset.quality import assess
 from novacpt.dataset.shards import ShardStream, read_from, shard_bounds
+from novacpt.kernel.errors import DatasetInvalid, PipelineError
 from novacpt.kernel.ranged_reader import RangedReader
 from novacpt.kernel.s3access import S3Access
 from novacpt.kernel.settings import Deployment
-from novacpt.steps.dataset import validate_dataset_step
+from novacpt.steps.dataset import (
+    count_duplicates_step,
+    merge_reports_step,
+    plan_validation_step,
+    validate_dataset_step,
+    validate_shard_step,
+)
 
 LINES = [
     b'{"text": "alpha"}',
@@ -144,3 +152,53 @@ def test_pipeline_steps_on_s3_equal_single_pass(shard_bytes: int) -> None:
         expected.warnings.extend(quality.warnings())
         single = expected.to_json_dict()
         assert {k: report[k] for k in single} == single
+
+
+@pytest.fixture
+def deployed_s3() -> Any:
+    """moto's S3 with the deployment's three (versioned) buckets, and the steps' view of them."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("data-bucket", "output-bucket", "archive-bucket"):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        deployment = Deployment(
+            account_id="123456789012", region="us-east-1", data_bucket="data-bucket",
+            output_bucket="output-bucket", archive_bucket="archive-bucket",
+        )  # fmt: skip
+        yield s3, deployment, S3Access(s3, deployment.account_id)
+
+
+LIMITS = DatasetLimits(max_length=20, global_batch_size=32, max_epochs=2)
+TRAIN = DatasetRef(role="train", uri="s3://data-bucket/jobs/a/train.jsonl")
+
+
+def test_a_dataset_deleted_before_planning_is_invalid_not_an_empty_report(deployed_s3: Any) -> None:
+    _, _, access = deployed_s3
+    with pytest.raises(DatasetInvalid, match=r"train\.jsonl: no such object: upload the dataset before the recipe"):
+        plan_validation_step(access, run_id="r", datasets=[TRAIN], limits=LIMITS)
+
+
+def test_a_report_is_never_merged_from_part_of_the_shards(deployed_s3: Any) -> None:
+    """A shard whose result went missing (a lost Map item) fails the merge: no report from half a dataset."""
+    s3, deployment, access = deployed_s3
+    good = b"".join(json.dumps({"text": f"note {i} " * 3}).encode() + b"\n" for i in range(60))
+    s3.put_object(Bucket="data-bucket", Key="jobs/a/train.jsonl", Body=good)
+    plan = plan_validation_step(access, run_id="r", datasets=[TRAIN], limits=LIMITS, shard_bytes=500)
+    shards = [validate_shard_step(access, deployment, shard) for shard in plan.shards]
+    assert len(shards) > 2
+    duplicates = [
+        count_duplicates_step(access, deployment, PartitionRequest(run_id="r", role=p.role, partition=p.partition,
+                                                                   shards=shards))
+        for p in plan.partitions
+    ]  # fmt: skip
+    with pytest.raises(PipelineError, match=rf"train\.jsonl: {len(shards) - 1} of {len(shards)} shards were scanned"):
+        merge_reports_step(access, deployment, plan=plan, shards=shards[:-1], duplicates=duplicates)
+    (summary,) = merge_reports_step(access, deployment, plan=plan, shards=shards, duplicates=duplicates)
+    assert (summary.records, summary.shards) == (60, len(shards))  # with every shard: the whole dataset
+
+
+def test_a_refused_listing_names_the_prefix(deployed_s3: Any) -> None:
+    _, _, access = deployed_s3
+    with pytest.raises(PipelineError, match=r"s3://someone-elses-bucket/runs/: no such bucket"):
+        list(access.list("s3://someone-elses-bucket/runs/"))

@@ -75,3 +75,11 @@ def test_submit_refuses_a_job_folder_the_trigger_would_ignore(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["submit", "--recipe", str(recipe), "--data", str(data), "--job", "my job/x"])
     assert result.exit_code == 2
     assert "my job/x" in result.output
+
+
+def test_a_throttled_recipe_read_is_retried_not_an_invalid_recipe(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = (ROOT / "recipes" / "nova_lite_cpt.yaml").read_bytes()
+    s3.put_object(Bucket="data-bucket", Key="jobs/a/recipe.yaml", Body=recipe)
+    monkeypatch.setattr(s3, "get_object", _slow_down)
+    with pytest.raises(TransientError, match="SlowDown"):  # the state machine retries it; the recipe is fine
+        validate_recipe_step(S3Access(s3, ACCOUNT), SETTINGS, RUN, run_id="r")
