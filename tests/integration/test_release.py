@@ -135,10 +135,8 @@ def watch_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHyperPod]:
 def _watch(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, object], dict[str, float]]:
     """One WatchCapacity invocation: its answer, and the metrics CloudWatch would receive (EMF on stdout)."""
     from lambdas.lease import watch
-    from lambdas.runtime import metrics as shared_metrics
     from novacpt_dev.emulator.invoke import FakeContext
 
-    shared_metrics.clear_metrics()  # Powertools keeps metrics across instances: drop what earlier tests left
     capsys.readouterr()
     context = FakeContext("WatchCapacity", 256, "arn:aws:lambda:us-east-1:123456789012:function:WatchCapacity")
     answer = watch({}, context)
