@@ -138,6 +138,26 @@ def test_the_iam_check_fails_when_the_role_loses_a_permission(templates: Templat
     assert "needs s3:GetObjectVersion" in problem and "its role does not allow" in problem
 
 
+def test_acquire_lease_may_describe_the_run_at_the_head_of_the_line_and_nothing_else(templates: Templates) -> None:
+    """AcquireLease looks whether the queued run ahead of it still runs: its role must allow that (and only that)."""
+    acquire = _function(templates, "FunctionsAcquireLease")
+    (run,) = [
+        arn
+        for (stack, logical_id), arn in templates.refs.items()
+        if stack == PIPELINE and logical_id.startswith("RunStateMachine")
+    ]
+
+    def describe(state_machine_arn: str) -> AwsCall:
+        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:team-b-run"
+        return AwsCall(
+            "stepfunctions", "states", "DescribeExecution", {"executionArn": arn}, "lambdas/runtime.py", acquire
+        )
+
+    assert unauthorised_calls(templates, [describe(run)]) == []
+    (problem,) = unauthorised_calls(templates, [describe(run.replace("RunStateMachine", "OtherStateMachine"))])
+    assert "needs states:DescribeExecution" in problem
+
+
 def test_the_iam_check_names_a_call_it_has_no_rule_for(templates: Templates) -> None:
     call = AwsCall(
         "sagemaker",
