@@ -11,12 +11,15 @@ THRESHOLD.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import rensa
+
+from novacpt.dataset.text_hash import hash_bytes
 
 WORD_SHINGLE: Final = 3
 CHAR_SHINGLE: Final = 5
@@ -26,19 +29,19 @@ BANDS: Final = 10
 ROWS: Final = 12
 NUM_PERM: Final = BANDS * ROWS
 SEED: Final = 1234567
-MAX_PIECE: Final = 1 << 20  # bytes of text hashed in one piece: bounds the table of powers
 THRESHOLD: Final = 0.8  # the Jaccard similarity where 1 - (1 - J**ROWS)**BANDS = 0.5 (0.798)
 
 U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
-_P: Final = np.uint32(0x01000193)  # odd: invertible modulo 2**32
-_P_INV: Final = np.uint32(pow(int(_P), -1, 1 << 32))
+I64 = npt.NDArray[np.int64]
 _MIX1: Final = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2: Final = np.uint64(0x94D049BB133111EB)
 _MULTIPLIERS: Final = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD],
     dtype=np.uint64,
 )
+_P: Final = np.uint32(0x01000193)  # the characters' polynomial hash, modulo 2**32
+_BYTE_MASKS: Final = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)  # the first i bytes of 8
+WORD_BYTES: Final = 16  # a word of up to this many bytes is its own bytes (two 8-byte values); longer, its xxh3
 _BAND_SALT: Final = (np.arange(BANDS, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xA0761D6478BD642F)
 _ROW_WEIGHTS: Final = np.array([(0x9FB21C651E98DF25 * (2 * i + 1)) % (1 << 64) for i in range(ROWS)], dtype=np.uint64)
 
@@ -53,114 +56,91 @@ def _mix(h: U64) -> U64:
     return h
 
 
-class _Powers:
-    """P**i and P**-i modulo 2**32 for i below a length that grows on demand."""
-
-    def __init__(self) -> None:
-        self.up = np.ones(1, dtype=np.uint32)
-        self.down = np.ones(1, dtype=np.uint32)
-
-    def need(self, size: int) -> tuple[U32, U32]:
-        if self.up.size < size:
-            size = max(size, 2 * self.up.size)
-            with np.errstate(over="ignore"):
-                self.up = np.cumprod(np.full(size, _P, dtype=np.uint32), dtype=np.uint32) * _P_INV
-                self.down = np.cumprod(np.full(size, _P_INV, dtype=np.uint32), dtype=np.uint32) * _P
-        return self.up, self.down
-
-
-_POWERS = _Powers()
-
-
 def is_spaced(text: str) -> bool:
     """True when the text separates words with spaces (word shingles suit it)."""
     sample = text[:SCRIPT_SAMPLE]
     return sample.count(" ") >= SPACED_SHARE * len(sample)
 
 
-def _ngrams(tokens: U64, owner: npt.NDArray[np.int64], records: int, n: int) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of n consecutive tokens of one record (a record of fewer tokens: its tokens), by record."""
-    if tokens.size >= n:
-        span = tokens.size - n + 1
-        grams = tokens[:span] * _MULTIPLIERS[0]
+def _by_record(grams: U64, tokens: npt.NDArray[Any], bounds: Sequence[int], n: int) -> tuple[U64, I64]:
+    """The n-gram hashes (`grams[i]`: tokens i .. i+n-1 of the batch) that lie inside one record, with
+    each record's count; a record of 1 to n-1 tokens has one shingle, the n-gram hash of its tokens.
+    `bounds`: the first token of each record, then the number of tokens.
+    """
+    parts, counts = [], np.zeros(len(bounds) - 1, dtype=np.int64)
+    for record, (first, end) in enumerate(itertools.pairwise(bounds)):
+        if end - first >= n:
+            parts.append(grams[first : end - n + 1])
+            counts[record] = end - first - n + 1
+        elif end > first:
+            with np.errstate(over="ignore"):
+                few = tokens[first:end].astype(np.uint64) * _MULTIPLIERS[: end - first]
+                parts.append(few.sum(dtype=np.uint64, keepdims=True))
+            counts[record] = 1
+    return (_mix(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)), counts
+
+
+def _ngrams(tokens: U64, n: int) -> U64:
+    """Hashes of every n consecutive tokens of the batch (empty when fewer than n)."""
+    span = max(tokens.size - n + 1, 0)
+    with np.errstate(over="ignore"):
+        grams: U64 = tokens[:span] * _MULTIPLIERS[0]
         for j in range(1, n):
             grams += tokens[j : j + span] * _MULTIPLIERS[j]
-        whole = owner[:span] == owner[n - 1 :]
-        grams, gram_owner = _mix(grams[whole]), owner[:span][whole]
-    else:
-        grams, gram_owner = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    per_record = np.bincount(owner, minlength=records)
-    short = per_record[owner] < n
-    if short.any():  # too few tokens for one n-gram: each token is a shingle
-        grams = np.concatenate([grams, tokens[short]])
-        gram_owner = np.concatenate([gram_owner, owner[short]])
-        order = np.argsort(gram_owner, kind="stable")
-        grams, gram_owner = grams[order], gram_owner[order]
-    return grams, gram_owner
+    return grams
 
 
-def _pieces(encoded: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
-    """Lower-cased UTF-8 of each text, a text longer than MAX_PIECE cut at whitespace, with their record."""
-    pieces, owners = [], []
-    for record, raw in enumerate(encoded):
-        data = raw.lower()
-        while len(data) > MAX_PIECE:
-            cut = max(data.rfind(b" ", 0, MAX_PIECE), data.rfind(b"\n", 0, MAX_PIECE))
-            cut = cut if cut > 0 else MAX_PIECE
-            pieces.append(data[:cut])
-            owners.append(record)
-            data = data[cut:]
-        pieces.append(data)
-        owners.append(record)
-    return pieces, owners
+def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
+    """Hashes of WORD_SHINGLE-word shingles of each UTF-8 text (lower-cased, split at ASCII whitespace), and
+    each text's count of shingles; a text of fewer words has one shingle, its words.
 
-
-def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of WORD_SHINGLE-word shingles of each text (words split at ASCII whitespace), with their record.
-
-    A shingle's hash is the polynomial hash (modulo 2**32) of its bytes from its first word's start to its
-    last word's end, from prefix sums of byte * P**position over the batch; a text of fewer words has one
-    shingle, all of it.
+    A word of up to WORD_BYTES bytes is read as two little-endian 8-byte values straight from the batch's
+    bytes (its bytes and length identify it exactly); a longer word is its xxh3-64 hash.
     """
-    pieces, owners = _pieces(encoded)
-    data = np.frombuffer(b"\n" + b"\n".join(pieces) + b"\n", dtype=np.uint8)
-    up, down = _POWERS.need(data.size)
-    word = data > 32
+    data = b"\n" + b"\n".join(encoded).lower() + b"\n" + bytes(WORD_BYTES)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    word = raw > 32
     edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # the data starts and ends outside a word: start, end, ...
     starts, ends = edges[0::2], edges[1::2]
-    bounds = np.cumsum([len(p) + 1 for p in pieces])
-    per_piece = np.diff(np.searchsorted(starts, bounds), prepend=0)
-    owner = np.repeat(np.asarray(owners, dtype=np.int64), per_piece)
-    n = WORD_SHINGLE
-    span = max(starts.size - n + 1, 0)
-    whole = owner[:span] == owner[n - 1 : n - 1 + span]
-    first, last, gram_owner = starts[:span][whole], ends[n - 1 :][whole], owner[:span][whole]
-    words = np.bincount(owner, minlength=len(encoded))
-    short = np.flatnonzero((words > 0) & (words < n))
-    if short.size:  # fewer words than a shingle: the whole text is one
-        head = np.searchsorted(owner, short)
-        first = np.concatenate([first, starts[head]])
-        last = np.concatenate([last, ends[head + words[short] - 1]])
-        gram_owner = np.concatenate([gram_owner, short])
-        order = np.argsort(gram_owner, kind="stable")
-        first, last, gram_owner = first[order], last[order], gram_owner[order]
+    length = ends - starts
+    reads = np.ndarray((raw.size - WORD_BYTES + 1,), dtype=f"V{WORD_BYTES}", buffer=data, strides=(1,))
+    halves = reads[starts].view("<u8")  # the 16 bytes from each word's start: (low, high) pairs
     with np.errstate(over="ignore"):
-        prefix = np.empty(data.size + 1, dtype=np.uint32)
-        prefix[0] = 0
-        np.multiply(data, up[: data.size], out=prefix[1:])
-        np.cumsum(prefix, out=prefix)
-        grams = ((prefix[last] - prefix[first]) * down[first]).astype(np.uint64)
-        grams |= (last - first).astype(np.uint64) << np.uint64(32)
-    return _mix(grams), gram_owner
+        tokens = halves[0::2] & _BYTE_MASKS[np.minimum(length, 8)]
+        high = halves[1::2] & _BYTE_MASKS[np.clip(length - 8, 0, 8)]
+        tokens ^= high * _MIX1
+        tokens ^= length.astype(np.uint64) * _MIX2
+    for i in np.flatnonzero(length > WORD_BYTES).tolist():
+        tokens[i] = hash_bytes(data[starts[i] : ends[i]])
+    offsets = np.cumsum([1, *(len(e) + 1 for e in encoded)])  # each text's first byte in `data`, then the end
+    bounds = np.searchsorted(starts, offsets).tolist()
+    mixed = _mix(tokens)
+    return _by_record(_ngrams(mixed, WORD_SHINGLE), mixed, bounds, WORD_SHINGLE)
 
 
-def char_shingles(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of CHAR_SHINGLE-character shingles of each text (whitespace left out), with their record."""
+def char_shingles(texts: Sequence[str]) -> tuple[U64, I64]:
+    """Hashes of CHAR_SHINGLE-character shingles of each text (whitespace left out), and each text's count
+    of shingles; a text of fewer characters has one shingle, its characters.
+
+    A shingle's hash is the polynomial hash (modulo 2**32) of its code points, then mixed to 64 bits.
+    """
     points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(t) for t in texts])
-    keep = (points > 32) & (points != 0x3000) & (points != 0xA0)
-    tokens = _mix(points[keep].astype(np.uint64))
-    return _ngrams(tokens, owner[keep], len(texts), CHAR_SHINGLE)
+    keep = points > 32
+    keep &= points != 0x3000
+    keep &= points != 0xA0
+    kept = points[keep]
+    n = CHAR_SHINGLE
+    span = max(kept.size - n + 1, 0)
+    with np.errstate(over="ignore"):
+        grams32 = kept[:span].copy()
+        for j in range(1, n):
+            grams32 *= _P
+            grams32 += kept[j : j + span]
+    cuts = np.cumsum([0, *(len(t) for t in texts)]).tolist()
+    bounds = [0]
+    for start, end in itertools.pairwise(cuts):
+        bounds.append(bounds[-1] + int(np.count_nonzero(keep[start:end])))
+    return _by_record(grams32.astype(np.uint64), kept, bounds, n)
 
 
 def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> npt.NDArray[np.uint64]:
@@ -180,8 +160,7 @@ def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> n
     chars = np.flatnonzero(~spaced).tolist()
     if chars:
         parts.append((np.asarray(chars, dtype=np.int64), *char_shingles([texts[i] for i in chars])))
-    for which, grams, owner in parts:
-        counts = np.bincount(owner, minlength=which.size)
+    for which, grams, counts in parts:
         offsets = np.zeros(which.size + 1, dtype=np.uint64)
         np.cumsum(counts, out=offsets[1:])
         matrix: Any = rensa.RMinHash.digest_matrix_from_flat_token_hashes(grams, offsets, NUM_PERM, SEED)

@@ -11,8 +11,10 @@ import ftfy.badness
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from py3langid.langid import classify
 
 from novacpt.dataset.codes import WarningCode
+from novacpt.dataset.language import SAMPLE_BYTES, UNKNOWN, languages_of
 from novacpt.dataset.mojibake import is_mojibake, mojibake_in
 from novacpt.dataset.quality import (
     MAX_LISTED,
@@ -104,10 +106,32 @@ def test_mojibake_detection_is_exactly_ftfys(texts: list[str]) -> None:
     assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
 
 
+def test_lone_accents_in_ascii_text_are_exactly_ftfys_too() -> None:
+    # a trigger with no other non-ASCII character nearby is not searched: the answer must not change
+    texts = ["a café, a “quote” and ü", "résumé", "x" * 50 + "Ã" + "y" * 50, "Â\xa0" + "z" * 9, "\x85 alone", "é" * 3]
+    assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
+
+
 def test_mojibake_examples() -> None:
     assert is_mojibake(mojibake("café “quoted”"))
     assert not is_mojibake("café “quoted” — naïve")
     assert not is_mojibake(SENTENCES["ja"])
+
+
+_LANGUAGE_SAMPLES = [SENTENCES[k].encode()[: 7 * n] for k in SENTENCES for n in range(1, 16)] + [
+    SENTENCES["en"].upper().encode(),
+    "ÉTÉ À PARIS".encode(),
+    "当社".encode()[:4],  # cut inside a character
+    b"\xff\xfe not utf-8",
+    b"x",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(_LANGUAGE_SAMPLES) | st.binary(max_size=80), min_size=1, max_size=40))
+def test_languages_are_exactly_py3langids(samples: list[bytes]) -> None:
+    expected = [str(classify(s[:SAMPLE_BYTES])[0]) if s[:SAMPLE_BYTES].strip() else UNKNOWN for s in samples]
+    assert languages_of(samples) == expected
 
 
 def test_languages_are_shares_of_records() -> None:
