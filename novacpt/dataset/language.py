@@ -6,33 +6,78 @@ enough to tell a language; the rest of the record changes no other figure). Noth
 Many samples are classified together: py3langid's byte automaton walks every sample at once with
 numpy (one step a byte position instead of one Python step a byte), then each sample is scored with
 py3langid's own expression on its features in py3langid's order, so the answer is `classify`'s.
+
+The wheel's model is xz-compressed (about half a CPU second to unpack): the first run on a machine
+keeps the unpacked arrays under the cpt cache folder, keyed by the model file's SHA-256, and later
+runs map them from there. Without a writable cache folder every run unpacks the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import shutil
+import tempfile
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from py3langid.langid import MODEL_FILE, RAW_FLOOR, LanguageIdentifier
+from py3langid.langid import MODEL_DIR, MODEL_FILE, RAW_FLOOR, LanguageIdentifier
+from py3langid.modelio import load_model
+
+from novacpt.kernel.cache import cache_home
 
 SAMPLE_BYTES: Final = 64
 UNKNOWN: Final = "unknown"
+_ARRAYS: Final = ("ptc", "pc", "classes", "nextmove", "row", "output")  # load_model's tuple, in its order
+
+
+def _model_arrays() -> tuple[npt.NDArray[Any], ...]:
+    """py3langid's model as load_model returns it, as arrays: from the cache when it holds them."""
+    source = MODEL_DIR / MODEL_FILE
+    try:
+        folder: Path | None = cache_home() / "py3langid" / hashlib.sha256(source.read_bytes()).hexdigest()[:32]
+    except RuntimeError:  # no home folder to cache in
+        folder = None
+    if folder is not None and folder.is_dir():
+        try:
+            return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS)
+        except (OSError, ValueError):
+            pass  # unreadable: unpack again
+    arrays = tuple(np.asarray(part) for part in load_model(source))
+    if folder is not None:
+        _keep(folder, arrays)
+    return arrays
+
+
+def _keep(folder: Path, arrays: tuple[npt.NDArray[Any], ...]) -> None:
+    """Store the arrays in `folder`, whole or not at all (another process may store them first)."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent))
+    except OSError:
+        return  # no cache: the next run unpacks the model again
+    try:
+        for name, array in zip(_ARRAYS, arrays, strict=True):
+            np.save(staging / f"{name}.npy", array, allow_pickle=False)
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class _Model:
     """py3langid's model as numpy arrays."""
 
     def __init__(self) -> None:
-        identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE)
-        self.identifier = identifier
-        self.next_move = np.frombuffer(identifier.tk_nextmove, dtype=np.dtype(identifier.tk_nextmove.typecode))
-        self.row_base = np.asarray(self.identifier._rowbase, dtype=np.int64)
-        self.output = np.asarray(self.identifier.tk_output, dtype=np.int64)
-        self.classes = list(self.identifier.nb_classes)
+        ptc, pc, classes, next_move, row, output = _model_arrays()
+        self.identifier: Any = LanguageIdentifier(ptc, pc, classes.tolist(), next_move, output, tk_row=row.tolist())
+        self.next_move = next_move
+        self.row_base = row.astype(np.int64) << 8
+        self.output = output.astype(np.int64)
+        self.classes = classes.tolist()
 
     def features(self, samples: Sequence[bytes]) -> npt.NDArray[np.int64]:
         """(samples, longest) array of the feature each byte's state emits (-1: none, or past the end)."""

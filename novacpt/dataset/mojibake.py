@@ -67,10 +67,11 @@ _ALONE: Final = np.zeros(_PLANE, dtype=bool)
 if _FOUND and all(ord(c) < _PLANE for c in _FOUND[0]):
     _TRIGGERS[[ord(c) for c in _FOUND[0]]] = True
     _ALONE[[ord(c) for c in _FOUND[1]]] = True
-    _CODES = sorted(ord(c) for c in _FOUND[0])
-    _GAP = max(range(len(_CODES) - 1), key=lambda i: _CODES[i + 1] - _CODES[i])
-    # every trigger is in [_LOW, _GAP_LOW] or [_GAP_HIGH, _HIGH]: a cheap first test (CJK text falls in the gap)
-    _LOW, _GAP_LOW, _GAP_HIGH, _HIGH = _CODES[0], _CODES[_GAP], _CODES[_GAP + 1], _CODES[-1]
+    _LEADS = sorted({c.encode("utf-8")[0] for c in _FOUND[0]})  # the first UTF-8 byte of each trigger
+    _CUTS = sorted(sorted(range(1, len(_LEADS)), key=lambda i: _LEADS[i - 1] - _LEADS[i])[:2])
+    # every trigger starts with a byte in one of these ranges (the leads split at their two widest gaps,
+    # where the first bytes of CJK characters fall): a cheap first test
+    _RANGES = [(int(part[0]), int(part[-1])) for part in np.split(np.asarray(_LEADS), _CUTS)]
 else:  # pragma: no cover - a future ftfy whose pattern this module cannot read: search everything
     _FOUND = None  # type: ignore[misc]
 
@@ -87,40 +88,60 @@ def _search(text: str, hits: Sequence[int]) -> bool:
     return end > 0 and bool(BADNESS_RE.search(text, start, end))
 
 
-def _hits(points: npt.NDArray[np.uint32]) -> npt.NDArray[np.intp]:
-    """Positions of the trigger characters that a match may hold: each one of an alternative with one
-    non-ASCII character, or one with another non-ASCII character less than WIDTH away."""
-    maybe = (points >= _LOW) & (points <= _HIGH)
-    maybe &= (points <= _GAP_LOW) | (points >= _GAP_HIGH)
+def _hits(data: bytes) -> npt.NDArray[np.intp]:
+    """Byte offsets in `data` (UTF-8, WIDTH zero bytes before and after) of the trigger characters a match
+    may hold: one of an alternative with one non-ASCII character, or one with another non-ASCII character
+    less than WIDTH characters away."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    maybe = np.zeros(raw.size, dtype=bool)
+    for low, high in _RANGES:
+        maybe |= (raw >= low) & (raw <= high) if low < high else raw == low
     at = np.flatnonzero(maybe)
-    at = at[_TRIGGERS[points[at]]]
-    if not at.size:
-        return at
-    near = _ALONE[points[at]]
-    last = points.size - 1
-    for distance in range(1, WIDTH):
-        near |= points[np.maximum(at - distance, 0)] >= 0x80  # at 0 this is the hit itself: searched, still exact
-        near |= points[np.minimum(at + distance, last)] >= 0x80
+    first, second, third = (raw[at + i].astype(np.intp) for i in range(3))
+    three = first >= 0xE0  # every trigger takes two or three bytes
+    point = np.where(
+        three, (first & 0x0F) << 12 | (second & 0x3F) << 6 | (third & 0x3F), (first & 0x1F) << 6 | (second & 0x3F)
+    )
+    found = _TRIGGERS[point]
+    at, point, size = at[found], point[found], 2 + three[found]
+    near = _ALONE[point]
+    for distance in range(1, WIDTH):  # ASCII characters are one byte: a non-ASCII one within WIDTH - 1 ...
+        near |= raw[at - distance] >= 0x80  # ... characters before ends within WIDTH - 1 bytes before
+        near |= raw[at + size + distance - 1] >= 0x80  # and one after starts within WIDTH - 1 bytes after
     return at[near]
 
 
-def mojibake_in(texts: Sequence[str]) -> list[int]:
-    """Indices of the texts that ftfy.badness.is_bad calls mojibake (the same answer, computed faster)."""
+def mojibake_in(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> list[int]:
+    """Indices of the texts that ftfy.badness.is_bad calls mojibake (the same answer, computed faster).
+
+    `encoded`, when given, holds each text's UTF-8 (saves encoding it again).
+    """
     if _FOUND is None:  # pragma: no cover
         return [i for i, text in enumerate(texts) if BADNESS_RE.search(text)]
-    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    hits = _hits(points)
+    utf8 = encoded if encoded is not None else [t.encode("utf-8") for t in texts]
+    pad = bytes(WIDTH + 2)
+    hits = _hits(pad + b"".join(utf8) + pad) - len(pad)
     if not hits.size:
         return []
-    starts = np.cumsum([0, *(len(t) for t in texts)])
+    starts = np.cumsum([0, *(len(e) for e in utf8)])
     owner = np.searchsorted(starts, hits, side="right") - 1
     cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
     records = owner[np.concatenate([[0], cuts])].tolist()
     return [
         record
         for record, mine in zip(records, np.split(hits, cuts), strict=True)
-        if _search(texts[record], (mine - starts[record]).tolist())
+        if _search(texts[record], _characters(utf8[record], (mine - starts[record]).tolist()))
     ]
+
+
+def _characters(data: bytes, offsets: Sequence[int]) -> list[int]:
+    """The character positions of the sorted byte offsets (each at a character's start) of UTF-8 `data`."""
+    found, done, chars = [], 0, 0
+    for offset in offsets:
+        chars += len(data[done:offset].decode("utf-8"))
+        done = offset
+        found.append(chars)
+    return found
 
 
 def is_mojibake(text: str) -> bool:

@@ -232,7 +232,7 @@ class QualityScanner:
         ]
         if len(self._samples) >= LANGUAGE_BATCH:
             self._identify()
-        bad = mojibake_in(texts)
+        bad = mojibake_in(texts, encoded)
         sketch.mojibake += len(bad)
         room = MAX_LISTED - len(sketch.mojibake_lines)
         sketch.mojibake_lines.extend(int(lines[i]) for i in bad[:room])

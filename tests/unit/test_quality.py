@@ -8,11 +8,13 @@ import random
 from pathlib import Path
 
 import ftfy.badness
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from py3langid.langid import classify
 
+from novacpt.dataset import language
 from novacpt.dataset.codes import WarningCode
 from novacpt.dataset.language import SAMPLE_BYTES, UNKNOWN, languages_of
 from novacpt.dataset.mojibake import is_mojibake, mojibake_in
@@ -132,6 +134,23 @@ _LANGUAGE_SAMPLES = [SENTENCES[k].encode()[: 7 * n] for k in SENTENCES for n in 
 def test_languages_are_exactly_py3langids(samples: list[bytes]) -> None:
     expected = [str(classify(s[:SAMPLE_BYTES])[0]) if s[:SAMPLE_BYTES].strip() else UNKNOWN for s in samples]
     assert languages_of(samples) == expected
+
+
+def test_the_unpacked_model_is_cached_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    unpacked = language._model_arrays()
+    assert len(list((tmp_path / "cpt" / "py3langid").iterdir())) == 1  # one folder, no staging left behind
+    monkeypatch.setattr(language, "load_model", lambda _: pytest.fail("the model was unpacked again"))
+    cached = language._model_arrays()
+    assert all(np.array_equal(a, b) for a, b in zip(unpacked, cached, strict=True))
+
+
+def test_without_a_writable_cache_the_model_is_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    ptc, pc, classes, *_ = language._model_arrays()
+    assert ptc.shape[1] == pc.size == classes.size
 
 
 def test_languages_are_shares_of_records() -> None:
