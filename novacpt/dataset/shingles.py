@@ -114,8 +114,7 @@ def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
         tokens[i] = hash_bytes(data[starts[i] : ends[i]])
     offsets = np.cumsum([1, *(len(e) + 1 for e in encoded)])  # each text's first byte in `data`, then the end
     bounds = np.searchsorted(starts, offsets).tolist()
-    mixed = _mix(tokens)
-    return _by_record(_ngrams(mixed, WORD_SHINGLE), mixed, bounds, WORD_SHINGLE)
+    return _by_record(_ngrams(tokens, WORD_SHINGLE), tokens, bounds, WORD_SHINGLE)
 
 
 def char_shingles(texts: Sequence[str]) -> tuple[U64, I64]:

@@ -108,6 +108,14 @@ def test_mojibake_detection_is_exactly_ftfys(texts: list[str]) -> None:
     assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.text(alphabet=_MOJIBAKE_ALPHABET, max_size=3)), max_size=12))
+def test_mojibake_in_mostly_ascii_text_is_exactly_ftfys(pieces: list[tuple[int, str]]) -> None:
+    texts = ["word " * n + piece for n, piece in pieces]
+    texts.append("".join(texts))
+    assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
+
+
 def test_lone_accents_in_ascii_text_are_exactly_ftfys_too() -> None:
     # a trigger with no other non-ASCII character nearby is not searched: the answer must not change
     texts = ["a café, a “quote” and ü", "résumé", "x" * 50 + "Ã" + "y" * 50, "Â\xa0" + "z" * 9, "\x85 alone", "é" * 3]
