@@ -12,7 +12,7 @@ THRESHOLD.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -39,9 +39,14 @@ _MULTIPLIERS: Final = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD],
     dtype=np.uint64,
 )
+U32 = npt.NDArray[np.uint32]
+_FMIX1: Final = np.uint32(0x85EBCA6B)
+_FMIX2: Final = np.uint32(0xC2B2AE35)
 _P: Final = np.uint32(0x01000193)  # the characters' polynomial hash, modulo 2**32
-_BYTE_MASKS: Final = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)  # the first i bytes of 8
 WORD_BYTES: Final = 16  # a word of up to this many bytes is its own bytes (two 8-byte values); longer, its xxh3
+# the first i of WORD_BYTES bytes: in the low and in the high little-endian 8-byte value
+_LOW_MASKS: Final = np.array([(1 << (8 * min(i, 8))) - 1 for i in range(WORD_BYTES + 1)], dtype=np.uint64)
+_HIGH_MASKS: Final = np.array([(1 << (8 * max(i - 8, 0))) - 1 for i in range(WORD_BYTES + 1)], dtype=np.uint64)
 _BAND_SALT: Final = (np.arange(BANDS, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xA0761D6478BD642F)
 _ROW_WEIGHTS: Final = np.array([(0x9FB21C651E98DF25 * (2 * i + 1)) % (1 << 64) for i in range(ROWS)], dtype=np.uint64)
 
@@ -56,38 +61,60 @@ def _mix(h: U64) -> U64:
     return h
 
 
+def _fmix32(h: U32) -> U32:
+    """MurmurHash3's 32-bit finaliser, in place."""
+    h ^= h >> np.uint32(16)
+    h *= _FMIX1
+    h ^= h >> np.uint32(13)
+    h *= _FMIX2
+    h ^= h >> np.uint32(16)
+    return h
+
+
 def is_spaced(text: str) -> bool:
     """True when the text separates words with spaces (word shingles suit it)."""
     sample = text[:SCRIPT_SAMPLE]
     return sample.count(" ") >= SPACED_SHARE * len(sample)
 
 
-def _by_record(grams: U64, tokens: npt.NDArray[Any], bounds: Sequence[int], n: int) -> tuple[U64, I64]:
-    """The n-gram hashes (`grams[i]`: tokens i .. i+n-1 of the batch) that lie inside one record, with
-    each record's count; a record of 1 to n-1 tokens has one shingle, the n-gram hash of its tokens.
-    `bounds`: the first token of each record, then the number of tokens.
-    """
-    parts, counts = [], np.zeros(len(bounds) - 1, dtype=np.int64)
-    for record, (first, end) in enumerate(itertools.pairwise(bounds)):
-        if end - first >= n:
-            parts.append(grams[first : end - n + 1])
-            counts[record] = end - first - n + 1
-        elif end > first:
-            with np.errstate(over="ignore"):
-                few = tokens[first:end].astype(np.uint64) * _MULTIPLIERS[: end - first]
-                parts.append(few.sum(dtype=np.uint64, keepdims=True))
-            counts[record] = 1
-    return (_mix(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)), counts
-
-
 def _ngrams(tokens: U64, n: int) -> U64:
-    """Hashes of every n consecutive tokens of the batch (empty when fewer than n)."""
+    """Hashes of every n consecutive tokens (empty when fewer than n)."""
     span = max(tokens.size - n + 1, 0)
     with np.errstate(over="ignore"):
         grams: U64 = tokens[:span] * _MULTIPLIERS[0]
         for j in range(1, n):
             grams += tokens[j : j + span] * _MULTIPLIERS[j]
     return grams
+
+
+def _polynomial(points: U32, n: int) -> U32:
+    """Polynomial hashes (modulo 2**32) of every n consecutive code points (empty when fewer than n)."""
+    span = max(points.size - n + 1, 0)
+    grams = points[:span].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            grams *= _P
+            grams += points[j : j + span]
+    return grams
+
+
+def _by_record(
+    tokens: npt.NDArray[Any], bounds: Sequence[int], n: int, hashes: Callable[[Any, int], Any]
+) -> tuple[npt.NDArray[Any], I64]:
+    """The `hashes` of the n-grams of tokens that lie inside one record, and each record's count; a record
+    of 1 to n-1 tokens has one shingle, the hash of its tokens. `bounds`: each record's first token, then
+    the number of tokens.
+    """
+    grams = hashes(tokens, n)
+    parts, counts = [], np.zeros(len(bounds) - 1, dtype=np.int64)
+    for record, (first, end) in enumerate(itertools.pairwise(bounds)):
+        if end - first >= n:
+            parts.append(grams[first : end - n + 1])
+            counts[record] = end - first - n + 1
+        elif end > first:
+            parts.append(hashes(tokens[first:end], end - first))
+            counts[record] = 1
+    return (np.concatenate(parts) if parts else grams[:0]), counts
 
 
 def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
@@ -97,7 +124,7 @@ def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
     A word of up to WORD_BYTES bytes is read as two little-endian 8-byte values straight from the batch's
     bytes (its bytes and length identify it exactly); a longer word is its xxh3-64 hash.
     """
-    data = b"\n" + b"\n".join(encoded).lower() + b"\n" + bytes(WORD_BYTES)
+    data = b"\n".join([b"", *encoded, bytes(WORD_BYTES)]).lower()
     raw = np.frombuffer(data, dtype=np.uint8)
     word = raw > 32
     edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # the data starts and ends outside a word: start, end, ...
@@ -105,41 +132,35 @@ def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
     length = ends - starts
     reads = np.ndarray((raw.size - WORD_BYTES + 1,), dtype=f"V{WORD_BYTES}", buffer=data, strides=(1,))
     halves = reads[starts].view("<u8")  # the 16 bytes from each word's start: (low, high) pairs
+    read = np.minimum(length, WORD_BYTES)
+    tokens = halves[0::2] & _LOW_MASKS[read]
     with np.errstate(over="ignore"):
-        tokens = halves[0::2] & _BYTE_MASKS[np.minimum(length, 8)]
-        high = halves[1::2] & _BYTE_MASKS[np.clip(length - 8, 0, 8)]
-        tokens ^= high * _MIX1
-        tokens ^= length.astype(np.uint64) * _MIX2
+        tokens ^= (halves[1::2] & _HIGH_MASKS[read]) * _MIX1  # a word's bytes are never 0: they tell its length
     for i in np.flatnonzero(length > WORD_BYTES).tolist():
         tokens[i] = hash_bytes(data[starts[i] : ends[i]])
     offsets = np.cumsum([1, *(len(e) + 1 for e in encoded)])  # each text's first byte in `data`, then the end
-    bounds = np.searchsorted(starts, offsets).tolist()
-    return _by_record(_ngrams(tokens, WORD_SHINGLE), tokens, bounds, WORD_SHINGLE)
+    grams, counts = _by_record(tokens, np.searchsorted(starts, offsets).tolist(), WORD_SHINGLE, _ngrams)
+    return _mix(grams), counts
 
 
 def char_shingles(texts: Sequence[str]) -> tuple[U64, I64]:
     """Hashes of CHAR_SHINGLE-character shingles of each text (whitespace left out), and each text's count
     of shingles; a text of fewer characters has one shingle, its characters.
 
-    A shingle's hash is the polynomial hash (modulo 2**32) of its code points, then mixed to 64 bits.
+    A shingle's hash is the polynomial hash (modulo 2**32) of its code points, mixed.
     """
     points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     keep = points > 32
     keep &= points != 0x3000
     keep &= points != 0xA0
-    kept = points[keep]
-    n = CHAR_SHINGLE
-    span = max(kept.size - n + 1, 0)
-    with np.errstate(over="ignore"):
-        grams32 = kept[:span].copy()
-        for j in range(1, n):
-            grams32 *= _P
-            grams32 += kept[j : j + span]
-    cuts = np.cumsum([0, *(len(t) for t in texts)]).tolist()
-    bounds = [0]
-    for start, end in itertools.pairwise(cuts):
-        bounds.append(bounds[-1] + int(np.count_nonzero(keep[start:end])))
-    return _by_record(grams32.astype(np.uint64), kept, bounds, n)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    starts = (np.cumsum(lengths) - lengths)[lengths > 0]
+    per_text = np.zeros(len(texts), dtype=np.int64)
+    if starts.size:
+        per_text[lengths > 0] = np.add.reduceat(keep, starts, dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(per_text)]).tolist()
+    grams, counts = _by_record(points[keep], bounds, CHAR_SHINGLE, _polynomial)
+    return _fmix32(grams).astype(np.uint64), counts
 
 
 def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> npt.NDArray[np.uint64]:
