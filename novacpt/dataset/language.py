@@ -78,6 +78,25 @@ class _Model:
         self.row_base = row.astype(np.int64) << 8
         self.output = output.astype(np.int64)
         self.classes = classes.tolist()
+        self.table = np.asarray(ptc)  # float16 (features, classes), mapped from the cache
+        self.slot = np.full(self.table.shape[0], -1, dtype=np.int64)  # a feature's row in `rows`, once converted
+        self.rows = np.empty((0, self.table.shape[1]), dtype=np.float32)
+        self.filled = 0
+
+    def rows_of(self, index: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """The table's rows as float32 (what `@` casts them to), each feature converted once."""
+        new = np.unique(index[self.slot[index] < 0])
+        if new.size:
+            if self.filled + new.size > len(self.rows):
+                grown = np.empty(
+                    (max(2 * len(self.rows), self.filled + new.size, 1024), self.rows.shape[1]), np.float32
+                )
+                grown[: self.filled] = self.rows[: self.filled]
+                self.rows = grown
+            self.rows[self.filled : self.filled + new.size] = self.table[new]
+            self.slot[new] = np.arange(self.filled, self.filled + new.size)
+            self.filled += new.size
+        return self.rows[self.slot[index]]
 
     def features(self, samples: Sequence[bytes]) -> npt.NDArray[np.int64]:
         """(samples, longest) array of the feature each byte's state emits (-1: none, or past the end)."""
@@ -104,18 +123,18 @@ class _Model:
         emitted = self.features([identifier._encode(s) for s in samples])
         sample, at = np.nonzero(emitted >= 0)  # by sample, then by position
         feature = emitted[sample, at]
-        # (sample, feature) groups; a group's first member is where the sample first meets the feature
-        ranked = np.lexsort((feature, sample))
-        key = sample[ranked] * self.output.size + feature[ranked]
+        # (sample, feature) groups, each in position order: a group's head is where its sample first meets it
+        ranked = np.argsort(sample * self.table.shape[0] + feature, kind="stable")
+        key = sample[ranked] * self.table.shape[0] + feature[ranked]
         heads = np.flatnonzero(np.diff(key, prepend=-1))
         counts = np.diff(heads, append=key.size)
-        heads_at = at[ranked][heads]
+        first = ranked[heads]
         # py3langid counts a sample's features in the order it first meets them
-        order = np.lexsort((heads_at, sample[ranked][heads]))
-        owner = sample[ranked][heads][order]
-        index = feature[ranked][heads][order].astype(np.intp)
+        order = np.argsort(sample[first] * emitted.shape[1] + at[first])
+        owner = sample[first][order]
+        index = feature[first][order].astype(np.intp)
         weights = np.log1p(counts[order].astype(np.float32))
-        rows = identifier.nb_ptc[index].astype(np.float32)  # what `@` would cast to, once for all samples
+        rows = self.rows_of(index)
         scores = np.full((len(samples), len(self.classes)), RAW_FLOOR, dtype=np.float32)
         bounds = np.searchsorted(owner, np.arange(len(samples) + 1)).tolist()
         for row, (start, end) in enumerate(itertools.pairwise(bounds)):
