@@ -46,7 +46,7 @@ def _model_arrays() -> tuple[npt.NDArray[Any], ...]:
         try:
             return tuple(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS)
         except (OSError, ValueError):
-            pass  # unreadable: unpack again
+            shutil.rmtree(folder, ignore_errors=True)  # damaged: unpack and store again
     arrays = tuple(np.asarray(part) for part in load_model(source))
     if folder is not None:
         _keep(folder, arrays)
