@@ -172,6 +172,15 @@ def test_without_a_writable_cache_the_model_is_unpacked(tmp_path: Path, monkeypa
     assert ptc.shape[1] == pc.size == classes.size
 
 
+def test_without_a_home_folder_the_model_is_unpacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(language, "cache_home", no_home)
+    monkeypatch.setattr(language, "load_model", _small_model)
+    assert language._model_arrays()[3].size == 256
+
+
 def test_languages_are_shares_of_records() -> None:
     rng = random.Random(3)
     mix = ["ja"] * 12 + ["en"] * 6 + ["fr"] * 2
