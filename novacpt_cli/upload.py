@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from novacpt.kernel.cache import cache_home
 
 PART_BYTES = 64 << 20  # S3 allows at most 10,000 parts: 64 MiB parts cover files up to 625 GiB
 SMALL_BYTES = 16 << 20  # below this, one PutObject
@@ -15,8 +16,7 @@ SMALL_BYTES = 16 << 20  # below this, one PutObject
 
 def state_dir() -> Path:
     """Where unfinished uploads are remembered ($XDG_CACHE_HOME/cpt/uploads)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cpt" / "uploads"
+    return cache_home() / "uploads"
 
 
 def _state_file(path: Path, bucket: str, key: str) -> Path:

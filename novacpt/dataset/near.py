@@ -31,8 +31,8 @@ def edges(rows: Rows) -> tuple[Lines, Lines]:
     """(first line, other line) pairs of every group of rows with equal keys."""
     if rows.size < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ordered = rows[np.argsort(rows, order=("hash", "line"), kind="stable")]
-    keys, lines = ordered["hash"], ordered["line"]
+    order = np.lexsort((rows["line"], rows["hash"]))  # by key, then line (a structured sort is many times slower)
+    keys, lines = rows["hash"][order], rows["line"][order]
     new = np.empty(keys.size, dtype=bool)
     new[0] = True
     np.not_equal(keys[1:], keys[:-1], out=new[1:])

@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from novacpt.dataset.codes import WarningCode
-from novacpt.dataset.language import languages_of
+from novacpt.dataset.language import SAMPLE_BYTES, languages_of
 from novacpt.dataset.mojibake import mojibake_in
 from novacpt.dataset.near import Lines, Rows, clusters, edges, overlapping, rows
 from novacpt.dataset.report import DatasetWarning
@@ -33,6 +33,7 @@ MAX_LISTED: Final = 1000
 # Languages: of every record of a stream (a file or a shard) up to LANGUAGE_ALL, then of one in LANGUAGE_STRIDE.
 LANGUAGE_ALL: Final = 1_000
 LANGUAGE_STRIDE: Final = 4
+LANGUAGE_BATCH: Final = 256  # samples classified together (py3langid's automaton walks them at once)
 NEAR_DUPLICATE_WARNING: Final = 0.05
 BATCH_BYTES: Final = 128 << 10  # text bytes shingled together: the numpy arrays stay in the CPU cache
 READ_BYTES: Final = 4 << 20
@@ -205,6 +206,7 @@ class QualityScanner:
         self._bytes = 0
         self._bands: list[Rows] = []
         self._exact: list[Rows] = []
+        self._samples: list[bytes] = []  # first bytes of the records whose language is still to identify
 
     def add(self, line: int, text: str) -> None:
         """A record's text on 0-based `line` (lines in increasing order)."""
@@ -225,17 +227,25 @@ class QualityScanner:
         self._bands.append(rows(band_keys(texts, encoded), lines))
         hashes = np.fromiter((hash_bytes(quoted(e)) or 1 for e in encoded), dtype=np.uint64, count=len(texts))
         self._exact.append(rows(hashes, lines))
-        sampled = [e for i, e in enumerate(encoded, start=first) if i < LANGUAGE_ALL or i % LANGUAGE_STRIDE == 0]
-        sketch.languages.update(languages_of(sampled))
-        bad = mojibake_in(texts)
+        self._samples += [
+            e[:SAMPLE_BYTES] for i, e in enumerate(encoded, start=first) if i < LANGUAGE_ALL or i % LANGUAGE_STRIDE == 0
+        ]
+        if len(self._samples) >= LANGUAGE_BATCH:
+            self._identify()
+        bad = mojibake_in(texts, encoded)
         sketch.mojibake += len(bad)
         room = MAX_LISTED - len(sketch.mojibake_lines)
         sketch.mojibake_lines.extend(int(lines[i]) for i in bad[:room])
         self._texts, self._lines, self._bytes = [], [], 0
 
+    def _identify(self) -> None:
+        self.sketch.languages.update(languages_of(self._samples))
+        self._samples = []
+
     def finish(self, lines: int) -> QualitySketch:
         """The sketch of a stream of `lines` lines."""
         self._flush()
+        self._identify()
         self.sketch.lines = lines
         self.sketch.bands = np.concatenate(self._bands) if self._bands else self.sketch.bands
         self.sketch.exact = np.concatenate(self._exact) if self._exact else self.sketch.exact

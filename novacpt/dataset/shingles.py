@@ -11,12 +11,15 @@ THRESHOLD.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import rensa
+
+from novacpt.dataset.text_hash import hash_bytes
 
 WORD_SHINGLE: Final = 3
 CHAR_SHINGLE: Final = 5
@@ -26,19 +29,24 @@ BANDS: Final = 10
 ROWS: Final = 12
 NUM_PERM: Final = BANDS * ROWS
 SEED: Final = 1234567
-MAX_PIECE: Final = 1 << 20  # bytes of text hashed in one piece: bounds the table of powers
 THRESHOLD: Final = 0.8  # the Jaccard similarity where 1 - (1 - J**ROWS)**BANDS = 0.5 (0.798)
 
 U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
-_P: Final = np.uint32(0x01000193)  # odd: invertible modulo 2**32
-_P_INV: Final = np.uint32(pow(int(_P), -1, 1 << 32))
+I64 = npt.NDArray[np.int64]
 _MIX1: Final = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2: Final = np.uint64(0x94D049BB133111EB)
 _MULTIPLIERS: Final = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD],
     dtype=np.uint64,
 )
+U32 = npt.NDArray[np.uint32]
+_FMIX1: Final = np.uint32(0x85EBCA6B)
+_FMIX2: Final = np.uint32(0xC2B2AE35)
+_P: Final = np.uint32(0x01000193)  # the characters' polynomial hash, modulo 2**32
+WORD_BYTES: Final = 16  # a word of up to this many bytes is its own bytes (two 8-byte values); longer, its xxh3
+# the first i of WORD_BYTES bytes: in the low and in the high little-endian 8-byte value
+_LOW_MASKS: Final = np.array([(1 << (8 * min(i, 8))) - 1 for i in range(WORD_BYTES + 1)], dtype=np.uint64)
+_HIGH_MASKS: Final = np.array([(1 << (8 * max(i - 8, 0))) - 1 for i in range(WORD_BYTES + 1)], dtype=np.uint64)
 _BAND_SALT: Final = (np.arange(BANDS, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xA0761D6478BD642F)
 _ROW_WEIGHTS: Final = np.array([(0x9FB21C651E98DF25 * (2 * i + 1)) % (1 << 64) for i in range(ROWS)], dtype=np.uint64)
 
@@ -53,23 +61,14 @@ def _mix(h: U64) -> U64:
     return h
 
 
-class _Powers:
-    """P**i and P**-i modulo 2**32 for i below a length that grows on demand."""
-
-    def __init__(self) -> None:
-        self.up = np.ones(1, dtype=np.uint32)
-        self.down = np.ones(1, dtype=np.uint32)
-
-    def need(self, size: int) -> tuple[U32, U32]:
-        if self.up.size < size:
-            size = max(size, 2 * self.up.size)
-            with np.errstate(over="ignore"):
-                self.up = np.cumprod(np.full(size, _P, dtype=np.uint32), dtype=np.uint32) * _P_INV
-                self.down = np.cumprod(np.full(size, _P_INV, dtype=np.uint32), dtype=np.uint32) * _P
-        return self.up, self.down
-
-
-_POWERS = _Powers()
+def _fmix32(h: U32) -> U32:
+    """MurmurHash3's 32-bit finaliser, in place."""
+    h ^= h >> np.uint32(16)
+    h *= _FMIX1
+    h ^= h >> np.uint32(13)
+    h *= _FMIX2
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def is_spaced(text: str) -> bool:
@@ -78,89 +77,90 @@ def is_spaced(text: str) -> bool:
     return sample.count(" ") >= SPACED_SHARE * len(sample)
 
 
-def _ngrams(tokens: U64, owner: npt.NDArray[np.int64], records: int, n: int) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of n consecutive tokens of one record (a record of fewer tokens: its tokens), by record."""
-    if tokens.size >= n:
-        span = tokens.size - n + 1
-        grams = tokens[:span] * _MULTIPLIERS[0]
+def _ngrams(tokens: U64, n: int) -> U64:
+    """Hashes of every n consecutive tokens (empty when fewer than n)."""
+    span = max(tokens.size - n + 1, 0)
+    with np.errstate(over="ignore"):
+        grams: U64 = tokens[:span] * _MULTIPLIERS[0]
         for j in range(1, n):
             grams += tokens[j : j + span] * _MULTIPLIERS[j]
-        whole = owner[:span] == owner[n - 1 :]
-        grams, gram_owner = _mix(grams[whole]), owner[:span][whole]
-    else:
-        grams, gram_owner = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    per_record = np.bincount(owner, minlength=records)
-    short = per_record[owner] < n
-    if short.any():  # too few tokens for one n-gram: each token is a shingle
-        grams = np.concatenate([grams, tokens[short]])
-        gram_owner = np.concatenate([gram_owner, owner[short]])
-        order = np.argsort(gram_owner, kind="stable")
-        grams, gram_owner = grams[order], gram_owner[order]
-    return grams, gram_owner
+    return grams
 
 
-def _pieces(encoded: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
-    """Lower-cased UTF-8 of each text, a text longer than MAX_PIECE cut at whitespace, with their record."""
-    pieces, owners = [], []
-    for record, raw in enumerate(encoded):
-        data = raw.lower()
-        while len(data) > MAX_PIECE:
-            cut = max(data.rfind(b" ", 0, MAX_PIECE), data.rfind(b"\n", 0, MAX_PIECE))
-            cut = cut if cut > 0 else MAX_PIECE
-            pieces.append(data[:cut])
-            owners.append(record)
-            data = data[cut:]
-        pieces.append(data)
-        owners.append(record)
-    return pieces, owners
+def _polynomial(points: U32, n: int) -> U32:
+    """Polynomial hashes (modulo 2**32) of every n consecutive code points (empty when fewer than n)."""
+    span = max(points.size - n + 1, 0)
+    grams = points[:span].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            grams *= _P
+            grams += points[j : j + span]
+    return grams
 
 
-def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of WORD_SHINGLE-word shingles of each text (words split at ASCII whitespace), with their record.
-
-    A shingle's hash is the polynomial hash (modulo 2**32) of its bytes from its first word's start to its
-    last word's end, from prefix sums of byte * P**position over the batch; a text of fewer words has one
-    shingle, all of it.
+def _by_record(
+    tokens: npt.NDArray[Any], bounds: Sequence[int], n: int, hashes: Callable[[Any, int], Any]
+) -> tuple[npt.NDArray[Any], I64]:
+    """The `hashes` of the n-grams of tokens that lie inside one record, and each record's count; a record
+    of 1 to n-1 tokens has one shingle, the hash of its tokens. `bounds`: each record's first token, then
+    the number of tokens.
     """
-    pieces, owners = _pieces(encoded)
-    data = np.frombuffer(b"\n" + b"\n".join(pieces) + b"\n", dtype=np.uint8)
-    up, down = _POWERS.need(data.size)
-    word = data > 32
+    grams = hashes(tokens, n)
+    parts, counts = [], np.zeros(len(bounds) - 1, dtype=np.int64)
+    for record, (first, end) in enumerate(itertools.pairwise(bounds)):
+        if end - first >= n:
+            parts.append(grams[first : end - n + 1])
+            counts[record] = end - first - n + 1
+        elif end > first:
+            parts.append(hashes(tokens[first:end], end - first))
+            counts[record] = 1
+    return (np.concatenate(parts) if parts else grams[:0]), counts
+
+
+def word_shingles(encoded: Sequence[bytes]) -> tuple[U64, I64]:
+    """Hashes of WORD_SHINGLE-word shingles of each UTF-8 text (lower-cased, split at ASCII whitespace), and
+    each text's count of shingles; a text of fewer words has one shingle, its words.
+
+    A word of up to WORD_BYTES bytes is read as two little-endian 8-byte values straight from the batch's
+    bytes (its bytes and length identify it exactly); a longer word is its xxh3-64 hash.
+    """
+    data = b"\n".join([b"", *encoded, bytes(WORD_BYTES)]).lower()
+    raw = np.frombuffer(data, dtype=np.uint8)
+    word = raw > 32
     edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # the data starts and ends outside a word: start, end, ...
     starts, ends = edges[0::2], edges[1::2]
-    bounds = np.cumsum([len(p) + 1 for p in pieces])
-    per_piece = np.diff(np.searchsorted(starts, bounds), prepend=0)
-    owner = np.repeat(np.asarray(owners, dtype=np.int64), per_piece)
-    n = WORD_SHINGLE
-    span = max(starts.size - n + 1, 0)
-    whole = owner[:span] == owner[n - 1 : n - 1 + span]
-    first, last, gram_owner = starts[:span][whole], ends[n - 1 :][whole], owner[:span][whole]
-    words = np.bincount(owner, minlength=len(encoded))
-    short = np.flatnonzero((words > 0) & (words < n))
-    if short.size:  # fewer words than a shingle: the whole text is one
-        head = np.searchsorted(owner, short)
-        first = np.concatenate([first, starts[head]])
-        last = np.concatenate([last, ends[head + words[short] - 1]])
-        gram_owner = np.concatenate([gram_owner, short])
-        order = np.argsort(gram_owner, kind="stable")
-        first, last, gram_owner = first[order], last[order], gram_owner[order]
+    length = ends - starts
+    reads = np.ndarray((raw.size - WORD_BYTES + 1,), dtype=f"V{WORD_BYTES}", buffer=data, strides=(1,))
+    halves = reads[starts].view("<u8")  # the 16 bytes from each word's start: (low, high) pairs
+    read = np.minimum(length, WORD_BYTES)
+    tokens = halves[0::2] & _LOW_MASKS[read]
     with np.errstate(over="ignore"):
-        prefix = np.empty(data.size + 1, dtype=np.uint32)
-        prefix[0] = 0
-        np.multiply(data, up[: data.size], out=prefix[1:])
-        np.cumsum(prefix, out=prefix)
-        grams = ((prefix[last] - prefix[first]) * down[first]).astype(np.uint64)
-        grams |= (last - first).astype(np.uint64) << np.uint64(32)
-    return _mix(grams), gram_owner
+        tokens ^= (halves[1::2] & _HIGH_MASKS[read]) * _MIX1  # a word's bytes are never 0: they tell its length
+    for i in np.flatnonzero(length > WORD_BYTES).tolist():
+        tokens[i] = hash_bytes(data[starts[i] : ends[i]])
+    offsets = np.cumsum([1, *(len(e) + 1 for e in encoded)])  # each text's first byte in `data`, then the end
+    grams, counts = _by_record(tokens, np.searchsorted(starts, offsets).tolist(), WORD_SHINGLE, _ngrams)
+    return _mix(grams), counts
 
 
-def char_shingles(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np.int64]]:
-    """Hashes of CHAR_SHINGLE-character shingles of each text (whitespace left out), with their record."""
+def char_shingles(texts: Sequence[str]) -> tuple[U64, I64]:
+    """Hashes of CHAR_SHINGLE-character shingles of each text (whitespace left out), and each text's count
+    of shingles; a text of fewer characters has one shingle, its characters.
+
+    A shingle's hash is the polynomial hash (modulo 2**32) of its code points, mixed.
+    """
     points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(t) for t in texts])
-    keep = (points > 32) & (points != 0x3000) & (points != 0xA0)
-    tokens = _mix(points[keep].astype(np.uint64))
-    return _ngrams(tokens, owner[keep], len(texts), CHAR_SHINGLE)
+    keep = points > 32
+    keep &= points != 0x3000
+    keep &= points != 0xA0
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    starts = (np.cumsum(lengths) - lengths)[lengths > 0]
+    per_text = np.zeros(len(texts), dtype=np.int64)
+    if starts.size:
+        per_text[lengths > 0] = np.add.reduceat(keep, starts, dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(per_text)]).tolist()
+    grams, counts = _by_record(points[keep], bounds, CHAR_SHINGLE, _polynomial)
+    return _fmix32(grams).astype(np.uint64), counts
 
 
 def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> npt.NDArray[np.uint64]:
@@ -180,8 +180,7 @@ def band_keys(texts: Sequence[str], encoded: Sequence[bytes] | None = None) -> n
     chars = np.flatnonzero(~spaced).tolist()
     if chars:
         parts.append((np.asarray(chars, dtype=np.int64), *char_shingles([texts[i] for i in chars])))
-    for which, grams, owner in parts:
-        counts = np.bincount(owner, minlength=which.size)
+    for which, grams, counts in parts:
         offsets = np.zeros(which.size + 1, dtype=np.uint64)
         np.cumsum(counts, out=offsets[1:])
         matrix: Any = rensa.RMinHash.digest_matrix_from_flat_token_hashes(grams, offsets, NUM_PERM, SEED)

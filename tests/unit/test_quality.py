@@ -8,11 +8,15 @@ import random
 from pathlib import Path
 
 import ftfy.badness
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from py3langid.langid import classify
 
+from novacpt.dataset import language
 from novacpt.dataset.codes import WarningCode
+from novacpt.dataset.language import SAMPLE_BYTES, UNKNOWN, languages_of
 from novacpt.dataset.mojibake import is_mojibake, mojibake_in
 from novacpt.dataset.quality import (
     MAX_LISTED,
@@ -104,10 +108,77 @@ def test_mojibake_detection_is_exactly_ftfys(texts: list[str]) -> None:
     assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.text(alphabet=_MOJIBAKE_ALPHABET, max_size=3)), max_size=12))
+def test_mojibake_in_mostly_ascii_text_is_exactly_ftfys(pieces: list[tuple[int, str]]) -> None:
+    texts = ["word " * n + piece for n, piece in pieces]
+    texts.append("".join(texts))
+    assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
+
+
+def test_lone_accents_in_ascii_text_are_exactly_ftfys_too() -> None:
+    # a trigger with no other non-ASCII character nearby is not searched: the answer must not change
+    texts = ["a café, a “quote” and ü", "résumé", "x" * 50 + "Ã" + "y" * 50, "Â\xa0" + "z" * 9, "\x85 alone", "é" * 3]
+    assert mojibake_in(texts) == [i for i, text in enumerate(texts) if ftfy.badness.is_bad(text)]
+
+
 def test_mojibake_examples() -> None:
     assert is_mojibake(mojibake("café “quoted”"))
     assert not is_mojibake("café “quoted” — naïve")
     assert not is_mojibake(SENTENCES["ja"])
+
+
+_LANGUAGE_SAMPLES = [SENTENCES[k].encode()[: 7 * n] for k in SENTENCES for n in range(1, 16)] + [
+    SENTENCES["en"].upper().encode(),
+    "ÉTÉ À PARIS".encode(),
+    "当社".encode()[:4],  # cut inside a character
+    b"\xff\xfe not utf-8",
+    b"x",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(_LANGUAGE_SAMPLES) | st.binary(max_size=80), min_size=1, max_size=40))
+def test_languages_are_exactly_py3langids(samples: list[bytes]) -> None:
+    expected = [str(classify(s[:SAMPLE_BYTES])[0]) if s[:SAMPLE_BYTES].strip() else UNKNOWN for s in samples]
+    assert languages_of(samples) == expected
+
+
+def _small_model(_: object) -> tuple[object, ...]:
+    """A stand-in for py3langid's load_model: the same parts, a few bytes each (no 66 MB copies in tests)."""
+    return (np.ones((3, 2), np.float16), np.zeros(2, np.float32), ["en", "fr"], np.arange(256), np.zeros(3), [0, -1, 1])
+
+
+def test_the_unpacked_model_is_cached_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(language, "load_model", _small_model)
+    unpacked = language._model_arrays()
+    (folder,) = (tmp_path / "cpt" / "py3langid").iterdir()  # one folder, no staging left behind
+    monkeypatch.setattr(language, "load_model", lambda _: pytest.fail("the model was unpacked again"))
+    cached = language._model_arrays()
+    assert all(np.array_equal(a, b) for a, b in zip(unpacked, cached, strict=True))
+    (folder / "ptc.npy").write_bytes(b"damaged")
+    monkeypatch.setattr(language, "load_model", _small_model)
+    assert np.array_equal(language._model_arrays()[0], unpacked[0])  # unpacked again ...
+    assert np.array_equal(np.load(folder / "ptc.npy"), unpacked[0])  # ... and stored again
+
+
+def test_without_a_writable_cache_the_model_is_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(language, "load_model", _small_model)
+    ptc, pc, classes, *_ = language._model_arrays()
+    assert ptc.shape[1] == pc.size == classes.size
+
+
+def test_without_a_home_folder_the_model_is_unpacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(language, "cache_home", no_home)
+    monkeypatch.setattr(language, "load_model", _small_model)
+    assert language._model_arrays()[3].size == 256
 
 
 def test_languages_are_shares_of_records() -> None:
