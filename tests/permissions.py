@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from novacpt_dev.emulator.deployment import CLUSTER
 from novacpt_dev.emulator.template import Templates, UnresolvedReference
 from tests.aws_calls import AwsCall
 
@@ -318,3 +319,12 @@ def forbidden_requests(rules: Iterable[RbacRule], requests: Iterable[tuple[str, 
                 f"{method} {target}: RBAC allows no {request.verb} on {request.group or 'core'}/{request.resource}"
             )
     return sorted(set(problems))
+
+
+def unauthorised_requests(templates: Templates, requests: Mapping[str, Iterable[tuple[str, str]]]) -> list[str]:
+    """Each Kubernetes request a function made that the RBAC installed by the synthesised cluster stack does not
+    allow, as one line naming the function (`requests`: function -> its (method, target) requests)."""
+    rules = job_rbac(templates.stacks[CLUSTER])
+    return sorted(
+        f"{function}: {problem}" for function, made in requests.items() for problem in forbidden_requests(rules, made)
+    )

@@ -63,6 +63,9 @@ class Templates:
         if key == "Fn::Select":
             index, items = arg
             return self.resolve(stack, items)[int(index)]
+        if key == "Fn::Split":
+            delimiter, text = arg
+            return str(self.resolve(stack, text)).split(str(delimiter))
         return {key: self.resolve(stack, arg)}
 
     def _ref(self, stack: str, name: str) -> str:
