@@ -172,7 +172,8 @@ def test_the_iam_check_names_a_call_it_has_no_rule_for(templates: Templates) -> 
 
 def test_the_rbac_check_fails_when_the_role_loses_a_verb(kubernetes_pipeline: Pipeline) -> None:
     """A run whose job is cancelled, checked against the cluster stack's RBAC without `delete` on PyTorchJobs:
-    the check names CancelJob's delete (and nothing else: the run's other requests are still allowed)."""
+    the check names CancelJob's delete (and nothing else: the run's other requests are still allowed). Without
+    CancelJob's EKS access entry, it names CancelJob's requests too."""
     p = kubernetes_pipeline
     p.standin.default_script = JobScript(("Created", "Running"))  # it would run forever ...
     p.env["MAX_POLL_SECONDS"] = "0.001"  # ... so the run times out and cancels it
@@ -193,3 +194,11 @@ def test_the_rbac_check_fails_when_the_role_loses_a_verb(kubernetes_pipeline: Pi
     cancel = _function(p.local.templates, "FunctionsCancelJob")
     assert problem.startswith(f"{cancel}: DELETE /apis/kubeflow.org/v1/namespaces/kubeflow/pytorchjobs/")
     assert problem.endswith("RBAC allows no delete on kubeflow.org/pytorchjobs")
+    # CancelJob's role without its EKS access entry: it belongs to no group the RBAC binds.
+    unbound = copy.deepcopy(p.local.templates)
+    resources = unbound.stacks[PIPELINE]["Resources"]
+    (entry,) = [r for r in resources if r.startswith("FunctionsCancelJobClusterAccess")]
+    del resources[entry]
+    problems = unauthorised_requests(unbound, p.kubernetes.by_function)
+    assert f"{cancel}: made Kubernetes requests, but its role has no EKS access entry" in problems
+    assert {line.partition(":")[0] for line in problems} == {cancel}
