@@ -33,6 +33,7 @@ class ScriptedCluster:
         self.ended: set[str] = set()  # jobs whose last status was SUCCEEDED or FAILED
         self.cancelled: list[str] = []
         self.unknown_cancels: list[str] = []
+        self.releases = 0  # release_capacity calls
         self.violations: list[str] = []
 
     def prepare_capacity(self, replicas: int) -> bool:
@@ -47,6 +48,7 @@ class ScriptedCluster:
 
     def release_capacity(self) -> bool:
         """Refused (False: not at rest) while a job runs, and recorded; True otherwise."""
+        self.releases += 1
         running = self.running()
         if running:
             self.violations.append(f"capacity released while {', '.join(running)} ran")

@@ -51,7 +51,7 @@ def test_capacity_is_not_released_while_a_job_runs() -> None:
     assert cluster.violations == ["capacity released while job-a ran"]
     assert cluster.status("job-a", 1).reason == "NCCL timeout"  # the job ended
     assert cluster.release_capacity() is True
-    assert cluster.violations == ["capacity released while job-a ran"]
+    assert cluster.violations == ["capacity released while job-a ran"] and cluster.releases == 3
 
 
 def test_a_cancelled_job_does_not_hold_the_capacity() -> None:
