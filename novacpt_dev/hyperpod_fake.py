@@ -274,7 +274,8 @@ def installed_hyperpod() -> FakeHyperPod | None:
 
 @contextmanager
 def hyperpod_installed(fake: FakeHyperPod) -> Iterator[FakeHyperPod]:
-    """While active, the emulated pipeline's capacity and jobs are `fake`'s (CLUSTER_BACKEND=fake)."""
+    """While active, the emulated pipeline's capacity (and, unless its jobs run on the stand-in API, jobs) are
+    `fake`'s."""
     _INSTALLED.append(fake)
     try:
         yield fake

@@ -21,17 +21,21 @@ import re
 import ssl
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from novacpt.adapters.k8s.token import token_problem
+from novacpt.adapters.k8s.client import KubernetesClient
+from novacpt.adapters.k8s.token import EksTokenSource, token_problem
 from novacpt.jobs.manifests import CONFIG_KEY, CONTAINER, INIT_CONTAINER, JOB_NAME_LABEL, config_map_name
 
 _PATH = re.compile(r"/(api/v1|apis/kubeflow\.org/v1)/namespaces/([^/]+)/(pytorchjobs|configmaps|pods)(?:/([^/]+))?")
@@ -170,6 +174,19 @@ class KubernetesStandIn:
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def connect_eks(self, session: Any, cluster_name: str, region: str, **_: Any) -> KubernetesClient:
+        """What the product's `connect_eks` makes (a client with EKS tokens signed by `session`), reaching here."""
+        return KubernetesClient(self.url, EksTokenSource(session, cluster_name, region), allow_http=True)
+
+    @contextmanager
+    def as_the_cluster(self) -> Iterator[KubernetesStandIn]:
+        """While active, the product's EKS connections (job backend, preflight) reach this server instead."""
+        with (
+            mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", self.connect_eks),
+            mock.patch("novacpt.adapters.k8s.eks.connect_eks", self.connect_eks),
+        ):
+            yield self
 
     def objects(self, plural: str, namespace: str) -> dict[str, dict[str, Any]]:
         """The stored objects of one type in one namespace, by name."""
@@ -437,8 +454,12 @@ def closed(schema: Any) -> Any:
     return schema
 
 
+@cache
 def _crd_validator(path: Path) -> Any:
-    """A JSON-schema validator of the v1 openAPIV3Schema in a CRD file (jsonschema: a dev dependency)."""
+    """A JSON-schema validator of the v1 openAPIV3Schema in a CRD file (jsonschema: a dev dependency).
+
+    Made once per file: a validator keeps no state between validations.
+    """
     import jsonschema
 
     crd = yaml.safe_load(path.read_text())

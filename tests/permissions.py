@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from novacpt_dev.emulator.deployment import CLUSTER
 from novacpt_dev.emulator.template import Templates, UnresolvedReference
 from tests.aws_calls import AwsCall
 
@@ -269,10 +270,14 @@ def kubernetes_request(method: str, target: str) -> KubernetesRequest:
 
 @dataclass(frozen=True)
 class RbacRule:
+    """One rule a binding grants: its role's rule, where (a Role's or RoleBinding's namespace; None: every
+    namespace), and to which Kubernetes groups (the binding's Group subjects)."""
+
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
-    namespace: str | None  # a Role's namespace; None for a ClusterRole
+    namespace: str | None
+    groups: tuple[str, ...] = ()
 
     def allows(self, request: KubernetesRequest) -> bool:
         if self.namespace is not None and request.namespace != self.namespace:
@@ -285,14 +290,21 @@ class RbacRule:
 
 
 def rbac_rules(documents: Iterable[Mapping[str, Any]]) -> list[RbacRule]:
-    """The rules of every Role and ClusterRole among Kubernetes objects."""
+    """The rules the RoleBindings and ClusterRoleBindings among Kubernetes objects grant (a role bound by
+    nothing grants nothing). A RoleBinding grants its role's rules in its own namespace only."""
+    docs = list(documents)
+    roles = {(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")): d for d in docs
+             if d.get("kind") in {"Role", "ClusterRole"}}  # fmt: skip
     rules = []
-    for doc in documents:
-        if doc.get("kind") not in {"Role", "ClusterRole"}:
-            continue
-        namespace = doc["metadata"].get("namespace") if doc["kind"] == "Role" else None
-        for rule in doc.get("rules", []):
-            rules.append(RbacRule(tuple(rule["apiGroups"]), tuple(rule["resources"]), tuple(rule["verbs"]), namespace))
+    for binding in (d for d in docs if d.get("kind") in {"RoleBinding", "ClusterRoleBinding"}):
+        namespace = binding["metadata"].get("namespace") if binding["kind"] == "RoleBinding" else None
+        ref = binding["roleRef"]
+        role = roles.get((ref["kind"], ref["name"], namespace if ref["kind"] == "Role" else None), {})
+        groups = tuple(s["name"] for s in binding.get("subjects") or [] if s.get("kind") == "Group")
+        for rule in role.get("rules", []):
+            rules.append(
+                RbacRule(tuple(rule["apiGroups"]), tuple(rule["resources"]), tuple(rule["verbs"]), namespace, groups)
+            )
     return rules
 
 
@@ -307,9 +319,11 @@ def job_rbac(cluster_template: Mapping[str, Any]) -> list[RbacRule]:
     raise LookupError("the cluster template installs no JOB_RBAC manifest")
 
 
-def forbidden_requests(rules: Iterable[RbacRule], requests: Iterable[tuple[str, str]]) -> list[str]:
-    """Each request that no rule allows, as one line."""
-    rule_list = list(rules)
+def forbidden_requests(
+    rules: Iterable[RbacRule], requests: Iterable[tuple[str, str]], groups: Iterable[str] | None = None
+) -> list[str]:
+    """Each request that no rule allows, as one line; with `groups`, only rules granted to one of them count."""
+    rule_list = [r for r in rules if groups is None or set(r.groups) & set(groups)]
     problems = []
     for method, target in requests:
         request = kubernetes_request(method, target)
@@ -318,3 +332,33 @@ def forbidden_requests(rules: Iterable[RbacRule], requests: Iterable[tuple[str, 
                 f"{method} {target}: RBAC allows no {request.verb} on {request.group or 'core'}/{request.resource}"
             )
     return sorted(set(problems))
+
+
+def kubernetes_groups(templates: Templates, function_id: str) -> list[str] | None:
+    """The Kubernetes groups of a function's role in the cluster (its EKS access entries); None: no entry."""
+    role = templates.stacks[_stack_of(templates, function_id)]["Resources"][function_id]["Properties"]["Role"]
+    entries = [
+        resource["Properties"]
+        for template in templates.stacks.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::EKS::AccessEntry" and resource["Properties"].get("PrincipalArn") == role
+    ]
+    return [group for entry in entries for group in entry.get("KubernetesGroups", [])] if entries else None
+
+
+def unauthorised_requests(templates: Templates, requests: Mapping[str, Iterable[tuple[str, str]]]) -> list[str]:
+    """Each Kubernetes request a function made that the synthesised app does not allow it, as one line naming the
+    function: its role needs an EKS access entry, and the RBAC the cluster stack installs must grant one of the
+    entry's groups the request (`requests`: function -> its (method, target) requests)."""
+    rules = job_rbac(templates.stacks[CLUSTER])
+    problems = []
+    for function, made_requests in requests.items():
+        made = list(made_requests)
+        if not made:
+            continue
+        groups = kubernetes_groups(templates, function)
+        if groups is None:
+            problems.append(f"{function}: made Kubernetes requests, but its role has no EKS access entry")
+            groups = []
+        problems += [f"{function}: {problem}" for problem in forbidden_requests(rules, made, groups)]
+    return sorted(problems)

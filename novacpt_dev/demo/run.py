@@ -23,16 +23,10 @@ import boto3
 from moto import mock_aws
 
 from lambdas.preflight import cluster_checks
-from novacpt.adapters.hyperpod import HyperPodBackend
-from novacpt.adapters.k8s.client import KubernetesClient
-from novacpt.adapters.k8s.token import EksTokenSource
-from novacpt.adapters.kubernetes_jobs import kubernetes_jobs
 from novacpt.adapters.lease import GroupView, read_all
 from novacpt.jobs.manifests import CONTAINER, DEFAULT_NAMESPACE, INIT_CONTAINER
-from novacpt.kernel.ports import ClusterBackend
-from novacpt.kernel.settings import JobSettings, PreflightSettings
+from novacpt.kernel.settings import PreflightSettings
 from novacpt.naming import execution_arn
-from novacpt.recipe import Recipe
 from novacpt_dev.demo.account import DemoAccount
 from novacpt_dev.demo.sample import write_sample_dataset
 from novacpt_dev.demo.trainer import write_training_outputs
@@ -40,7 +34,7 @@ from novacpt_dev.emulator.deployment import ExecutionResult, LocalDeployment, de
 from novacpt_dev.emulator.events import object_created_event
 from novacpt_dev.emulator.invoke import handlers_in_process
 from novacpt_dev.emulator.template import Templates
-from novacpt_dev.fakes import FakeClusterSettings
+from novacpt_dev.fakes import cluster_on_kubernetes
 from novacpt_dev.hyperpod_fake import FakeHyperPod, hyperpod_installed
 from novacpt_dev.k8s_standin import REFERENCE_CRD, FinishedJob, JobScript, KubernetesStandIn, PodTrouble
 from stacks.pipeline.functions import SPECS, TRIGGER
@@ -128,14 +122,6 @@ def _job_env(local: LocalDeployment) -> dict[str, str]:
     ).environment()
 
 
-def _demo_cluster() -> ClusterBackend[Recipe]:
-    """Capacity from the scripted fake (always in service); jobs on the stand-in Kubernetes API, for real."""
-    return HyperPodBackend(
-        capacity=lambda: FakeClusterSettings().cluster(),
-        jobs=lambda: kubernetes_jobs(JobSettings.from_environ(os.environ)),
-    )
-
-
 def run_demo(
     *,
     data: Path | None,
@@ -189,15 +175,11 @@ def run_demo(
                         {**knobs, **job_env} if function.removeprefix("Functions").startswith(JOB_FUNCTIONS) else knobs
                     )
 
-                def connect(session: Any, cluster_name: str, region: str, **_: Any) -> KubernetesClient:
-                    return KubernetesClient(standin.url, EksTokenSource(session, cluster_name, region), allow_http=True)
-
                 account = DemoAccount(job_env["HYPERPOD_CLUSTER_NAME"], job_env["INSTANCE_GROUP"], p5_quota)
                 with (
-                    mock.patch("novacpt.adapters.kubernetes_jobs.connect_eks", connect),
-                    mock.patch("novacpt.adapters.k8s.eks.connect_eks", connect),
+                    standin.as_the_cluster(),
                     mock.patch("lambdas.preflight.aws_clients", lambda _: (account, account)),
-                    handlers_in_process(env=env, cluster=_demo_cluster, preflight=cluster_checks),
+                    handlers_in_process(env=env, cluster=cluster_on_kubernetes, preflight=cluster_checks),
                     hyperpod_installed(FakeHyperPod(job_env["HYPERPOD_CLUSTER_NAME"], job_env["INSTANCE_GROUP"])),
                 ):
                     folders = [JOB_FOLDER] if runs == 1 else [f"{JOB_FOLDER}-{n}" for n in range(1, runs + 1)]

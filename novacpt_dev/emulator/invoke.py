@@ -79,7 +79,7 @@ def clear_handler_caches() -> None:
 
 
 def scripted_cluster() -> ClusterBackend[Recipe]:
-    """The scripted fake cluster, scripted by the call's environment (FAKE_JOB_STATES, FAKE_FAILURE_REASON)."""
+    """The installed HyperPod fake, its jobs scripted by the call's environment (FAKE_JOB_STATES and so on)."""
     return FakeClusterSettings.from_environ(os.environ).cluster()
 
 

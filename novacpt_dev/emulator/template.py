@@ -60,12 +60,12 @@ class Templates:
         if key == "Fn::GetStackOutput":
             other = arg["StackName"]
             return self.resolve(other, self.stacks[other]["Outputs"][arg["OutputName"]]["Value"])
-        if key == "Fn::Split":
-            delimiter, source = arg
-            return str(self.resolve(stack, source)).split(str(delimiter))
         if key == "Fn::Select":
             index, items = arg
             return self.resolve(stack, items)[int(index)]
+        if key == "Fn::Split":
+            delimiter, text = arg
+            return str(self.resolve(stack, text)).split(str(delimiter))
         return {key: self.resolve(stack, arg)}
 
     def _ref(self, stack: str, name: str) -> str:

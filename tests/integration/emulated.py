@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from novacpt.naming import job_name
 from novacpt_dev.emulator.deployment import LocalDeployment
 from novacpt_dev.emulator.invoke import Invocation
 from novacpt_dev.hyperpod_fake import FakeHyperPod
+from novacpt_dev.k8s_standin import KubernetesStandIn
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -20,14 +23,39 @@ TRAIN = b"".join(
 
 
 @dataclass
+class KubernetesCalls:
+    """The stand-in Kubernetes API the job functions reach, and the requests each function made of it."""
+
+    standin: KubernetesStandIn
+    by_function: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @contextmanager
+    def in_function(self, name: str) -> Iterator[None]:
+        """Requests received while active were made by function `name` (the emulator runs one handler at a time)."""
+        start = len(self.standin.requests)
+        try:
+            yield
+        finally:
+            self.by_function.setdefault(name, []).extend(self.standin.requests[start:])
+
+
+@dataclass
 class Pipeline:
-    """An emulated deployment, the knobs of its scripted jobs, and the stateful HyperPod fake."""
+    """An emulated deployment, the knobs of its scripted jobs, the stateful HyperPod fake, and (when the jobs run
+    on the stand-in Kubernetes API) that API and the requests each function made of it."""
 
     local: LocalDeployment
     calls: list[Invocation]
     env: dict[str, str]
     s3: Any
     cluster: FakeHyperPod
+    kubernetes: KubernetesCalls | None = None
+
+    @property
+    def standin(self) -> KubernetesStandIn:
+        """The stand-in API the jobs run on (only with the `kubernetes_pipeline` fixture)."""
+        assert self.kubernetes is not None, "this pipeline's jobs run on the HyperPod fake, not the stand-in API"
+        return self.kubernetes.standin
 
     def drop(self, job: str, recipe: bytes, train: bytes | None = TRAIN) -> str:
         data = self.local.buckets["data"]

@@ -454,19 +454,6 @@ def test_runtime_builds_the_hyperpod_backend_from_the_environment(monkeypatch: p
 # --------------------------------------------------------------------------- aborted runs
 
 
-class Recording(ScriptedCluster):
-    def __init__(self) -> None:
-        super().__init__(["RUNNING"])
-        self.calls: list[str] = []
-
-    def cancel(self, job_name: str) -> None:
-        self.calls.append(f"cancel {job_name}")
-
-    def release_capacity(self) -> bool:
-        self.calls.append("release")
-        return True
-
-
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
@@ -483,7 +470,8 @@ def test_an_aborted_run_releases_only_what_it_owned() -> None:
     for entry in (_entry("run-a", 0), _entry("run-b", 1)):
         table.join(entry)
     assert table.try_acquire(_entry("run-a", 0), job_name="job-a", now=T0).acquired
-    backend, started = Recording(), []
+    backend, started = ScriptedCluster(["RUNNING"]), []
+    backend.submit("job-a", "run-a", object())
 
     def start(owner: str) -> str:
         started.append(owner)
@@ -493,7 +481,7 @@ def test_an_aborted_run_releases_only_what_it_owned() -> None:
     assert waiting == {"execution": "run-b", "owned": False, "left_queue": True, "cancelled": None}
     unknown = aborted_step(table, backend, start, "never-seen", now=T0)
     assert unknown == {"execution": "never-seen", "owned": False, "left_queue": False, "cancelled": None}
-    assert backend.calls == [] and started == []
+    assert backend.jobs == {"job-a": "run-a"} and backend.releases == 0 and started == []  # the owner's, untouched
     lease = table.lease()
     assert lease is not None and (lease.owner, lease.state) == ("run-a", "held")
     owner = aborted_step(table, backend, start, "run-a", now=T0)
@@ -504,7 +492,8 @@ def test_an_aborted_run_releases_only_what_it_owned() -> None:
         "cancelled": "job-a",
         "release": "release-run-a",
     }
-    assert backend.calls == ["cancel job-a"]  # the group itself is scaled down by the release workflow
+    assert backend.cancelled == ["job-a"] and backend.jobs == {}
+    assert backend.releases == 0  # the group itself is scaled down by the release workflow
     assert started == ["run-a"]
     lease = table.lease()
     assert lease is not None and lease.state == "releasing"

@@ -1,14 +1,14 @@
 """The contract checks themselves fail when their rule is broken on purpose.
 
 The S3 hook (tests/aws_calls.py) runs on every test; the IAM check runs after every executed-pipeline test
-(tests/integration/conftest.py) and the RBAC check after every job-backend test against the stand-in
-(tests/integration/test_k8s_standin.py). Here each one is shown a call that breaks its rule.
+(tests/integration/conftest.py), and the RBAC check after every executed-pipeline test whose jobs run on the
+stand-in Kubernetes API (the same conftest) and every job-backend test against it (test_k8s_standin.py).
+Here each one is shown a call that breaks its rule.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from moto import mock_aws
 
 from novacpt.kernel.ranged_reader import RangedReader
 from novacpt.kernel.s3access import S3Access
-from novacpt_dev.emulator.deployment import PIPELINE, STORAGE, deploy
+from novacpt_dev.emulator.deployment import CLUSTER, PIPELINE, STORAGE, deploy
 from novacpt_dev.emulator.template import Templates
+from novacpt_dev.k8s_standin import JobScript
 from tests import aws_calls
 from tests.conftest import ROOT
-from tests.integration.emulated import ACCOUNT, REGION
-from tests.permissions import AwsCall, forbidden_requests, job_rbac, unauthorised_calls
+from tests.integration.emulated import ACCOUNT, REGION, Pipeline, lite_recipe
+from tests.permissions import AwsCall, unauthorised_calls, unauthorised_requests
 
 BUCKET = "contract-bucket"
 
@@ -138,23 +139,18 @@ def test_the_iam_check_fails_when_the_role_loses_a_permission(templates: Templat
     assert "needs s3:GetObjectVersion" in problem and "its role does not allow" in problem
 
 
-def test_acquire_lease_may_describe_the_run_at_the_head_of_the_line_and_nothing_else(templates: Templates) -> None:
-    """AcquireLease looks whether the queued run ahead of it still runs: its role must allow that (and only that)."""
+def test_the_iam_check_reads_a_resource_built_with_select_and_split(templates: Templates) -> None:
+    """AcquireLease may look at any execution of the run state machine (its ARN cut out of the machine's with
+    Fn::Select and Fn::Split): a look at the run heading the queue is allowed, one at another machine's is not."""
     acquire = _function(templates, "FunctionsAcquireLease")
-    (run,) = [
-        arn
-        for (stack, logical_id), arn in templates.refs.items()
-        if stack == PIPELINE and logical_id.startswith("RunStateMachine")
-    ]
+    (machine,) = [m for m in templates.resources(PIPELINE, "AWS::StepFunctions::StateMachine") if m.startswith("Run")]
+    executions = f"arn:aws:states:{REGION}:{ACCOUNT}:execution"
 
-    def describe(state_machine_arn: str) -> AwsCall:
-        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:team-b-run"
-        return AwsCall(
-            "stepfunctions", "states", "DescribeExecution", {"executionArn": arn}, "lambdas/runtime.py", acquire
-        )
+    def look(arn: str) -> AwsCall:
+        return AwsCall("stepfunctions", "sfn", "DescribeExecution", {"executionArn": arn}, "x", acquire)
 
-    assert unauthorised_calls(templates, [describe(run)]) == []
-    (problem,) = unauthorised_calls(templates, [describe(run.replace("RunStateMachine", "OtherStateMachine"))])
+    assert unauthorised_calls(templates, [look(f"{executions}:{machine}:team-c-e43efa")]) == []
+    (problem,) = unauthorised_calls(templates, [look(f"{executions}:OtherMachine:team-c-e43efa")])
     assert "needs states:DescribeExecution" in problem
 
 
@@ -174,14 +170,35 @@ def test_the_iam_check_names_a_call_it_has_no_rule_for(templates: Templates) -> 
 # --------------------------------------------------------------------------- RBAC of the job functions
 
 
-def test_the_rbac_check_fails_when_the_role_loses_a_verb(assembly: Path) -> None:
-    template = json.loads((assembly / "NovaCptCluster.template.json").read_text())
-    cancel = [("DELETE", "/apis/kubeflow.org/v1/namespaces/kubeflow/pytorchjobs/job-a?propagationPolicy=Background")]
-    assert forbidden_requests(job_rbac(template), cancel) == []
-    broken = copy.deepcopy(template)
-    for resource in broken["Resources"].values():
+def test_the_rbac_check_fails_when_the_role_loses_a_verb(kubernetes_pipeline: Pipeline) -> None:
+    """A run whose job is cancelled, checked against the cluster stack's RBAC without `delete` on PyTorchJobs:
+    the check names CancelJob's delete (and nothing else: the run's other requests are still allowed). Without
+    CancelJob's EKS access entry, it names CancelJob's requests too."""
+    p = kubernetes_pipeline
+    p.standin.default_script = JobScript(("Created", "Running"))  # it would run forever ...
+    p.env["MAX_POLL_SECONDS"] = "0.001"  # ... so the run times out and cancels it
+    uri = p.drop("trial-rbac", lite_recipe())
+    result = p.local.wait(p.local.start({"recipe_s3_uri": uri}, name="run-rbac"))
+    assert result.status == "FAILED" and result.error == "JobTimedOut"
+    assert p.kubernetes is not None
+    assert unauthorised_requests(p.local.templates, p.kubernetes.by_function) == []
+    broken = copy.deepcopy(p.local.templates)
+    for resource in broken.stacks[CLUSTER]["Resources"].values():
         for variable in resource.get("Properties", {}).get("Environment", {}).get("EnvironmentVariables", []):
             if variable["Name"] == "JOB_RBAC":
-                variable["Value"] = variable["Value"].replace("verbs: [create, get, delete]", "verbs: [create, get]")
-    (problem,) = forbidden_requests(job_rbac(broken), cancel)
-    assert "RBAC allows no delete on kubeflow.org/pytorchjobs" in problem
+                variable["Value"] = variable["Value"].replace(
+                    "resources: [pytorchjobs], verbs: [create, get, delete]",
+                    "resources: [pytorchjobs], verbs: [create, get]",
+                )
+    (problem,) = unauthorised_requests(broken, p.kubernetes.by_function)
+    cancel = _function(p.local.templates, "FunctionsCancelJob")
+    assert problem.startswith(f"{cancel}: DELETE /apis/kubeflow.org/v1/namespaces/kubeflow/pytorchjobs/")
+    assert problem.endswith("RBAC allows no delete on kubeflow.org/pytorchjobs")
+    # CancelJob's role without its EKS access entry: it belongs to no group the RBAC binds.
+    unbound = copy.deepcopy(p.local.templates)
+    resources = unbound.stacks[PIPELINE]["Resources"]
+    (entry,) = [r for r in resources if r.startswith("FunctionsCancelJobClusterAccess")]
+    del resources[entry]
+    problems = unauthorised_requests(unbound, p.kubernetes.by_function)
+    assert f"{cancel}: made Kubernetes requests, but its role has no EKS access entry" in problems
+    assert {line.partition(":")[0] for line in problems} == {cancel}

@@ -910,7 +910,8 @@ def test_job_handlers_with_the_scripted_cluster(
 ) -> None:
     from lambdas import job
 
-    monkeypatch.setattr(runtime, "cluster_factory", lambda: ScriptedCluster(["RUNNING", "SUCCEEDED"]))
+    cluster = ScriptedCluster(["RUNNING", "SUCCEEDED"])  # one cluster: what SubmitJob started, PollJob follows
+    monkeypatch.setattr(runtime, "cluster_factory", lambda: cluster)
     monkeypatch.setenv("POLL_INTERVAL_SECONDS", "300")
     monkeypatch.setenv("MAX_POLL_SECONDS", "259200.0")
     submitted = job.submit({"recipe": recipe_summary(job_name=JOB).model_dump(mode="json")}, ctx)
@@ -924,7 +925,9 @@ def test_job_handlers_with_the_scripted_cluster(
     )
     assert job.poll({"job": submitted, "attempt": 1}, ctx)["state"] == "SUCCEEDED"
     assert job.cancel({"state": {"job": submitted}}, ctx) == {"cancelled": JOB}
+    assert cluster.cancelled == [JOB] and cluster.jobs == {}
     assert job.cancel({"state": {"recipe_s3_uri": "s3://x/y"}}, ctx) == {"cancelled": None}
+    assert cluster.cancelled == [JOB] and cluster.unknown_cancels == []  # nothing was started: nothing to cancel
 
 
 def test_notify_handler_publishes_to_the_topic(

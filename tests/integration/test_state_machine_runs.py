@@ -1,4 +1,8 @@
-"""The synthesised state machine, executed by moto's Step Functions engine with the real handlers in process."""
+"""The synthesised state machine, executed by moto's Step Functions engine with the real handlers in process.
+
+The job functions drive the real Kubernetes job backend against the stand-in API (kubernetes_pipeline): after
+each test, the RBAC the cluster stack installs must allow every request each function made.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,30 @@ import io
 import json
 
 import boto3
+import pytest
 
 from novacpt.dataset import DatasetOptions, validate_stream
 from novacpt.dataset.quality import assess
+from novacpt.jobs.manifests import DEFAULT_NAMESPACE, config_map_name
 from novacpt.naming import execution_name, job_name
 from novacpt.run_report import report_data
+from novacpt_dev.k8s_standin import JobScript
 from tests.integration.emulated import ACCOUNT, REGION, TRAIN, Pipeline, lite_recipe, put_outputs
+
+JOBS = "/apis/kubeflow.org/v1/namespaces/kubeflow/pytorchjobs"
+CONFIGMAPS = "/api/v1/namespaces/kubeflow/configmaps"
+
+
+@pytest.fixture
+def pipeline(kubernetes_pipeline: Pipeline) -> Pipeline:
+    """Every run here submits, follows and cancels its job on the stand-in Kubernetes API."""
+    return kubernetes_pipeline
+
+
+def _requests(p: Pipeline, function_prefix: str) -> list[tuple[str, str]]:
+    """The Kubernetes requests of the deployed function whose name starts with `function_prefix`."""
+    assert p.kubernetes is not None
+    return [r for f, made in p.kubernetes.by_function.items() if f.startswith(function_prefix) for r in made]
 
 
 def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
@@ -34,6 +56,14 @@ def test_happy_path_archives_outputs_and_notifies(pipeline: Pipeline) -> None:
         "PrepareCapacity",
     ], result.states
     assert result.states[-4:] == ["ReleaseCapacity", "ArchiveOutputs", "NotifySuccess", "RunSucceeded"]
+    # SubmitJob created the recipe's ConfigMap, then the PyTorchJob; PollJob followed it to Succeeded.
+    name = job_name("nova-lite-cpt", "run-a")
+    assert _requests(pipeline, "FunctionsSubmitJob") == [("POST", CONFIGMAPS), ("POST", JOBS)]
+    polls = _requests(pipeline, "FunctionsPollJob")
+    assert [r for r in polls if r[0] == "GET" and r[1] == f"{JOBS}/{name}"] == [("GET", f"{JOBS}/{name}")] * 3
+    job = pipeline.standin.objects("pytorchjobs", DEFAULT_NAMESPACE)[name]
+    assert [c["type"] for c in job["status"]["conditions"]] == ["Created", "Running", "Succeeded"]
+    assert config_map_name(name) in pipeline.standin.objects("configmaps", DEFAULT_NAMESPACE)
     assert result.output is not None
     assert result.output["archive"]["checkpoint"] == checkpoint
     record = json.loads(
@@ -107,8 +137,7 @@ def test_console_input_without_recipe_uri_is_a_clear_error(pipeline: Pipeline) -
 
 
 def test_failed_job_archives_partial_outputs_and_releases_capacity(pipeline: Pipeline) -> None:
-    pipeline.env["FAKE_JOB_STATES"] = "RUNNING,RUNNING,FAILED"
-    pipeline.env["FAKE_FAILURE_REASON"] = "NCCL timeout on worker 3"
+    pipeline.standin.default_script = JobScript.failing("NCCL timeout on worker 3")  # Created, Running, Failed
     uri = pipeline.drop("trial-d", lite_recipe())
     name = job_name("nova-lite-cpt", "run-d")
     out = pipeline.local.buckets["output"]
@@ -119,6 +148,8 @@ def test_failed_job_archives_partial_outputs_and_releases_capacity(pipeline: Pip
     assert len(pipeline.called("FunctionsPollJob")) == 3
     assert len(pipeline.called("FunctionsReleaseCapacity")) == 1
     assert len(pipeline.called("FunctionsCancelJob")) == 1
+    assert "pod " + name + "-worker-0 container pytorch: Error (exit code 1)" in (result.cause or "")
+    assert pipeline.standin.objects("pytorchjobs", DEFAULT_NAMESPACE) == {}  # the failed job is cleaned up
     assert "runs/run-d/outputs/tensorboard/events.out.tfevents.0" in pipeline.keys("archive", "runs/run-d/")
     record = json.loads(
         pipeline.s3.get_object(Bucket=pipeline.local.buckets["archive"], Key="runs/run-d/run.json")["Body"].read()
@@ -128,14 +159,21 @@ def test_failed_job_archives_partial_outputs_and_releases_capacity(pipeline: Pip
 
 
 def test_poll_timeout_cancels_the_job(pipeline: Pipeline) -> None:
-    pipeline.env["FAKE_JOB_STATES"] = "RUNNING"
+    pipeline.standin.default_script = JobScript(("Created", "Running"))  # it would run forever
     pipeline.env["MAX_POLL_SECONDS"] = "0.001"
     uri = pipeline.drop("trial-e", lite_recipe())
     result = pipeline.local.wait(pipeline.local.start({"recipe_s3_uri": uri}, name="run-e"))
     assert result.status == "FAILED" and result.error == "JobTimedOut"
+    name = job_name("nova-lite-cpt", "run-e")
     (cancel,) = pipeline.called("FunctionsCancelJob")
-    assert cancel.result == {"cancelled": job_name("nova-lite-cpt", "run-e")}
+    assert cancel.result == {"cancelled": name}
     assert "JobTimedOut" in result.states
+    deleted = [target.partition("?")[0] for method, target in _requests(pipeline, "FunctionsCancelJob")
+               if method == "DELETE"]  # fmt: skip
+    assert deleted == [f"{JOBS}/{name}", f"{CONFIGMAPS}/{config_map_name(name)}"]
+    assert pipeline.standin.objects("pytorchjobs", DEFAULT_NAMESPACE) == {}
+    assert pipeline.standin.objects("configmaps", DEFAULT_NAMESPACE) == {}
+    assert pipeline.standin.objects("pods", DEFAULT_NAMESPACE) == {}  # they went with their job
 
 
 def test_over_budget_stops_before_capacity(pipeline: Pipeline) -> None:

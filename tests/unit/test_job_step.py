@@ -16,15 +16,11 @@ from tests.examples import recipe_summary, run_state
 LOG_GROUP = "/aws/sagemaker/Clusters/hp-cluster/abc123def456"
 
 
-class Recording(ScriptedCluster):
-    """The scripted fake, remembering what was cancelled."""
+class Running(ScriptedCluster):
+    """The scripted fake, its jobs running."""
 
     def __init__(self) -> None:
         super().__init__(["RUNNING"])
-        self.cancelled: list[str] = []
-
-    def cancel(self, job_name: str) -> None:
-        self.cancelled.append(job_name)
 
 
 RECIPE = recipe_summary(job_name="j-1")
@@ -35,29 +31,36 @@ JOB = SubmittedJob(job_name="j-1", submitted_at="2026-01-01T00:00:00+00:00")
 
 
 @pytest.mark.parametrize(
-    ("parts", "cancelled"),
+    ("parts", "submitted", "cancelled"),
     [
-        ({"recipe": RECIPE, "capacity": CAPACITY, "job": JOB}, "j-1"),
-        ({"recipe": RECIPE, "capacity": CAPACITY}, "j-1"),  # SubmitJob failed part-way
-        ({"recipe": RECIPE}, None),  # stopped before the cluster was touched
-        ({"input": {}}, None),
+        ({"recipe": RECIPE, "capacity": CAPACITY, "job": JOB}, True, "j-1"),
+        ({"recipe": RECIPE, "capacity": CAPACITY}, True, "j-1"),  # SubmitJob started the job, then failed
+        ({"recipe": RECIPE, "capacity": CAPACITY}, False, "j-1"),  # SubmitJob failed before: asking costs nothing
+        ({"recipe": RECIPE}, False, None),  # stopped before the cluster was touched
+        ({"input": {}}, False, None),
     ],
 )
-def test_cancel_step_cancels_whatever_submit_may_have_started(parts: dict[str, Any], cancelled: str | None) -> None:
-    backend = Recording()
+def test_cancel_step_cancels_whatever_submit_may_have_started(
+    parts: dict[str, Any], submitted: bool, cancelled: str | None
+) -> None:
+    backend = Running()
+    if submitted:
+        backend.submit("j-1", "run-a", RECIPE)
     assert cancel_step(backend, run_state(**parts)) == CancelResult(cancelled=cancelled)
-    assert backend.cancelled == ([cancelled] if cancelled else [])
+    assert backend.jobs == {}  # nothing is left running
+    asked = backend.cancelled if submitted else backend.unknown_cancels
+    assert asked == ([cancelled] if cancelled else [])
 
 
 def test_submit_then_poll_reports_running_and_elapsed_time() -> None:
-    backend = Recording()
+    backend = Running()
     job = submit_step(backend, RECIPE)
     poll = poll_step(backend, job, 0, interval_seconds=5, max_seconds=60)
     assert poll.state == "RUNNING" and poll.attempt == 1 and not poll.timed_out
 
 
 def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
-    class Failed(Recording):
+    class Failed(Running):
         def status(self, job_name: str, attempt: int) -> JobStatus:
             return JobStatus(JobState.FAILED, f"boom; logs: CloudWatch log group {LOG_GROUP}")
 
@@ -70,7 +73,7 @@ def test_poll_step_raises_job_failed_with_the_backend_reason() -> None:
 def test_poll_step_cancels_a_job_stuck_longer_than_max_stuck_minutes(minutes: float, stuck: bool) -> None:
     reason = f"pod j-worker-0 container pytorch: ImagePullBackOff (for {minutes:.0f} min); logs: {LOG_GROUP}"
 
-    class Stuck(Recording):
+    class Stuck(Running):
         def status(self, job_name: str, attempt: int) -> JobStatus:
             return JobStatus(JobState.RUNNING, restarts=4, stuck=reason, stuck_minutes=minutes)
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.aws_calls import AwsCall, s3_contract_problems
-from tests.permissions import RbacRule, iam_allows, kubernetes_request, rbac_rules, required_permissions
+from tests.permissions import (
+    RbacRule,
+    forbidden_requests,
+    iam_allows,
+    kubernetes_request,
+    rbac_rules,
+    required_permissions,
+)
 
 OBJECT = "arn:aws:s3:::data/jobs/a/train.jsonl"
 READ = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "arn:aws:s3:::data/*"}
@@ -89,6 +98,12 @@ def test_kubernetes_requests_as_rbac_sees_them() -> None:
     assert (crd.group, crd.resource, crd.namespace) == ("apiextensions.k8s.io", "customresourcedefinitions", None)
 
 
+def _binding(kind: str, role_kind: str, role: str, group: str, namespace: str | None = None) -> dict[str, Any]:
+    metadata = {"name": f"{role}-{group}", **({"namespace": namespace} if namespace else {})}
+    subjects = [{"kind": "Group", "name": group}, {"kind": "User", "name": "someone"}]
+    return {"kind": kind, "metadata": metadata, "subjects": subjects, "roleRef": {"kind": role_kind, "name": role}}
+
+
 def test_a_role_allows_only_its_namespace_and_a_cluster_role_every_one() -> None:
     rules = rbac_rules(
         [
@@ -96,10 +111,11 @@ def test_a_role_allows_only_its_namespace_and_a_cluster_role_every_one() -> None
              "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
             {"kind": "ClusterRole", "metadata": {"name": "c"},
              "rules": [{"apiGroups": ["apps"], "resources": ["*"], "verbs": ["list"]}]},
-            {"kind": "RoleBinding", "metadata": {"name": "b"}},
+            _binding("RoleBinding", "Role", "r", "jobs", "kubeflow"),
+            _binding("ClusterRoleBinding", "ClusterRole", "c", "jobs"),
         ]
     )  # fmt: skip
-    assert rules[0] == RbacRule(("",), ("configmaps",), ("get",), "kubeflow")
+    assert rules[0] == RbacRule(("",), ("configmaps",), ("get",), "kubeflow", ("jobs",))
     allowed = [
         rule for rule in rules if rule.allows(kubernetes_request("GET", "/api/v1/namespaces/kubeflow/configmaps/c"))
     ]
@@ -107,6 +123,23 @@ def test_a_role_allows_only_its_namespace_and_a_cluster_role_every_one() -> None
     assert not any(r.allows(kubernetes_request("GET", "/api/v1/namespaces/other/configmaps/c")) for r in rules)
     assert not any(r.allows(kubernetes_request("DELETE", "/api/v1/namespaces/kubeflow/configmaps/c")) for r in rules)
     assert any(r.allows(kubernetes_request("GET", "/apis/apps/v1/namespaces/x/deployments")) for r in rules)
+
+
+def test_only_bound_roles_grant_and_only_to_the_bound_groups() -> None:
+    get = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+    documents = [
+        {"kind": "Role", "metadata": {"name": "unbound", "namespace": "kubeflow"}, "rules": get},
+        {"kind": "ClusterRole", "metadata": {"name": "reader"}, "rules": get},
+        _binding("RoleBinding", "ClusterRole", "reader", "jobs", "kubeflow"),  # the ClusterRole, in kubeflow only
+    ]
+    request = [("GET", "/api/v1/namespaces/kubeflow/configmaps/c")]
+    assert rbac_rules(documents) == [RbacRule(("",), ("configmaps",), ("get",), "kubeflow", ("jobs",))]
+    assert forbidden_requests(rbac_rules(documents), request, groups=["jobs"]) == []
+    (problem,) = forbidden_requests(rbac_rules(documents), request, groups=["others"])
+    assert problem.endswith("RBAC allows no get on core/configmaps")
+    elsewhere = [("GET", "/api/v1/namespaces/default/configmaps/c")]
+    assert forbidden_requests(rbac_rules(documents), elsewhere, groups=["jobs"]) != []
+    assert forbidden_requests(rbac_rules(documents[:2]), request) != []  # nothing bound: nothing granted
 
 
 def test_s3_contract_rules() -> None:
