@@ -877,9 +877,9 @@ def test_validate_dataset_handlers_validate_every_shard(
 def test_validate_dataset_handlers_raise_dataset_invalid(
     world: World, ctx: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SHARD_BYTES", "64")
     lines = TRAIN.splitlines(keepends=True)
-    body = b"".join([*lines[:150], b"\n", *lines[150:]])  # line 151 is empty, in a shard far from the first
+    body = b"".join([*lines[:150], b"\n", *lines[150:]])  # line 151 is empty, in the third of five shards
+    monkeypatch.setenv("SHARD_BYTES", str(len(body) // 5))
     world.drop("j1", train=body)
     recipe = _recipe_step(world, f"s3://{DATA}/jobs/j1/recipe.yaml")
     with pytest.raises(DatasetInvalid) as info:
