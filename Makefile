@@ -45,9 +45,12 @@ COVERAGE := --cov=novacpt --cov=lambdas --cov-branch --cov-report=term-missing:s
 ifndef SEED
 SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 endif
+# Two worker processes (pytest-xdist) share the tests, one per core of the 2-core CI machine;
+# `make test WORKERS=0` runs them in this process (a traceback of a hang is easier to read there).
+WORKERS ?= 2
 test: setup checkov-setup
 	@echo "test order: make test SEED=$(SEED)"
-	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest --randomly-seed=$(SEED) $(COVERAGE)
+	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest -n $(WORKERS) --randomly-seed=$(SEED) $(COVERAGE)
 
 checkov: setup checkov-setup
 	NOVA_CPT_REQUIRE_CHECKOV=1 $(BIN)/python -m pytest tests/infra/test_checkov_gate.py
