@@ -27,7 +27,7 @@ import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
+from novacpt.dataset.text_hash import normalised_hash_if_needed, utf8_hashes
 
 _NEWLINE, _QUOTE, _BACKSLASH, _U = 10, 34, 92, ord("u")
 _TEXT = itemgetter("text")
@@ -67,8 +67,7 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
     text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
-    hashes = np.fromiter(map(hash_bytes, map(quoted, encoded)), dtype=np.uint64, count=n)
-    hashes[hashes == 0] = 1
+    hashes = utf8_hashes(encoded)
     norm = None
     if normalise:
         norm = np.fromiter(map(normalised_hash_if_needed, texts, hashes.tolist()), dtype=np.uint64, count=n)
