@@ -104,8 +104,7 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    stop = ends.copy()
-    stop[(stop > starts) & (a[np.maximum(stop - 1, 0)] == _CR)] -= 1
+    stop = ends - (a[np.maximum(ends - 1, 0)] == _CR)  # an empty line ends after a `\n`, not a `\r`
     if (stop - starts < SHORTEST_RECORD).any():
         return None
     brace = stop - 1
@@ -166,18 +165,19 @@ def _utf8_hashes(
 ) -> npt.NDArray[np.uint64]:
     """Hash of each text's quoted UTF-8 bytes: a raw text without escapes is that already; for the
     others the block is rebuilt with its (short) escapes undone and the texts are read from it."""
+    if not escapes.size:
+        return np.fromiter(map(hash_bytes, texts), np.uint64, len(texts))
     plain = escape_counts == 0
     hashes = np.empty(len(texts), dtype=np.uint64)
     hashes[plain] = np.fromiter(map(hash_bytes, compress(texts, plain.tolist())), np.uint64, int(plain.sum()))
-    if escapes.size:
-        view = memoryview(data)
-        segments = map(view.__getitem__, map(slice, [0, *(escapes + 2).tolist()], [*escapes.tolist(), len(view)]))
-        characters = map(_UNESCAPED.__getitem__, targets.tolist())
-        view = memoryview(b"".join(chain.from_iterable(zip_longest(segments, characters, fillvalue=b""))))
-        escaped = ~plain
-        first = starts[escaped] - np.searchsorted(escapes, starts[escaped])  # earlier texts' escapes only
-        pieces = map(view.__getitem__, map(slice, first.tolist(), (first + text_bytes[escaped] + 2).tolist()))
-        hashes[escaped] = np.fromiter(map(hash_bytes, pieces), np.uint64, first.size)
+    view = memoryview(data)
+    segments = map(view.__getitem__, map(slice, [0, *(escapes + 2).tolist()], [*escapes.tolist(), len(view)]))
+    characters = map(_UNESCAPED.__getitem__, targets.tolist())
+    view = memoryview(b"".join(chain.from_iterable(zip_longest(segments, characters, fillvalue=b""))))
+    escaped = ~plain
+    first = starts[escaped] - np.searchsorted(escapes, starts[escaped])  # earlier texts' escapes only
+    pieces = map(view.__getitem__, map(slice, first.tolist(), (first + text_bytes[escaped] + 2).tolist()))
+    hashes[escaped] = np.fromiter(map(hash_bytes, pieces), np.uint64, first.size)
     return hashes
 
 
