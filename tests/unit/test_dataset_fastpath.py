@@ -102,6 +102,8 @@ TRICKY: dict[str, bytes] = {
     "key with escape": lines(GOOD, b'{"\\u0074ext":"a"}', b'{"te\\u0078t":"a"}', GOOD),
     "duplicate key with escape": lines(GOOD, b'{"text":"a","\\u0074ext":"b"}', GOOD),
     "duplicate key after a short value": lines(GOOD, b'{"text":1,"text":"b"}', b'{"text":"","text":"\\u00e9"}', GOOD),
+    # The shortest start of a line before a second member's value, in a block the raw path takes.
+    "duplicate key after a one-byte value": lines(GOOD, b'{"text":1,"text":"b"}', GOOD),
     "duplicate key with a quote escaped as \\u0022": lines(
         GOOD, b'{"text":"x","text":"\\u0022\\u0022\\u0022\\u0022"}', GOOD
     ),
