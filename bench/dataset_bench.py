@@ -3,7 +3,8 @@
 The references: the SDK-style validator (stdlib json.loads plus a pydantic model per line, as AWS's
 Nova SDK validates) and the orjson loop (orjson.loads per line, `text` the only key, a non-blank
 str). Every shape of bench/corpus.py is measured in CPU seconds (user + system of the validating
-child, start-up left out), BENCH_REPEAT times (default 3), and the median is kept.
+child, start-up left out), BENCH_REPEAT times (default 3, the validators' runs interleaved), and
+the median is kept.
 
 Goals, per shape, one core, exact duplicates: >= 1.0x the orjson loop; >= 1.5x the SDK-style
 validator on long-line shapes and >= 5x on short-line shapes; peak memory <= 300 MiB on 1 GB of
@@ -47,14 +48,25 @@ def measure(which: str, path: Path, normalised: bool = False) -> dict[str, float
     return result
 
 
-def median_run(which: str, path: Path, repeat: int, normalised: bool = False) -> dict[str, float]:
-    """The median CPU seconds (and the largest peak memory) of `repeat` runs."""
-    runs = [measure(which, path, normalised) for _ in range(repeat)]
-    if not all(run["valid"] for run in runs):
-        raise SystemExit(f"{which} called {path.name} invalid: the corpus generator is broken")
+def median_runs(path: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Each validator's median CPU seconds (and largest peak memory) of `repeat` runs on one file.
+
+    The runs are interleaved (SDK, orjson, cpt, cpt normalised, then again), so that the load of a
+    shared machine, which changes over minutes, weighs on every validator alike.
+    """
+    kinds = {"sdk": ("sdk", False), "orjson": ("orjson", False), "exact": ("cpt", False), "normalised": ("cpt", True)}
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    for _ in range(repeat):
+        for kind, (which, normalised) in kinds.items():
+            runs[kind].append(measure(which, path, normalised))
+    if not all(run["valid"] for kind in runs.values() for run in kind):
+        raise SystemExit(f"a validator called {path.name} invalid: the corpus generator is broken")
     return {
-        "cpu_seconds": statistics.median(run["cpu_seconds"] for run in runs),
-        "peak_mib": max(run["peak_mib"] for run in runs),
+        kind: {
+            "cpu_seconds": statistics.median(run["cpu_seconds"] for run in done),
+            "peak_mib": max(run["peak_mib"] for run in done),
+        }
+        for kind, done in runs.items()
     }
 
 
@@ -89,10 +101,11 @@ def main() -> int:
         path = corpus(shape, size)
         warm(path)
         gigabytes = path.stat().st_size / 1e9
-        sdk = gigabytes / median_run("sdk", path, repeat)["cpu_seconds"]
-        fast = gigabytes / median_run("orjson", path, repeat)["cpu_seconds"]
+        medians = median_runs(path, repeat)
+        sdk = gigabytes / medians["sdk"]["cpu_seconds"]
+        fast = gigabytes / medians["orjson"]["cpu_seconds"]
         for normalised in (False, True):
-            ours = median_run("cpt", path, repeat, normalised)
+            ours = medians["normalised" if normalised else "exact"]
             speed = gigabytes / ours["cpu_seconds"]
             verdict = "(not a goal)"
             if not normalised:
@@ -108,7 +121,7 @@ def main() -> int:
                 flush=True,
             )
     memory_path = corpus(SHAPES["en_short"], memory_size)
-    peak = median_run("cpt", memory_path, 1)["peak_mib"]
+    peak = measure("cpt", memory_path)["peak_mib"]
     ok = peak <= MEMORY_GOAL_MIB
     print(
         f"peak memory on {memory_size / 1e9:g} GB of short lines: {peak:.0f} MiB (goal <= {MEMORY_GOAL_MIB}) "

@@ -12,7 +12,8 @@ Raw-path strictness:
 - every line starts with `{` and ends with `"}` (before an optional `\\r`), and the number of
   parsed values equals the number of lines, so each line holds exactly one object whose
   "text" value is a string;
-- unescaped quotes number exactly 4 per record, so no key appears twice;
+- no key appears twice: each value starts fewer than ONE_MEMBER bytes into its line (two members
+  need more), or else the unescaped quotes number exactly 4 per record;
 - the bytes are valid UTF-8 (msgspec's raw mode does not check it): the runs of non-ASCII bytes
   are decoded.
 """
@@ -45,6 +46,7 @@ for _letter, _char in zip(b"bfnrt", b"\b\f\n\r\t", strict=True):
 DENSE_ESCAPES = 32
 DENSE_WIDE = 16
 SAMPLE_BYTES = 64 << 10  # the densities are judged on the block's first bytes
+ONE_MEMBER = len(b'{"text":0,"text":')  # the shortest start of a line before a second member's value
 
 
 # The first two UTF-8 bytes (hex) of every non-ASCII whitespace or format (Cf) character: a text
@@ -66,12 +68,15 @@ _STR = msgspec.json.Decoder(str)
 _TEXT = attrgetter("text")
 
 
-def line_ends(a: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    """Exclusive end offset of every line in `a` (a last line without `\\n` ends at the end)."""
-    ends = np.flatnonzero(a == _NEWLINE)
+def line_ends_and_high(a: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Exclusive end offset of every line in `a` (a last line without `\\n` ends at the end), and the
+    offsets of its bytes >= 0x80; one pass finds both, as read as int8 they are the bytes below 11."""
+    low = np.flatnonzero(a.view(np.int8) < 11)
+    found = a[low]
+    ends = low[found == _NEWLINE]
     if a.size and a[-1] != _NEWLINE:
         ends = np.append(ends, a.size)
-    return ends
+    return ends, low[found >= 0x80]
 
 
 def scan_block(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | None:
@@ -91,7 +96,7 @@ _PARSE = object()  # the raw path's answer for a block it leaves to the parsed p
 
 
 def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: bool) -> BlockRecords | object | None:
-    ends = line_ends(a)
+    ends, high = line_ends_and_high(a)
     n = ends.size
     if n == 0:
         return None
@@ -104,8 +109,7 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    stop = ends.copy()
-    stop[(stop > starts) & (a[np.maximum(stop - 1, 0)] == _CR)] -= 1
+    stop = ends - (a[np.maximum(ends - 1, 0)] == _CR)  # an empty line ends after a `\n`, not a `\r`
     if (stop - starts < SHORTEST_RECORD).any():
         return None
     brace = stop - 1
@@ -125,13 +129,13 @@ def _scan_raw(data: bytes | memoryview, a: npt.NDArray[np.uint8], *, normalise: 
     owner = np.searchsorted(ends, escapes, side="right")
     if (escapes <= raw_start[owner]).any():
         return None  # an escape in the key: let the exact rules judge it
-    quotes = int(np.count_nonzero(a == _QUOTE)) - int(np.count_nonzero(targets == _QUOTE))
-    if quotes != 4 * n:
-        return None
+    if not (raw_start - starts < ONE_MEMBER).all():
+        quotes = int(np.count_nonzero(a == _QUOTE)) - int(np.count_nonzero(targets == _QUOTE))
+        if quotes != 4 * n:
+            return None
 
     escape_counts = np.bincount(owner, minlength=n)
     text_bytes = lens - 2 - escape_counts
-    high = np.flatnonzero(a >= 0x80)
     if non_ascii_characters(a, high) is None:
         return None
     continuation = high[(a[high] & 0xC0) == 0x80]
@@ -166,18 +170,19 @@ def _utf8_hashes(
 ) -> npt.NDArray[np.uint64]:
     """Hash of each text's quoted UTF-8 bytes: a raw text without escapes is that already; for the
     others the block is rebuilt with its (short) escapes undone and the texts are read from it."""
+    if not escapes.size:
+        return np.fromiter(map(hash_bytes, texts), np.uint64, len(texts))
     plain = escape_counts == 0
     hashes = np.empty(len(texts), dtype=np.uint64)
     hashes[plain] = np.fromiter(map(hash_bytes, compress(texts, plain.tolist())), np.uint64, int(plain.sum()))
-    if escapes.size:
-        view = memoryview(data)
-        segments = map(view.__getitem__, map(slice, [0, *(escapes + 2).tolist()], [*escapes.tolist(), len(view)]))
-        characters = map(_UNESCAPED.__getitem__, targets.tolist())
-        view = memoryview(b"".join(chain.from_iterable(zip_longest(segments, characters, fillvalue=b""))))
-        escaped = ~plain
-        first = starts[escaped] - np.searchsorted(escapes, starts[escaped])  # earlier texts' escapes only
-        pieces = map(view.__getitem__, map(slice, first.tolist(), (first + text_bytes[escaped] + 2).tolist()))
-        hashes[escaped] = np.fromiter(map(hash_bytes, pieces), np.uint64, first.size)
+    view = memoryview(data)
+    segments = map(view.__getitem__, map(slice, [0, *(escapes + 2).tolist()], [*escapes.tolist(), len(view)]))
+    characters = map(_UNESCAPED.__getitem__, targets.tolist())
+    view = memoryview(b"".join(chain.from_iterable(zip_longest(segments, characters, fillvalue=b""))))
+    escaped = ~plain
+    first = starts[escaped] - np.searchsorted(escapes, starts[escaped])  # earlier texts' escapes only
+    pieces = map(view.__getitem__, map(slice, first.tolist(), (first + text_bytes[escaped] + 2).tolist()))
+    hashes[escaped] = np.fromiter(map(hash_bytes, pieces), np.uint64, first.size)
     return hashes
 
 

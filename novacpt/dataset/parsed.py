@@ -19,7 +19,6 @@ language or the escapes.
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -28,7 +27,7 @@ import orjson
 
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.records import BlockRecords
-from novacpt.dataset.text_hash import hash_bytes, normalised_hash_if_needed, quoted
+from novacpt.dataset.text_hash import normalised_hash_if_needed, utf8_hashes
 
 _NEWLINE, _QUOTE, _BACKSLASH, _U = 10, 34, 92, ord("u")
 _TEXT = itemgetter("text")
@@ -60,7 +59,7 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
         return None
     characters = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     a = np.frombuffer(data, dtype=np.uint8)
-    if not characters.all() or not _one_key_each(a, texts):
+    if not characters.all() or not _one_key_each(a, encoded):
         return None
     firsts = "".join(map(_FIRST, texts))
     if not firsts.isprintable() or " " in firsts:
@@ -68,28 +67,29 @@ def scan_parsed(data: bytes | memoryview, *, normalise: bool) -> BlockRecords | 
             if (first == " " or not first.isprintable()) and is_blank(texts[i]):
                 return None
     text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
-    hashes = np.fromiter(map(hash_bytes, map(quoted, encoded)), dtype=np.uint64, count=n)
-    hashes[hashes == 0] = 1
+    hashes = utf8_hashes(encoded)
     norm = None
     if normalise:
         norm = np.fromiter(map(normalised_hash_if_needed, texts, hashes.tolist()), dtype=np.uint64, count=n)
     return BlockRecords(hashes, norm, text_bytes, characters)
 
 
-def _one_key_each(a: npt.NDArray[np.uint8], texts: list[str]) -> bool:
+def _one_key_each(a: npt.NDArray[np.uint8], encoded: list[bytes]) -> bool:
     """True when the block's unescaped quotes are exactly 4 a line (every value has at least 4).
 
-    Without a `\\\\u` escape in the block, every quote of a kept text was written `\\\\"`, so the
-    unescaped quotes are at most the quotes less those of the texts, equal when no value was
-    dropped (orjson keeps the last of duplicate keys): the block passes when that is 4 a line.
+    Without a `\\u` escape in the block, every quote of a kept text was written `\\"`, so the
+    unescaped quotes are at most the quotes less those of the texts (counted in their UTF-8, joined),
+    equal when no value was dropped (orjson keeps the last of duplicate keys): the block passes when
+    that is 4 a line.
     """
-    lines = len(texts)
+    lines = len(encoded)
     total = int(np.count_nonzero(a == _QUOTE))
     if total == 4 * lines:
         return True  # no escaped quote (with one, there would be more)
     backslashes = a[:-1] == _BACKSLASH
     if not np.count_nonzero(backslashes & (a[1:] == _U)):
-        return total - sum(map(str.count, texts, repeat('"'))) == 4 * lines
+        in_texts = np.count_nonzero(np.frombuffer(b"".join(encoded), dtype=np.uint8) == _QUOTE)
+        return total - int(in_texts) == 4 * lines
     # A quote is escaped when an odd run of backslashes precedes it; runs of 2 or more are rare.
     candidates = np.flatnonzero(backslashes & (a[1:] == _QUOTE)) + 1
     escaped, run = 0, 1

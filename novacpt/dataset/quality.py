@@ -26,7 +26,7 @@ from novacpt.dataset.report import DatasetWarning
 from novacpt.dataset.scan import Readable
 from novacpt.dataset.sharded import ROW
 from novacpt.dataset.shingles import THRESHOLD, band_keys
-from novacpt.dataset.text_hash import hash_bytes, quoted
+from novacpt.dataset.text_hash import utf8_hashes
 from novacpt.kernel.settings import QualityBounds
 
 MAX_LISTED: Final = 1000
@@ -225,7 +225,7 @@ class QualityScanner:
         sketch.records += len(texts)
         encoded = [t.encode("utf-8") for t in texts]
         self._bands.append(rows(band_keys(texts, encoded), lines))
-        hashes = np.fromiter((hash_bytes(quoted(e)) or 1 for e in encoded), dtype=np.uint64, count=len(texts))
+        hashes = utf8_hashes(encoded)
         self._exact.append(rows(hashes, lines))
         self._samples += [
             e[:SAMPLE_BYTES] for i, e in enumerate(encoded, start=first) if i < LANGUAGE_ALL or i % LANGUAGE_STRIDE == 0

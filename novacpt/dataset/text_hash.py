@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from itertools import repeat
 
 import numpy as np
+import numpy.typing as npt
 import xxhash
 
 # A record's identity is the xxh3-64 of its text as UTF-8 between two quote characters: the line's
@@ -17,6 +19,14 @@ quoted = b'"%s"'.__mod__  # UTF-8 bytes -> the hashed form
 def text_hash(text: str) -> int:
     """Hash of a decoded text (never 0); the text holds no lone surrogate (that is an error)."""
     return hash_bytes(quoted(text.encode("utf-8"))) or 1
+
+
+def utf8_hashes(encoded: list[bytes]) -> npt.NDArray[np.uint64]:
+    """`text_hash` of each text given as its UTF-8 (quoted by a join: cheaper than `quoted` a record)."""
+    forms = map(b'"'.join, zip(repeat(b""), encoded, repeat(b"")))
+    hashes = np.fromiter(map(hash_bytes, forms), dtype=np.uint64, count=len(encoded))
+    hashes[hashes == 0] = 1
+    return hashes
 
 
 # Python's whitespace (str.isspace), as UTF-8: ASCII ones map byte to byte, the rest are sequences.

@@ -53,8 +53,8 @@ __all__ = ["METRICS_NAMESPACE", "SPECS", "FunctionSpec", "PipelineFunctions"]
 
 # Memory and timeouts (worst input):
 # - ValidateShard scans one shard (at most validation_shard_gib, 16 GiB by default) read with 8
-#   parallel ranged GETs: the validator does 0.12 GB/s on one core on its slowest shape (short
-#   \uXXXX-escaped Japanese lines; make bench, on a shared machine), so a full shard takes ~2.5 min
+#   parallel ranged GETs: the validator does ~0.2 GB/s on one core on its slowest shape (short
+#   \uXXXX-escaped Japanese lines; make bench, on a shared machine), so a full shard takes ~1.4 min
 #   of CPU; the corpus-quality pass in the same read (near-duplicates, languages, mojibake) runs at
 #   ~30 MB/s on that machine, ~9.5 more minutes for a full 16 GiB shard: 15 minutes holds both, with
 #   little room; lower validation_shard_gib when shards time out. 4 GB gives 2+ vCPUs (reads beside the

@@ -102,6 +102,8 @@ TRICKY: dict[str, bytes] = {
     "key with escape": lines(GOOD, b'{"\\u0074ext":"a"}', b'{"te\\u0078t":"a"}', GOOD),
     "duplicate key with escape": lines(GOOD, b'{"text":"a","\\u0074ext":"b"}', GOOD),
     "duplicate key after a short value": lines(GOOD, b'{"text":1,"text":"b"}', b'{"text":"","text":"\\u00e9"}', GOOD),
+    # The shortest start of a line before a second member's value, in a block the raw path takes.
+    "duplicate key after a one-byte value": lines(GOOD, b'{"text":1,"text":"b"}', GOOD),
     "duplicate key with a quote escaped as \\u0022": lines(
         GOOD, b'{"text":"x","text":"\\u0022\\u0022\\u0022\\u0022"}', GOOD
     ),
@@ -139,6 +141,18 @@ TRICKY: dict[str, bytes] = {
     "brackets around values": lines(b"[", b'{"text":"a"}', b"]", b'{"text":"a"}]', b'[{"text":"a"}', GOOD),
     "a line that is a comma": lines(GOOD, b",", GOOD) + b",",
     "slash escapes": lines(b'{"text":"a/b"}', b'{"text":"a\\/b"}', b'{"text":"\\/\\/"}', GOOD),
+    # One text spelled every way a writer may: the hash of its canonical form must not see the spelling.
+    "control characters spelled every way": lines(
+        b'{"text":"a\\u001Fb"}', b'{"text":"a\\u001fb"}', rec("a\x1fb"), rec("a\x1fb", ascii=True), GOOD
+    )
+    + lines(b'{"text":"a\\tb"}', b'{"text": "a\\u0009b"}', b'{"text":"a\\u005c\\u0022"}', b'{"text":"a\\\\\\""}'),
+    "duplicate keys in the plain spellings": lines(
+        b'{"text": "a", "text": "b"}', b'{"text":"a","text":"b"}', b'{"text":"\\"","text":"\\""}', GOOD
+    ),
+    "slash escapes in non-ASCII texts": lines(
+        rec("é/"), b'{"text":"\xc3\xa9\\/"}', b'{"text": "\xe6\x9d\xb1\\/\\n"}', rec("東/\n"), GOOD
+    ),
+    "a brace or a quote at the end of a text": lines(b'{"text":"a}"}', b'{"text":"\\"}"}', b'{"text": "}\\""}', GOOD),
     "surrogates": lines(b'{"text":"\\ud83d\\ude00"}', b'{"text":"\\ud800"}', b'{"text":"\\udc00x"}', rec("😀"), GOOD),
     "invalid utf8": lines(
         GOOD, b'{"text":"\xff"}', b'{"te\xffxt":"a"}', b'{"text":"\xed\xa0\x80"}', b'{"\xc3":1}', GOOD
@@ -179,6 +193,18 @@ TRICKY: dict[str, bytes] = {
 @pytest.mark.parametrize("name", list(TRICKY))
 def test_fast_path_equals_exact_path_on_tricky_input(name: str) -> None:
     check_all_paths(TRICKY[name])
+
+
+def test_a_text_spelled_differently_is_one_text() -> None:
+    want = check_all_paths(TRICKY["control characters spelled every way"])
+    assert want["valid"] and want["stats"]["records"] == 9
+    # "a\x1fb" four ways, "a\tb" two ways, 'a\\"' two ways.
+    assert want["stats"]["exact_duplicates"]["count"] == 5
+
+
+def test_duplicate_keys_in_the_plain_spellings_are_errors() -> None:
+    want = check_all_paths(TRICKY["duplicate keys in the plain spellings"])
+    assert [(e["line"], e["code"]) for e in want["errors"]] == [(i, "duplicate_key") for i in (1, 2, 3)]
 
 
 def test_two_objects_on_a_line_with_a_blank_line_elsewhere() -> None:
