@@ -565,6 +565,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     assert world.snapshot(OUTPUT) == before  # sources are copied, never moved or deleted
 
 
+@pytest.mark.slow
 def test_archive_pages_through_more_than_a_thousand_outputs(world: World) -> None:
     count = 1001 + 3  # more than one list_objects_v2 page of 1,000 keys
     files = _put_outputs(world, tensorboard_files=count - 1)
@@ -877,9 +878,9 @@ def test_validate_dataset_handlers_validate_every_shard(
 def test_validate_dataset_handlers_raise_dataset_invalid(
     world: World, ctx: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SHARD_BYTES", "64")
     lines = TRAIN.splitlines(keepends=True)
     body = b"".join([*lines[:150], b"\n", *lines[150:]])  # line 151 is empty, in a shard far from the first
+    monkeypatch.setenv("SHARD_BYTES", str(len(body) // 8))
     world.drop("j1", train=body)
     recipe = _recipe_step(world, f"s3://{DATA}/jobs/j1/recipe.yaml")
     with pytest.raises(DatasetInvalid) as info:
