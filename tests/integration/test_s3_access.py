@@ -289,3 +289,12 @@ def test_a_listing_gives_every_object_of_every_page_without_quotes_in_etags(s3: 
         ObjectInfo("s3://out/job/a", 1, "e1", None),
         ObjectInfo("s3://out/job/b", 2, "e2-3", None),
     ]
+
+
+def test_a_prefix_without_objects_lists_nothing(s3: tuple[S3Access, Stubber]) -> None:
+    """S3 leaves `Contents` out of a page with no objects (a run that wrote no outputs yet)."""
+    access, stub = s3
+    stub.add_response(
+        "list_objects_v2", {"KeyCount": 0}, {"Bucket": "out", "Prefix": "job/", "ExpectedBucketOwner": ACCOUNT}
+    )
+    assert list(access.list("s3://out/job/")) == []
