@@ -230,6 +230,18 @@ def test_the_last_worker_service_decides_how_long_the_job_name_may_be(recipe: st
         render(model, job_name=fits + "j")
 
 
+@pytest.mark.parametrize("namespace", ["2026-runs", "n" * 63, "a"])
+def test_a_namespace_may_be_any_dns_label_up_to_63_characters(namespace: str) -> None:
+    assert target_problems(region="us-east-1", account=ACCOUNT, namespace=namespace, job_name="a1-run") == []
+
+
+def test_a_job_name_must_start_with_a_letter_and_the_problem_says_so() -> None:
+    (problem,) = target_problems(region="us-east-1", account=ACCOUNT, namespace="team-a", job_name="1-run")
+    assert problem.startswith("job name '1-run'") and "starting with a letter" in problem
+    (problem,) = target_problems(region="us-east-1", account=ACCOUNT, namespace="Team", job_name="a-run")
+    assert problem.startswith("namespace 'Team'") and "starting with a letter" not in problem
+
+
 def test_a_job_name_that_is_not_a_dns_label_is_refused() -> None:
     with pytest.raises(ValueError, match="job name 'Nova_CPT'"):
         render(ready(RECIPES[0]), job_name="Nova_CPT")
