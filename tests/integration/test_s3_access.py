@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -298,3 +299,19 @@ def test_a_prefix_without_objects_lists_nothing(s3: tuple[S3Access, Stubber]) ->
         "list_objects_v2", {"KeyCount": 0}, {"Bucket": "out", "Prefix": "job/", "ExpectedBucketOwner": ACCOUNT}
     )
     assert list(access.list("s3://out/job/")) == []
+
+
+def test_a_json_document_holding_a_time_is_written_with_the_time_as_text(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    written = b'{\n  "at": "2026-11-30 02:00:00+00:00"\n}'
+    expected = {"Bucket": "arch", "Key": "r.json", "Body": written, "ContentType": "application/json"}
+    stub.add_response("put_object", {"ETag": '"e"'}, {**expected, "ExpectedBucketOwner": ACCOUNT})
+    assert access.put_json("s3://arch/r.json", {"at": at}).size == len(written)
+
+
+def test_a_refused_write_names_the_object(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_client_error("put_object", "AccessDenied", "Access Denied", http_status_code=403)
+    with pytest.raises(PipelineError, match=r"s3://arch/runs/r/run\.json.*access denied"):
+        access.put_json("s3://arch/runs/r/run.json", {"a": 1})

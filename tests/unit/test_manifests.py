@@ -242,6 +242,11 @@ def test_a_job_name_must_start_with_a_letter_and_the_problem_says_so() -> None:
     assert problem.startswith("namespace 'Team'") and "starting with a letter" not in problem
 
 
+def test_a_region_without_nova_images_is_a_target_problem_naming_it() -> None:
+    (problem,) = target_problems(region="eu-west-1", account=ACCOUNT, namespace="kubeflow", job_name="a-run")
+    assert "'eu-west-1' has no Nova CPT images" in problem
+
+
 def test_a_job_name_that_is_not_a_dns_label_is_refused() -> None:
     with pytest.raises(ValueError, match="job name 'Nova_CPT'"):
         render(ready(RECIPES[0]), job_name="Nova_CPT")
