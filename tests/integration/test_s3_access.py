@@ -206,6 +206,7 @@ def test_the_ranged_reader_reads_everything_at_once_and_then_nothing() -> None:
     data = b"abcdefghij" * 10
     client = _Recorder(data)
     reader = RangedReader(client, "b", "k", start=0, stop=len(data), part_bytes=40, workers=2)
+    assert reader.read(0) == b""  # as a file does: nothing asked, nothing given
     assert reader.read() == data[:40]  # one part at a time
     assert reader.read(-1) == data[40:80]
     assert reader.read() == data[80:]
