@@ -2,7 +2,8 @@
 
 Prints one line per mutated module, then the surviving mutants that `tests/MUTANTS.md` does not
 explain, then, last, `mutation score: K/N killed`. A mutant counts as killed when a test failed
-(or timed out: the mutation made the code hang); survivors, mutants no selected test reaches and
+(or timed out: the mutation made the code hang; the per-module line says how many timed out, since a
+forked test run can also hang for reasons of its own); survivors, mutants no selected test reaches and
 mutants not run yet count against the score.
 """
 
@@ -14,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-KILLED_CODES = frozenset({1, 3, 24, 36, 152, 255, -24, 37})  # test failed, pytest error, timeouts, type check
+TIMEOUT_CODES = frozenset({24, 36, 152, 255, -24})
+KILLED_CODES = frozenset({1, 3, 37}) | TIMEOUT_CODES  # test failed, pytest error, type check, timeouts
 SURVIVED_CODES = frozenset({0})
 NO_TESTS_CODES = frozenset({5, 33})
 
@@ -25,6 +27,7 @@ class ModuleScore:
 
     module: str
     killed: int
+    timeouts: int
     survivors: tuple[str, ...]
     no_tests: tuple[str, ...]
     other: int
@@ -55,6 +58,7 @@ def module_scores(mutants_dir: Path) -> list[ModuleScore]:
             ModuleScore(
                 module=str(meta.relative_to(mutants_dir)).removesuffix(".meta"),
                 killed=outcome["killed"],
+                timeouts=sum(code in TIMEOUT_CODES for code in codes.values()),
                 survivors=tuple(sorted(k for k, c in codes.items() if c in SURVIVED_CODES)),
                 no_tests=tuple(sorted(k for k, c in codes.items() if c in NO_TESTS_CODES)),
                 other=outcome["other"],
@@ -68,6 +72,7 @@ def report(scores: list[ModuleScore], explained: str) -> list[str]:
     lines = []
     for s in scores:
         share = f"{100 * s.killed / s.total:.0f}%" if s.total else "-"
+        share += f", {s.timeouts} by timeout" if s.timeouts else ""
         extra = f", {len(s.no_tests)} reached by no test" if s.no_tests else ""
         extra += f", {s.other} not run or interrupted" if s.other else ""
         lines.append(f"{s.module}: {s.killed}/{s.total} killed ({share}), {len(s.survivors)} survived{extra}")

@@ -9,8 +9,9 @@ notifies before the run fails with the error that caused it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import aws_cdk as cdk
 import pytest
@@ -43,7 +44,16 @@ LAMBDA_SERVICE_ERRORS = [
 ]
 
 
-@pytest.fixture(scope="module")
+def _synthesis_scope(fixture_name: str, config: pytest.Config) -> Literal["function", "module"]:
+    """Once per module; once per test while mutmut records which tests run the construct (`make mutate`).
+
+    mutmut selects, for each mutant, the tests that ran the mutated function during its stats run; a
+    module-scoped synthesis would credit only the first test, and the others would never see a mutant.
+    """
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") == "stats" else "module"
+
+
+@pytest.fixture(scope=_synthesis_scope)
 def synthesised() -> dict[str, Any]:
     app = cdk.App()
     stack = cdk.Stack(app, "Run", env=cdk.Environment(account=ACCOUNT, region=REGION))
@@ -64,7 +74,7 @@ def synthesised() -> dict[str, Any]:
     return template
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=_synthesis_scope)
 def definition(synthesised: dict[str, Any]) -> dict[str, Any]:
     (machine,) = [r for r in synthesised["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     body = machine["Properties"]["DefinitionString"]

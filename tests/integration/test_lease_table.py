@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from novacpt.adapters.lease import RELEASING, Lease, LeaseTable, QueueEntry, arrival_key
+from novacpt.adapters.lease import RELEASING, GroupView, Lease, LeaseTable, QueueEntry, arrival_key, read_all
 from novacpt.kernel.errors import PipelineError, TransientError
 from tests.integration.test_lease import create_table, run
 
@@ -187,6 +187,55 @@ def test_a_lease_being_released_says_so() -> None:
     assert lease.describe() == "run run-a (scaling it down, since 2026-11-30T02:00:00.000000Z)"
     held = Lease("run-a", "arn:run-a", "2026-11-30T02:00:00.000000Z", 16, "job-a")
     assert held.describe() == "run run-a (job job-a on 16 instances, since 2026-11-30T02:00:00.000000Z)"
+
+
+# --------------------------------------------------------------------------- what `cpt status` reads
+
+
+def test_status_reads_every_group_consistently_across_pages() -> None:
+    """Every page of the scan is read strongly consistent; each group shows its lease and its line in arrival order."""
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    other = "nova-cpt/nova-p4"
+    lease = {
+        "group": {"S": GROUP},
+        "entry": {"S": "lease"},
+        "owner": {"S": "run-a"},
+        "owner_arn": {"S": "arn:run-a"},
+        "acquired_at": {"S": "2026-11-30T02:05:00.000000Z"},
+        "replicas": {"N": "16"},
+        "job_name": {"S": "job-a"},
+        "state": {"S": RELEASING},
+        "release_started_at": {"S": "2026-11-30T03:00:00.000000Z"},
+    }
+    late, early = item("run-c", "2026-11-30T02:02:00.000000Z", 4), item("run-b", "2026-11-30T02:01:00.000000Z")
+    elsewhere = {**item("run-d", "2026-11-30T02:03:00.000000Z", 2), "group": {"S": other}}
+    unknown = {**key("marker"), "owner": {"S": "nobody"}}  # neither the lease nor a queue entry
+    first = {"TableName": TABLE, "ConsistentRead": True}
+    with Stubber(client) as stub:
+        stub.add_response("scan", {"Items": [late, elsewhere], "LastEvaluatedKey": key("x")}, first)
+        stub.add_response("scan", {"Items": [unknown, lease, early]}, {**first, "ExclusiveStartKey": key("x")})
+        views = read_all(client, TABLE)
+        stub.assert_no_pending_responses()
+    assert [v.group for v in views] == [other, GROUP]  # by name
+    p4, p5 = views
+    assert p5.lease == Lease(
+        "run-a", "arn:run-a", "2026-11-30T02:05:00.000000Z", 16, "job-a", RELEASING, "2026-11-30T03:00:00.000000Z"
+    )
+    assert p5.queue == [
+        QueueEntry("run-b", "arn:run-b", "2026-11-30T02:01:00.000000Z", 8),
+        QueueEntry("run-c", "arn:run-c", "2026-11-30T02:02:00.000000Z", 4),
+    ]
+    assert p4 == GroupView(other, None, [QueueEntry("run-d", "arn:run-d", "2026-11-30T02:03:00.000000Z", 2)])
+
+
+def test_status_places_a_run_as_owner_releasing_in_line_or_nowhere() -> None:
+    held = Lease("run-a", "arn:run-a", "2026-11-30T02:00:00.000000Z", 16, "job-a")
+    line = [run("run-b", 1), run("run-c", 2)]
+    view = GroupView(GROUP, held, line)
+    assert [view.place(r) for r in ("run-a", "run-b", "run-c", "run-z")] == ["owner", "in line 1", "in line 2", ""]
+    releasing = GroupView(GROUP, Lease("run-a", "arn:run-a", held.acquired_at, 16, "job-a", RELEASING), [])
+    assert (releasing.place("run-a"), releasing.place("run-b")) == ("releasing", "")
+    assert GroupView(GROUP, None, line).place("run-c") == "in line 2"
 
 
 @pytest.fixture

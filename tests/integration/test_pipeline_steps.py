@@ -565,6 +565,7 @@ def test_archive_copies_outputs_extracts_the_checkpoint_and_writes_run_json(worl
     assert world.snapshot(OUTPUT) == before  # sources are copied, never moved or deleted
 
 
+@pytest.mark.slow
 def test_archive_pages_through_more_than_a_thousand_outputs(world: World) -> None:
     count = 1001 + 3  # more than one list_objects_v2 page of 1,000 keys
     files = _put_outputs(world, tensorboard_files=count - 1)

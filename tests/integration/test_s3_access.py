@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -205,6 +206,7 @@ def test_the_ranged_reader_reads_everything_at_once_and_then_nothing() -> None:
     data = b"abcdefghij" * 10
     client = _Recorder(data)
     reader = RangedReader(client, "b", "k", start=0, stop=len(data), part_bytes=40, workers=2)
+    assert reader.read(0) == b""  # as a file does: nothing asked, nothing given
     assert reader.read() == data[:40]  # one part at a time
     assert reader.read(-1) == data[40:80]
     assert reader.read() == data[80:]
@@ -289,3 +291,28 @@ def test_a_listing_gives_every_object_of_every_page_without_quotes_in_etags(s3: 
         ObjectInfo("s3://out/job/a", 1, "e1", None),
         ObjectInfo("s3://out/job/b", 2, "e2-3", None),
     ]
+
+
+def test_a_prefix_without_objects_lists_nothing(s3: tuple[S3Access, Stubber]) -> None:
+    """S3 leaves `Contents` out of a page with no objects (a run that wrote no outputs yet)."""
+    access, stub = s3
+    stub.add_response(
+        "list_objects_v2", {"KeyCount": 0}, {"Bucket": "out", "Prefix": "job/", "ExpectedBucketOwner": ACCOUNT}
+    )
+    assert list(access.list("s3://out/job/")) == []
+
+
+def test_a_json_document_holding_a_time_is_written_with_the_time_as_text(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    written = b'{\n  "at": "2026-11-30 02:00:00+00:00"\n}'
+    expected = {"Bucket": "arch", "Key": "r.json", "Body": written, "ContentType": "application/json"}
+    stub.add_response("put_object", {"ETag": '"e"'}, {**expected, "ExpectedBucketOwner": ACCOUNT})
+    assert access.put_json("s3://arch/r.json", {"at": at}).size == len(written)
+
+
+def test_a_refused_write_names_the_object(s3: tuple[S3Access, Stubber]) -> None:
+    access, stub = s3
+    stub.add_client_error("put_object", "AccessDenied", "Access Denied", http_status_code=403)
+    with pytest.raises(PipelineError, match=r"s3://arch/runs/r/run\.json.*access denied"):
+        access.put_json("s3://arch/runs/r/run.json", {"a": 1})

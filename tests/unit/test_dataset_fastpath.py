@@ -585,3 +585,15 @@ def test_sharding_equals_a_single_pass_on_generated_files(data: bytes, draw: st.
     else:
         cuts = sorted(set(draw.draw(st.lists(st.sampled_from(bounds), min_size=1, max_size=2))))
     check_sharding(data, cuts)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_duplicate_with_escapes_is_found_after_other_escaped_records(path: str) -> None:
+    """Each text's hash is read past the escapes of the records before it, so its duplicate is still found."""
+    twice = rec("two \\\\ backslashes")  # a run of four in JSON: two escapes
+    data = lines(rec("x\ty"), rec('a\nb "q"'), twice, rec("plain"), rec('a\nb "q"'), rec("x\ty"))
+    with block_path(path), counting_fast_blocks() as accepted:
+        fast = report_of(data)
+    assert accepted[0] >= 1
+    assert fast["stats"]["exact_duplicates"]["count"] == 2
+    assert_same(fast, exact_report(data))

@@ -84,6 +84,7 @@ def test_schema_check_catches_wrong_types_and_misspelt_fields(validator: jsonsch
 def test_job_follows_the_launcher_layout(path: Path) -> None:
     recipe = ready(path)
     config_map, job = render(recipe, region="ap-northeast-1", namespace="cpt-jobs")
+    assert (config_map["apiVersion"], config_map["kind"]) == ("v1", "ConfigMap")  # the core API group serves it
     assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "PyTorchJob")
     assert job["metadata"]["name"] == "nova-cpt-1a2b3c4d" and job["metadata"]["namespace"] == "cpt-jobs"
     specs = job["spec"]["pytorchReplicaSpecs"]
@@ -162,13 +163,32 @@ def test_labels_carry_run_and_execution_and_a_long_execution_still_fits() -> Non
 
 
 @pytest.mark.parametrize(
-    "text", ["run-a", "a" * 63, "a" * 64, "has space", "ends-with-", "_leading", "ünïcode-name", "", "x:y/z"]
+    "text", ["run-a", "a" * 63, "a" * 64, "has space", "ends-with-", "_leading", "ünïcode-name", "", "x:y/z", "日本語"]
 )
 def test_label_value_is_always_a_valid_label_and_distinct(text: str) -> None:
     value = label_value(text)
     assert len(value) <= 63 and _LABEL_VALUE.fullmatch(value)
     assert (value == text) == (len(text) <= 63 and bool(_LABEL_VALUE.fullmatch(text)))
     assert label_value(text + "1") != value
+
+
+@pytest.mark.parametrize(
+    ("text", "readable"),
+    [
+        ("team a/run 1", "team-a-run-1"),  # each run of other characters becomes one '-'
+        ("X-ray run.", "X-ray-run"),  # letters of either case kept, separators at the ends trimmed
+        ("日本語", ""),  # nothing usable: the digest alone
+    ],
+)
+def test_a_label_value_that_must_change_keeps_a_readable_prefix_then_a_digest(text: str, readable: str) -> None:
+    """What `kubectl get pytorchjobs -L` shows a person for an execution name that is not a label value."""
+    digest = r"[0-9a-f]{10}"
+    assert re.fullmatch(rf"{re.escape(readable)}-{digest}" if readable else digest, label_value(text))
+
+
+def test_a_long_label_value_keeps_as_much_of_the_text_as_fits() -> None:
+    value = label_value("study " * 20)
+    assert len(value) == 63 and value.startswith("study-study-")
 
 
 def test_rendering_is_pure_and_json_ready() -> None:
@@ -195,6 +215,47 @@ def test_a_job_name_too_long_for_its_worker_services_is_refused() -> None:
     with pytest.raises(ValueError, match="too long for 24 replicas"):
         render(recipe, job_name="j" * 60)
     assert render(recipe, job_name="j" * (63 - len("-worker-22")))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "replicas", "longest"),
+    [("nova_pro_cpt.yaml", 12, "-worker-10"), ("nova_lite_cpt.yaml", 8, "-worker-6")],
+)
+def test_the_last_worker_service_decides_how_long_the_job_name_may_be(recipe: str, replicas: int, longest: str) -> None:
+    """Workers are numbered from 0, so the last of `replicas - 1` workers is `<job>-worker-<replicas - 2>`."""
+    model = ready(ROOT / "recipes" / recipe, **{"run.replicas": replicas})
+    fits = "j" * (63 - len(longest))
+    assert render(model, job_name=fits)
+    with pytest.raises(ValueError, match=f"too long for {replicas} replicas"):
+        render(model, job_name=fits + "j")
+
+
+@pytest.mark.parametrize("namespace", ["2026-runs", "n" * 63, "a"])
+def test_a_namespace_may_be_any_dns_label_up_to_63_characters(namespace: str) -> None:
+    assert target_problems(region="us-east-1", account=ACCOUNT, namespace=namespace, job_name="a1-run") == []
+
+
+def test_a_job_name_must_start_with_a_letter_and_the_problem_says_so() -> None:
+    (problem,) = target_problems(region="us-east-1", account=ACCOUNT, namespace="team-a", job_name="1-run")
+    assert problem.startswith("job name '1-run'") and "starting with a letter" in problem
+    (problem,) = target_problems(region="us-east-1", account=ACCOUNT, namespace="Team", job_name="a-run")
+    assert problem.startswith("namespace 'Team'") and "starting with a letter" not in problem
+
+
+def test_a_region_without_nova_images_is_a_target_problem_naming_it() -> None:
+    (problem,) = target_problems(region="eu-west-1", account=ACCOUNT, namespace="kubeflow", job_name="a-run")
+    assert "'eu-west-1' has no Nova CPT images" in problem
+
+
+def test_a_job_name_that_is_not_a_dns_label_is_refused() -> None:
+    with pytest.raises(ValueError, match="job name 'Nova_CPT'"):
+        render(ready(RECIPES[0]), job_name="Nova_CPT")
+
+
+def test_a_two_node_job_has_one_master_and_one_worker() -> None:
+    model = ready(ROOT / "recipes" / "nova_micro_cpt.yaml", **{"run.replicas": 2})
+    specs = render(model)[1]["spec"]["pytorchReplicaSpecs"]
+    assert {role: spec["replicas"] for role, spec in specs.items()} == {"Master": 1, "Worker": 1}
 
 
 def test_yaml_is_multi_document_with_the_recipe_as_a_block() -> None:

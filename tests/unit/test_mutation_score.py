@@ -29,7 +29,7 @@ def test_the_last_line_is_the_score_and_only_failing_or_hanging_tests_kill(
     assert main([str(mutants), str(notes)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "mutation score: 3/6 killed"
-    assert lines[0] == "novacpt/a.py: 2/4 killed (50%), 1 survived, 1 reached by no test"
+    assert lines[0] == "novacpt/a.py: 2/4 killed (50%, 1 by timeout), 1 survived, 1 reached by no test"
     assert lines[1] == "novacpt/b.py: 1/2 killed (50%), 0 survived, 1 not run or interrupted"
     assert "  a.x__mutmut_4" in lines  # reached by no test, and not explained
     assert "  a.x__mutmut_2" not in lines  # explained in MUTANTS.md
