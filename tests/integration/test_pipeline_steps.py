@@ -45,6 +45,7 @@ from novacpt.steps.dataset import SHOWN_ERRORS, validate_dataset_step
 from novacpt.steps.estimate import estimate_step
 from novacpt.steps.notify import SUBJECT_MAX, build_message
 from novacpt.steps.recipe import validate_recipe_step
+from novacpt_dev.emulator.events import object_created_event
 from novacpt_dev.fakes import ScriptedCluster
 from tests.conftest import ROOT
 from tests.examples import dataset_summary, estimate_result, recipe_summary, run_state
@@ -691,28 +692,7 @@ def test_subject_is_at_most_100_characters() -> None:
 
 def _s3_event(bucket: str, key: str, version: str | None = "v1") -> dict[str, Any]:
     """An S3 Object Created event as EventBridge delivers it."""
-    obj: dict[str, Any] = {"key": key, "size": 1234, "etag": "4e68adba0abe2dc8653dc3354e14c01d", "sequencer": "0A1B"}
-    if version is not None:
-        obj["version-id"] = version
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": ACCOUNT,
-        "time": "2026-11-28T00:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": obj,
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": ACCOUNT,
-            "source-ip-address": "1.2.3.4",
-            "reason": "PutObject",
-        },
-    }
+    return object_created_event(bucket, key, version, account=ACCOUNT, region=REGION)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from lambdas.trigger import start_run
 from novacpt.contract import ExecutionInput
 from novacpt.kernel.settings import TriggerSettings
 from novacpt.naming import execution_name
+from novacpt_dev.emulator.events import object_created_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -30,29 +31,7 @@ CONFIG = TriggerSettings(state_machine_arn=MACHINE, drop_bucket=DATA)
 def event(
     key: str, *, bucket: str = DATA, version: str | None = "v1", **top: str
 ) -> S3EventNotificationEventBridgeModel:
-    obj: dict[str, Any] = {"key": key, "size": 10, "etag": "e", "sequencer": "0A"}
-    if version is not None:
-        obj["version-id"] = version
-    body = {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": ACCOUNT,
-        "time": "2026-11-28T00:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": obj,
-            "request-id": "R",
-            "requester": ACCOUNT,
-            "source-ip-address": "1.2.3.4",
-            "reason": "PutObject",
-        },
-        **top,
-    }
+    body = object_created_event(bucket, key, version, account=ACCOUNT, region=REGION) | top
     return S3EventNotificationEventBridgeModel.model_validate(body)
 
 
