@@ -11,9 +11,13 @@ import pytest
 
 from tests import aws_calls
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # The environment of every test, set once here (before any test module imports a handler or makes a client):
 # Powertools reads its settings when lambdas.runtime creates its Logger, Tracer and Metrics (at import), and
-# fake credentials and a region keep every AWS call on moto or a Stubber. Fixtures add only their own values.
+# fake credentials and a region keep every AWS call on moto or a Stubber. What cpt caches (py3langid's
+# unpacked model) goes to the checkout's git-ignored `.build`, not the user's home. Fixtures add only their
+# own values.
 os.environ.update(
     {
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
@@ -26,6 +30,7 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_EC2_METADATA_DISABLED": "true",
+        "XDG_CACHE_HOME": str(ROOT / ".build" / "test-cache"),
     }
 )
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -34,7 +39,6 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 # Every botocore session made from here on records its calls and checks the S3 contract (tests/aws_calls.py).
 aws_calls.install()
 
-ROOT = Path(__file__).resolve().parents[1]
 # `../shared` beside the checkout; NOVA_CPT_SHARED names it when the suite runs from a copy elsewhere
 # (`make mutate` runs it from the mutation tool's `mutants/` folder).
 SHARED_REFERENCE = Path(os.environ.get("NOVA_CPT_SHARED") or ROOT.parent / "shared") / "reference"
