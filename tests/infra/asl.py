@@ -28,10 +28,13 @@ class Failed(Exception):
 
 @dataclass
 class Run:
-    """What one execution did: states entered, functions invoked (name, payload), waits, outcome."""
+    """What one execution did: states entered and left (name, output), functions invoked (name, payload) and
+    the seconds waited so far at each call, waits, outcome."""
 
     states: list[str] = field(default_factory=list)
+    exits: list[tuple[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    clock: list[float] = field(default_factory=list)
     waits: list[tuple[str, float]] = field(default_factory=list)
     status: str = "RUNNING"
     output: Any = None
@@ -43,6 +46,10 @@ class Run:
 
     def payloads(self, function: str) -> list[Any]:
         return [payload for name, payload in self.calls if name == function]
+
+    def waited_before(self, function: str) -> float:
+        """Seconds the execution had waited (Wait states and retries) when it first invoked `function`."""
+        return self.clock[self.invoked().index(function)]
 
 
 def _get(path: str, data: Any, context: Mapping[str, Any]) -> Any:
@@ -137,6 +144,7 @@ class Interpreter:
                     data, name = _set(data, catcher.get("ResultPath", "$"), error), catcher["Next"]
                     continue
                 data = _set(data, state.get("ResultPath", "$"), result)
+            run.exits.append((name, copy.deepcopy(data)))
             if state.get("End"):
                 return data
             name = state["Next"]
@@ -182,6 +190,7 @@ class Interpreter:
         payload = _template(state["Parameters"], data, context) if "Parameters" in state else data
         function = str(state["Resource"]).rsplit(":", 1)[-1]
         run.calls.append((function, copy.deepcopy(payload)))
+        run.clock.append(sum(seconds for _, seconds in run.waits))
         try:
             return copy.deepcopy(self.functions[function](payload))
         except Failed:

@@ -1,13 +1,15 @@
 """The run state machine's definition, executed by a States Language interpreter (tests/infra/asl.py).
 
-Only the RunStateMachine construct is synthesised (functions imported by ARN, no bundling), so these
-tests are fast enough for `make mutate`. They assert what an execution does: which functions run, in
-what order, with what input, what is retried, and that every failure cancels, releases, archives and
-notifies before the run fails with the error that caused it.
+Only the RunStateMachine construct is synthesised (functions imported by ARN, no bundling, under the AWS
+Solutions checks), so these tests are fast enough for `make mutate`. They assert what an execution does:
+which functions run, in what order, with an input their handlers' models accept, what is retried and for
+how long, that every failure cancels, releases, archives and notifies before the run fails with the error
+that caused it, and what outlives an update or a deletion of the stack.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -19,7 +21,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
+from pydantic import BaseModel
 
+from lambdas import runtime
 from novacpt.kernel.errors import (
     CapacityUnavailable,
     DatasetInvalid,
@@ -27,8 +31,10 @@ from novacpt.kernel.errors import (
     RecipeInvalid,
     TransientError,
 )
+from novacpt_cli.remote import _job_health
 from stacks.pipeline import functions as specs
 from stacks.pipeline.state_machine import RunStateMachine
+from stacks.shared.nag import add_nag_checks
 from tests.infra.asl import STARTED, Failed, Interpreter, Run
 
 ACCOUNT, REGION = "123456789012", "us-west-2"
@@ -42,6 +48,7 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+TRANSIENT_ERRORS = ["TransientError", *LAMBDA_SERVICE_ERRORS]
 
 
 def _synthesis_scope(fixture_name: str, config: pytest.Config) -> Literal["function", "module"]:
@@ -53,25 +60,36 @@ def _synthesis_scope(fixture_name: str, config: pytest.Config) -> Literal["funct
     return "function" if os.environ.get("MUTANT_UNDER_TEST") == "stats" else "module"
 
 
-@pytest.fixture(scope=_synthesis_scope)
-def synthesised() -> dict[str, Any]:
+def _synthesise(
+    max_queue_hours: float = MAX_QUEUE_HOURS,
+    max_capacity_wait_minutes: int = CAPACITY_WAIT_MINUTES,
+    max_poll_hours: float = MAX_POLL_HOURS,
+) -> dict[str, Any]:
+    """The construct's template, synthesised under the AWS Solutions checks (cdk-nag) as app.py does: a
+    finding that is not acknowledged, e.g. a wildcard resource the acknowledgements miss, fails synthesis."""
     app = cdk.App()
+    add_nag_checks(app)
     stack = cdk.Stack(app, "Run", env=cdk.Environment(account=ACCOUNT, region=REGION))
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
     functions = {name: lambda_.Function.from_function_arn(stack, name, arn + name) for name in FUNCTIONS}
     RunStateMachine(
         stack,
-        "Run",
+        "Run",  # the construct's id in the pipeline stack (stacks/pipeline/stack.py): the same logical ids
         functions=functions,
         log_retention=logs.RetentionDays.ONE_MONTH,
-        max_poll_hours=MAX_POLL_HOURS,
-        max_capacity_wait_minutes=CAPACITY_WAIT_MINUTES,
-        max_queue_hours=MAX_QUEUE_HOURS,
+        max_poll_hours=max_poll_hours,
+        max_capacity_wait_minutes=max_capacity_wait_minutes,
+        max_queue_hours=max_queue_hours,
         shard_concurrency=SHARD_CONCURRENCY,
         log_key=kms.Key(stack, "LogKey", enable_key_rotation=True),
     )
     template: dict[str, Any] = Template.from_stack(stack).to_json()
     return template
+
+
+@pytest.fixture(scope=_synthesis_scope)
+def synthesised() -> dict[str, Any]:
+    return _synthesise()
 
 
 @pytest.fixture(scope=_synthesis_scope)
@@ -298,7 +316,7 @@ def test_a_failing_cleanup_step_does_not_stop_the_others_and_the_first_error_is_
     assert [f for f in result.invoked() if f in CLEANUP] == CLEANUP
 
 
-@pytest.mark.parametrize("error", ["TransientError", *LAMBDA_SERVICE_ERRORS])
+@pytest.mark.parametrize("error", TRANSIENT_ERRORS)
 def test_transient_and_lambda_service_errors_are_retried_with_growing_capped_delays(
     definition: dict[str, Any], error: str
 ) -> None:
@@ -309,9 +327,10 @@ def test_transient_and_lambda_service_errors_are_retried_with_growing_capped_del
     assert delays == sorted(delays) and delays[0] >= 1 and delays[-1] > delays[0] and max(delays) <= 60
 
 
-def test_an_error_that_keeps_coming_is_given_up_on_after_a_few_attempts(definition: dict[str, Any]) -> None:
-    result = run(definition, SubmitJob=_raise(TransientError, "throttled"))
-    _failure_path(result, "TransientError")
+@pytest.mark.parametrize("error", TRANSIENT_ERRORS)
+def test_an_error_that_keeps_coming_is_given_up_on_after_a_few_attempts(definition: dict[str, Any], error: str) -> None:
+    result = run(definition, SubmitJob=_raise(error, "throttled"))
+    _failure_path(result, error)
     assert 2 <= result.invoked().count("SubmitJob") <= 6
 
 
@@ -352,18 +371,154 @@ def test_validation_runs_shards_in_parallel_and_partitions_a_few_at_a_time(defin
     assert len(inline) == 1 and 1 < inline[0]["MaxConcurrency"] <= 16
 
 
-def test_the_execution_is_bounded_traced_and_logged_to_an_encrypted_group(synthesised: dict[str, Any]) -> None:
+def test_the_execution_is_traced_and_logged_to_an_encrypted_group_deleted_with_the_stack(
+    synthesised: dict[str, Any],
+) -> None:
     resources = synthesised["Resources"]
     (machine,) = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    definition = json.loads(machine["Properties"]["DefinitionString"])
-    # Long enough for the longest poll plus the capacity waits (scale up and down), not unbounded.
-    needed = (MAX_QUEUE_HOURS + MAX_POLL_HOURS) * 3600 + CAPACITY_WAIT_MINUTES * 60
-    assert needed < definition["TimeoutSeconds"] <= needed + 6 * 3600
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
     logging = machine["Properties"]["LoggingConfiguration"]
     assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
     (destination,) = logging["Destinations"]
     group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
-    group = resources[group_id]["Properties"]
-    assert group["RetentionInDays"] == 30
-    assert group["KmsKeyId"]["Fn::GetAtt"][0] in resources
+    group = resources[group_id]
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0] in resources
+    # Only the buckets and the storage key outlive their stacks (README, "Tear down"); the pipeline's log key
+    # is deleted with it, so a retained group would be left behind unreadable, still billing its storage.
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Delete"
+
+
+def test_an_update_keeps_the_state_machine_and_its_log_group(synthesised: dict[str, Any]) -> None:
+    """A resource whose logical id changes is a new resource to CloudFormation: an update would replace the
+    state machine (and its execution history, which `cpt runs` and `cpt report` read) and delete the log group
+    with its logs. The ids are those of the deployed pipeline stack (construct `Run`), which AWS's CDK guide
+    asks to keep stable for stateful resources."""
+    ids = {r["Type"]: logical_id for logical_id, r in synthesised["Resources"].items()}
+    assert ids["AWS::StepFunctions::StateMachine"] == "RunStateMachine106B9D3D"
+    assert ids["AWS::Logs::LogGroup"] == "RunLogsFBDF6876"
+
+
+# (queue hours, capacity wait minutes, poll hours): the configuration's defaults' neighbourhood and its extremes
+# (stacks/config.py: queue <= 168 h, capacity wait 10 to 720 min, poll <= 240 h).
+WAIT_LIMITS = [
+    (MAX_QUEUE_HOURS, CAPACITY_WAIT_MINUTES, MAX_POLL_HOURS),
+    (0.5, 720, 1.0),
+    (168.0, 10, 240.0),
+]
+
+
+def _timeout_seconds(template: dict[str, Any]) -> float:
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    return float(json.loads(machine["Properties"]["DefinitionString"])["TimeoutSeconds"])
+
+
+def test_the_execution_outlasts_every_bounded_wait_by_the_same_allowance_and_is_never_unbounded(
+    synthesised: dict[str, Any],
+) -> None:
+    """A run may wait in line, wait for its instances and poll its job each up to its limit, and must then
+    still reach the clean-up (cancel, release: where the money is) before the execution's own timeout, which
+    skips it. The other steps take as long whatever those limits are, so the allowance beyond the waits does
+    not depend on them; it covers those steps without leaving the execution unbounded."""
+    allowances = set()
+    for limits in WAIT_LIMITS:
+        queue_hours, capacity_minutes, poll_hours = limits
+        template = synthesised if limits == WAIT_LIMITS[0] else _synthesise(*limits)
+        waits = queue_hours * 3600 + capacity_minutes * 60 + poll_hours * 3600
+        allowances.add(_timeout_seconds(template) - waits)
+    (allowance,) = allowances
+    assert 3600 <= allowance <= 6 * 3600
+
+
+def _tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Task state, map items' included."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        if "ItemProcessor" in state:
+            yield from _tasks(state["ItemProcessor"]["States"])
+
+
+def test_every_function_call_retries_transient_errors_with_full_jitter(definition: dict[str, Any]) -> None:
+    """Up to SHARD_CONCURRENCY shards (and a few partitions) invoke their functions at once: retries at fixed
+    delays would come back in lockstep to the throttled API or Lambda and be throttled again."""
+    tasks = dict(_tasks(definition["States"]))
+    assert set(healthy()) <= {str(task["Resource"]).rsplit(":", 1)[-1] for task in tasks.values()}
+    for name, task in tasks.items():
+        for error in TRANSIENT_ERRORS:
+            # Step Functions applies the first retrier whose errors match.
+            retrier = next(r for r in task["Retry"] if error in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"])
+            assert retrier.get("JitterStrategy") == "FULL", (name, error, retrier)
+
+
+@pytest.mark.parametrize("error", TRANSIENT_ERRORS)
+def test_a_transient_error_is_retried_long_enough_to_outlast_a_burst_of_throttling(
+    definition: dict[str, Any], error: str
+) -> None:
+    """Lambda adds concurrency for a function in steps 10 s apart, so a burst that was throttled is served
+    within one step: the retries, each waiting a random time up to its delay (full jitter, half on average),
+    must span 10 s on average before the run gives up."""
+    result = run(definition, Estimate=_raise(error, "throttled"))
+    _failure_path(result, error)
+    assert result.waited_before("ReleaseCapacity") / 2 >= 10
+
+
+@pytest.mark.parametrize("error", TRANSIENT_ERRORS)
+def test_a_run_that_owns_the_cluster_releases_it_within_a_minute_of_retries_when_errors_persist(
+    definition: dict[str, Any], error: str
+) -> None:
+    """The job's poll fails and keeps failing, and so does cancelling it (the cluster's API is down): the P5
+    instances bill while the run retries, so at most a minute of retry delays passes before the release."""
+    result = run(definition, PollJob=_raise(error, "down"), CancelJob=_raise(error, "down"))
+    _failure_path(result, error)
+    assert result.waited_before("ReleaseCapacity") <= 60
+
+
+def _input_models() -> dict[str, type[BaseModel]]:
+    """Each function's event model, as its handler registers it (lambdas.runtime.pipeline_handler)."""
+    models = {}
+    for spec in (value for value in vars(specs).values() if isinstance(value, specs.FunctionSpec)):
+        importlib.import_module(spec.handler.rpartition(".")[0])
+        models[spec.name] = runtime.INPUT_MODELS[spec.handler]
+    return models
+
+
+def test_every_payload_is_an_event_its_handlers_model_accepts(definition: dict[str, Any]) -> None:
+    """A handler parses its event with its contract model, which forbids unknown fields: a task handed the
+    whole run state instead of its fields would fail on every run, and carry the state's size besides."""
+    models = _input_models()
+    waiting_line = {"acquired": False, "position": 1, "interval_seconds": 60}
+    waiting = {"replicas": 4, "ready": False, "requested_at": "t0", "waited_seconds": 0, "interval_seconds": 60}
+    good = run(
+        definition,
+        AcquireLease=_sequence(waiting_line, {**waiting_line, "acquired": True}),
+        PrepareCapacity=_sequence(waiting, {**waiting, "ready": True}),
+    )
+    failed = run(definition, PollJob=_raise(JobFailed, "exit 1"))
+    assert good.status == "SUCCEEDED" and failed.status == "FAILED"
+    calls = [*good.calls, *failed.calls]
+    assert {name for name, _ in calls} >= set(healthy())
+    for function, event in calls:
+        if function == "ValidateShard":
+            continue  # the map's item, as PlanValidation wrote it
+        model = models[function]
+        required = {name for name, info in model.model_fields.items() if info.is_required()}
+        assert required <= set(event) <= set(model.model_fields), (function, model.__name__, sorted(event))
+
+
+def test_cpt_status_finds_the_jobs_health_in_the_history_a_run_leaves(definition: dict[str, Any]) -> None:
+    """`cpt status` shows a running job's restarts and stuck pod from the output of the state that polls the
+    job, which it looks for by name in the execution history."""
+    stuck = "pod trial-master-0 container pytorch: CrashLoopBackOff"
+    running = {"attempt": 1, "state": "RUNNING", "interval_seconds": 120, "timed_out": False, "restarts": 2}
+    done = {**running, "attempt": 2, "state": "SUCCEEDED", "restarts": 5, "stuck": stuck}
+    result = run(definition, PollJob=_sequence(running, done))
+    assert result.invoked().count("PollJob") == 2
+
+    class History:
+        def get_execution_history(self, **_: Any) -> dict[str, Any]:
+            exited = [{"name": name, "output": json.dumps(output)} for name, output in reversed(result.exits)]
+            return {"events": [{"stateExitedEventDetails": details} for details in exited]}
+
+    execution = {"executionArn": "arn:aws:states:::execution:sm:run-1", "status": "RUNNING"}
+    assert _job_health(History(), execution) == ("5", stuck)
