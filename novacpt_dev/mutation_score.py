@@ -10,6 +10,7 @@ mutants not run yet count against the score.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ def module_scores(mutants_dir: Path) -> list[ModuleScore]:
     return scores
 
 
+def is_named(name: str, notes: str) -> bool:
+    """Whether `notes` names the mutant whole: `x__mutmut_20` does not name `x__mutmut_2`."""
+    return re.search(re.escape(name) + r"(?!\w)", notes) is not None
+
+
 def report(scores: list[ModuleScore], explained: str) -> list[str]:
     """The lines `make mutate` prints: per module, unexplained survivors, and the score line last."""
     lines = []
@@ -76,7 +82,7 @@ def report(scores: list[ModuleScore], explained: str) -> list[str]:
         extra = f", {len(s.no_tests)} reached by no test" if s.no_tests else ""
         extra += f", {s.other} not run or interrupted" if s.other else ""
         lines.append(f"{s.module}: {s.killed}/{s.total} killed ({share}), {len(s.survivors)} survived{extra}")
-    unexplained = [name for s in scores for name in (*s.survivors, *s.no_tests) if name not in explained]
+    unexplained = [name for s in scores for name in (*s.survivors, *s.no_tests) if not is_named(name, explained)]
     if unexplained:
         lines.append(f"{len(unexplained)} surviving mutants are not explained in tests/MUTANTS.md:")
         lines += [f"  {name}" for name in unexplained]

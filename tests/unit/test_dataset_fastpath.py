@@ -13,6 +13,7 @@ from typing import Any
 from unittest import mock
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from novacpt.dataset import scan as scan_module
 from novacpt.dataset.blank import is_blank
 from novacpt.dataset.block import scan_block
 from novacpt.dataset.line_check import check_line
+from novacpt.dataset.records import BlockRecords
 from novacpt.dataset.text_hash import normalise, normalised_hash, text_hash
 
 BOM = b"\xef\xbb\xbf"
@@ -597,3 +599,155 @@ def test_a_duplicate_with_escapes_is_found_after_other_escaped_records(path: str
     assert accepted[0] >= 1
     assert fast["stats"]["exact_duplicates"]["count"] == 2
     assert_same(fast, exact_report(data))
+
+
+# --- the raw path alone, against json.loads line by line ------------------------------------------
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object's key/value pairs, duplicates included."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def reference_text(line: bytes) -> str | None:
+    """The text of a line that is a valid record by the plain rules (json.loads), else None."""
+    try:
+        decoded = line.removesuffix(b"\r").decode("utf-8")
+        value = json.loads(decoded, object_pairs_hook=_Object, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(value, _Object) or [key for key, _ in value] != ["text"] or not isinstance(value[0][1], str):
+        return None
+    text: str = value[0][1]
+    if is_blank(text) or any("\ud800" <= c <= "\udfff" for c in text):
+        return None
+    return text
+
+
+def raw_path(data: bytes, *, normalise: bool = True) -> Any:
+    """What the raw path says of a block by itself: its records, None, or "leave it to the parsed path"."""
+    return block_module._scan_raw(data, np.frombuffer(data, dtype=np.uint8), normalise=normalise)
+
+
+def assert_raw_path_is_exact(data: bytes, *, takes: bool) -> None:
+    """The raw path never accepts a block with a line json.loads finds no valid record, and when it
+    accepts a block it gives each text's hash, normalised hash, UTF-8 bytes and characters. When
+    `takes`, every line is spelled as the raw path takes it, so a block of valid records is accepted."""
+    texts = [reference_text(line) for line in data.removesuffix(b"\n").split(b"\n")]
+    got = raw_path(data)
+    if got is block_module._PARSE:  # a `\u` or `\/` escape: the parsed path decides
+        assert rb"\u" in data or rb"\/" in data
+        return
+    records = [t for t in texts if isinstance(t, str)]
+    if len(records) < len(texts):
+        assert got is None, texts
+        return
+    if takes:
+        assert isinstance(got, BlockRecords), "a block of valid records was refused"
+    if got is None:
+        return
+    assert got.hashes.tolist() == [text_hash(t) for t in records]
+    assert got.text_bytes.tolist() == [len(t.encode("utf-8")) for t in records]
+    assert got.characters.tolist() == [len(t) for t in records]
+    assert got.norm_hashes is not None
+    assert got.norm_hashes.tolist() == [normalised_hash(t) for t in records]
+    plain = raw_path(data, normalise=False)
+    assert plain.norm_hashes is None and plain.hashes.tolist() == got.hashes.tolist()
+
+
+# What the raw path takes itself: text with few short escapes (\n \t \" \\ \b \f \r), some non-ASCII.
+# U+3000 (E3 80 80) and À (C3 80) hold the byte 0x80, the lowest non-ASCII byte.
+RAW_ASCII = ["a", "b", "Z", " ", "  ", '"', "\\", "\\\\", "\n", "\t", "\r", "\b", "\f", "/", "}", '"}', "{", ":", ","]
+RAW_WIDE = ["é", "À", "\u3000", "東京", "😀", "€", "\x7f", "e\u0301", "\u00a0"]
+RAW_TEXT = pieces_text(
+    [*RAW_ASCII, *RAW_WIDE],
+    min_size=1,
+    max_size=16,
+)
+# How a writer spells a record the raw path takes: compact (msgspec, orjson), json.dumps' `": "`, and a
+# value far into its line (the quote-count rule judges those).
+RAW_SPELLINGS = [b'{"text":%s}', b'{"text": %s}', b'{"text":              %s}']
+
+
+def raw_line(text: str, how: int) -> bytes:
+    return RAW_SPELLINGS[how] % json.dumps(text, ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(RAW_TEXT, st.integers(0, 2)), min_size=1, max_size=10),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+)
+def test_raw_path_matches_json_loads_on_valid_blocks(items: list[tuple[str, int]], end: bytes, last_end: bool) -> None:
+    data = end.join(raw_line(text, how) for text, how in items) + (end if last_end else b"")
+    assert_raw_path_is_exact(data, takes=True)
+
+
+RAW_BAD = [
+    b'{"text":"a\x80"}',  # a lone continuation byte, the lowest non-ASCII byte
+    b'{"text":"\xc3\x80\x80"}',
+    b'{"text":"\xe3\x80"}',  # a cut U+3000
+    b'{"text":"a","text":"b"}',
+    b'{"text":"a",  "text":"\\"b\\""}',
+    b'{"text":"\\"",       "text":"b"}',
+    b'{"text":"a"}}',
+    b'{"text":"a"}{"text":"b"}',
+    b'{"text":" \\n\\t "}',
+    b'{"text":"\xe3\x80\x80"}',  # U+3000 alone: blank
+    b'{"text":"\xc2\xa0\\n"}',
+    b'{"text":""}',
+    b'{"text":"\\\\\\"}',
+    b"",
+    b"{}",
+]
+
+
+@pytest.mark.parametrize("bad", RAW_BAD)
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_raw_path_refuses_a_block_with_one_bad_line(bad: bytes, where: int) -> None:
+    good = [raw_line("東京 é 😀", 0), raw_line('say "hi"\n', 1), raw_line("C:\\dir\\", 2)]
+    data = b"\n".join([*good[:where], bad, *good[where:]]) + b"\n"
+    assert reference_text(bad) is None
+    assert_raw_path_is_exact(data, takes=False)
+
+
+def paths_taken(data: bytes) -> list[str]:
+    """The block paths scan_block runs on a block of valid records, in order."""
+    taken: list[str] = []
+
+    def spy(name: str, real: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            taken.append(name)
+            return real(*args, **kwargs)
+
+        return run
+
+    with (
+        mock.patch.object(block_module, "_scan_raw", spy("raw", block_module._scan_raw)),
+        mock.patch.object(block_module, "scan_parsed", spy("parsed", block_module.scan_parsed)),
+    ):
+        assert scan_block(data, normalise=True) is not None
+    return taken
+
+
+PROSE = (
+    'The committee met on Tuesday. "We will publish the figures in spring," the chair said.\n'
+    "Members asked for the raw tables as well, and for the method used to weigh the regional samples; "
+    "the secretary agreed to circulate both before the next meeting, together with last year's report."
+)
+
+
+def test_each_kind_of_text_goes_to_the_block_path_that_is_fast_for_it() -> None:
+    """English prose stays on the raw path; Japanese prose and source code (dense in non-ASCII bytes or
+    backslashes) go to the parsed path without the raw path's work; a `\\u` escape hands a block over."""
+    english = lines(*[rec(f"{PROSE} ({i})") for i in range(20)])
+    japanese = lines(*[rec(f"東京都の人口は増えています。次の段落では地方の統計を見ます。({i})") for i in range(20)])
+    code = lines(*[rec(f'def f{i}(x):\n\tif x:\n\t\treturn "a\\\\b"\n\treturn None\n') for i in range(20)])
+    assert paths_taken(english) == ["raw"]
+    assert paths_taken(japanese) == ["parsed"]
+    assert paths_taken(code) == ["parsed"]
+    assert paths_taken(english + rec(f"{PROSE} café", ascii=True) + b"\n") == ["raw", "parsed"]

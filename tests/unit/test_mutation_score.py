@@ -39,3 +39,16 @@ def test_the_last_line_is_the_score_and_only_failing_or_hanging_tests_kill(
 def test_without_results_it_says_how_to_get_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "mutants")]) == 2
     assert "make mutate" in capsys.readouterr().err
+
+
+def test_a_mutant_is_explained_only_by_its_whole_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mutants = tmp_path / "mutants"
+    _meta(mutants, "novacpt/a.py", {"a.x__mutmut_2": 0, "a.x__mutmut_20": 0, "a.x__mutmut_3": 0})
+    notes = tmp_path / "MUTANTS.md"
+    notes.write_text("| `a.x__mutmut_20` | equivalent | why |\n| a.x__mutmut_3 | equivalent | why |\n")
+
+    assert main([str(mutants), str(notes)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "1 surviving mutants are not explained in tests/MUTANTS.md:" in lines
+    assert "  a.x__mutmut_2" in lines
+    assert "  a.x__mutmut_20" not in lines and "  a.x__mutmut_3" not in lines
