@@ -155,6 +155,8 @@ BAD = [
     ("training_config.max_length", 4096.0, "4096.0 (a decimal number) is not allowed"),
     ("training_config.max_length", "8192", "'8192' (text) is not allowed: must be an integer"),
     ("training_config.max_length", True, "true (true/false) is not allowed"),
+    ("training_config.max_length", [1, 2], "[1, 2] (a list) is not allowed: must be an integer"),
+    ("run.name", {"a": 1}, "{'a': 1} (a mapping) is not allowed: must be a DNS-1123 label"),
     ("training_config.global_batch_size", 100, "100 is not allowed: must be one of 32, 64, 128, 256"),
     ("training_config.global_batch_size", 512, "must be one of 32, 64, 128, 256"),
     ("training_config.trainer.max_epochs", 0, "from 1 to 100"),
@@ -344,10 +346,11 @@ def test_unique_keys_give_no_duplicate_error() -> None:
         ("training_config.trainer", "max_epoch", "did you mean max_epochs?"),
         ("run", "replica", "did you mean replicas?"),
         ("training_config", "optim", "move it to training_config.model.optim"),
-        ("training_config.model.optim.sched", "zzz", None),
+        ("training_config.model.optim.sched", "zzz", "'zzz'; allowed keys here: warmup_steps, constant_steps, min_lr"),
+        ("run", "lr", "(lr belongs at training_config.model.optim.lr);"),
     ],
 )
-def test_unknown_keys_are_errors_with_suggestions(path: str, key: str, suggestion: str | None) -> None:
+def test_unknown_keys_are_errors_with_suggestions(path: str, key: str, suggestion: str) -> None:
     mapping = copy.deepcopy(VALID)
     section = mapping
     for part in path.split("."):
@@ -356,9 +359,8 @@ def test_unknown_keys_are_errors_with_suggestions(path: str, key: str, suggestio
     error = only_error(check(mapping))
     assert error.field == f"{path}.{key}"
     assert f"unknown key '{key}'" in error.message
-    if suggestion:
-        assert suggestion in error.message
-    else:
+    assert suggestion in error.message
+    if key == "zzz":
         assert "did you mean" not in error.message
 
 
@@ -410,6 +412,24 @@ def test_unusable_documents_give_a_file_level_error(data: bytes, fragment: str) 
     assert fragment in error.message
     assert "my.yaml" in error.message
     assert report.recipe is None and report.model is None
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("a\x01", "line 1, column 2"),
+        ("\n\x01: x\n", "line 2, column 1"),
+        ("\nrun:\n  name: a\x01\nx: 1\ny: 2\n", "line 3, column 10"),
+    ],
+)
+def test_raw_control_character_is_located_by_line_and_column(text: str, where: str) -> None:
+    message = only_error(validate_recipe_bytes(text)).message
+    assert f"control character U+0001 at {where}:" in message
+
+
+def test_syntax_error_names_what_the_parser_expected() -> None:
+    message = only_error(validate_recipe_bytes(b"run: [1, 2\n")).message
+    assert "expected ',' or ']'" in message and "flow sequence" in message
 
 
 def test_size_limit_is_one_mebibyte() -> None:
@@ -508,6 +528,26 @@ def test_invalid_report_keeps_best_effort_mapping_as_strict_json() -> None:
     json.dumps(data, allow_nan=False)
 
 
+def test_report_json_has_text_keys_and_values_a_strict_reader_takes() -> None:
+    text = yaml.safe_dump(VALID, sort_keys=False) + f".nan: 1\n3: 2\n{10**40}: 3\n"
+    text = text.replace("run:\n", 'run:\n  mlflow_run_name: "a\\ud800"\n  mlflow_experiment_name: "b\\udfff"\n', 1)
+    report = validate_recipe_bytes(text)
+    assert not report.valid
+    data = report.to_json_dict()
+    assert {"nan": 1, "3": 2, "an integer of 41 digits": 3}.items() <= data["recipe"].items()
+    assert all(isinstance(key, str) for key in data["recipe"])
+    run = data["recipe"]["run"]
+    assert (run["mlflow_run_name"], run["mlflow_experiment_name"]) == ("a\\ud800", "b\\udfff")
+    json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(("value", "number"), [(-(2**63), True), (2**63, True), (2**63 + 1, False)])
+def test_report_json_keeps_integers_a_64_bit_reader_takes(value: int, number: bool) -> None:
+    data = check(with_value("training_config.model.optim.sched.constant_steps", value)).to_json_dict()
+    shown = data["recipe"]["training_config"]["model"]["optim"]["sched"]["constant_steps"]
+    assert shown == (value if number else str(value))
+
+
 def test_recipe_issue_to_dict() -> None:
     assert RecipeIssue(None, "m").to_dict() == {"field": None, "message": "m"}
 
@@ -527,6 +567,8 @@ def test_recipe_issue_to_dict() -> None:
         ("run.name=a: b", ("run.name", "a: b")),
         ("run.name=[oops", ("run.name", "[oops")),
         (" run.name = x=y ", ("run.name", "x=y")),
+        ("run.mlflow_run_name=#1", ("run.mlflow_run_name", "#1")),
+        ("run.mlflow_run_name= # not a comment", ("run.mlflow_run_name", "# not a comment")),
     ],
 )
 def test_parse_set_option(text: str, expected: tuple[str, Any]) -> None:
@@ -554,6 +596,9 @@ def test_apply_overrides_rejects_unknown_keys_and_non_mapping_parents() -> None:
     issues = apply_overrides(mapping, {"training_config.trainer.max_epoch": 2, "run.name": "x"})
     assert [i.field for i in issues] == ["training_config.trainer.max_epoch", "run.name"]
     assert "did you mean training_config.trainer.max_epochs?" in issues[0].message
+    far = apply_overrides({}, {"zzz": 1})
+    assert [i.field for i in far] == ["zzz"]
+    assert "(keys are dotted paths such as training_config.max_length)" in far[0].message
     assert "run is 'oops', not a mapping" in issues[1].message
     assert mapping == {"run": "oops"}
 
@@ -564,6 +609,12 @@ def test_overrides_are_validated_like_file_values() -> None:
     report = check(VALID, overrides=dict([parse_set_option("training_config.max_length=4096")]))
     assert report.valid and report.recipe is not None
     assert report.recipe["training_config"]["max_length"] == 4096
+
+
+def test_override_of_a_type_yaml_cannot_hold_names_the_python_type() -> None:
+    error = only_error(check(VALID, overrides={"run.name": b"x"}))
+    assert error.field == "run.name"
+    assert "b'x' (bytes) is not allowed: must be a DNS-1123 label" in error.message
 
 
 def test_override_of_an_aliased_list_changes_only_that_place() -> None:

@@ -144,6 +144,39 @@ def test_val_check_interval_takes_a_count_or_a_fraction(value: float, ok: bool) 
     assert check(edited("training_config.trainer.val_check_interval", value)).valid is ok
 
 
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [(1_000_000, None), (1_000_001, "a step count must be from 1 to 1,000,000")],
+)
+def test_val_check_interval_step_count_bound(value: int, fragment: str | None) -> None:
+    report = check(edited("training_config.trainer.val_check_interval", value))
+    assert report.valid is (fragment is None)
+    if fragment:
+        assert fragment in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (0, None),
+        (0.0, None),
+        (0.5, None),
+        (1.0, None),
+        (1_000_000, None),
+        (1.5, "a fraction must be from 0 to 1.0"),
+        (-0.5, "a fraction must be from 0 to 1.0"),
+        (1_000_001, "a batch count must be from 0 to 1,000,000"),
+    ],
+)
+def test_limit_val_batches_takes_a_count_or_a_fraction(value: float, fragment: str | None) -> None:
+    report = check(edited("training_config.trainer.limit_val_batches", value))
+    if fragment is None:
+        assert report.valid, report.errors
+    else:
+        assert [e.field for e in report.errors] == ["training_config.trainer.limit_val_batches"]
+        assert fragment in report.errors[0].message
+
+
 def test_1_0_recipe_with_2_0_keys_names_the_generation() -> None:
     text = (ROOT / "recipes" / "nova_lite_cpt.yaml").read_text()
     text = text.replace("max_epochs: 1", "max_steps: 100")
@@ -252,6 +285,11 @@ def test_checkpoint_of_another_account_is_named() -> None:
     assert checkpoint_account_problem(ESCROW, "111122223333") is None
     problem = checkpoint_account_problem(ESCROW, "999988887777")
     assert problem is not None and "customer-escrow-999988887777" in problem and "111122223333" in problem
+
+
+def test_checkpoint_outside_an_escrow_bucket_is_named_by_its_bucket() -> None:
+    problem = checkpoint_account_problem("s3://attacker-owned-bucket/ckpt/", "111122223333")
+    assert problem is not None and "'attacker-owned-bucket'" in problem and "manifest.json" in problem
 
 
 # --- The catalogue ------------------------------------------------------------------------------
