@@ -149,12 +149,18 @@ BAD = [
     ("run.output_s3_path", "s3://", "3 to 63"),
     ("run.mlflow_run_name", 5, "5 (an integer) is not allowed: must be text"),
     ("training_config.trainer", None, "null is not allowed: must be a mapping with the keys max_epochs"),
+    (
+        "training_config.model.optim.sched",
+        None,
+        "null is not allowed: must be a mapping with the keys warmup_steps, constant_steps, min_lr",
+    ),
     ("training_config.max_length", 0, "an integer from 1 to 8192"),
     ("training_config.max_length", 8193, "an integer from 1 to 8192"),
     ("training_config.max_length", 8192.5, "8192.5 (a decimal number) is not allowed"),
     ("training_config.max_length", 4096.0, "4096.0 (a decimal number) is not allowed"),
     ("training_config.max_length", "8192", "'8192' (text) is not allowed: must be an integer"),
     ("training_config.max_length", True, "true (true/false) is not allowed"),
+    ("training_config.max_length", False, "false (true/false) is not allowed"),
     ("training_config.max_length", [1, 2], "[1, 2] (a list) is not allowed: must be an integer"),
     ("run.name", {"a": 1}, "{'a': 1} (a mapping) is not allowed: must be a DNS-1123 label"),
     ("training_config.global_batch_size", 100, "100 is not allowed: must be one of 32, 64, 128, 256"),
@@ -371,6 +377,14 @@ def test_non_text_keys_are_errors() -> None:
     assert "keys must be text" in error.message
 
 
+def test_non_text_key_in_a_section_is_named_with_the_keys_allowed_there() -> None:
+    text = yaml.safe_dump(VALID, sort_keys=False).replace("  trainer:\n", "  trainer:\n    3: x\n")
+    error = only_error(validate_recipe_bytes(text))
+    assert error.field == "training_config.trainer.3"
+    assert error.message.startswith("key 3 is not allowed")
+    assert "(allowed keys here: max_epochs)" in error.message
+
+
 def test_billion_laughs_fails_fast_with_a_clear_error() -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 10):
@@ -439,6 +453,26 @@ def test_size_limit_is_one_mebibyte() -> None:
     assert validate_recipe_bytes(body + b" " * padding).valid
     report = validate_recipe_bytes(body + b" " * (padding + 1))
     assert "1,048,576" in only_error(report).message
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (10**30 - 1, "9" * 30),
+        (10**30, "an integer of 31 digits"),
+        (-(10**40), "an integer of 41 digits"),
+    ],
+)
+def test_long_integers_are_summarised_in_messages(value: int, shown: str) -> None:
+    error = only_error(check(with_value("training_config.model.optim.sched.constant_steps", value)))
+    assert error.message.startswith(f"{shown} is not allowed")
+
+
+@pytest.mark.parametrize(("length", "shown"), [(78, "'" + "a" * 78 + "'"), (79, "'" + "a" * 76 + "...")])
+def test_long_values_are_cut_to_80_characters_in_messages(length: int, shown: str) -> None:
+    error = only_error(check(with_value("run.name", "a" * length)))
+    assert error.field == "run.name"
+    assert error.message.startswith(f"{shown} is not allowed")
 
 
 def test_text_with_lone_surrogate_is_an_error() -> None:
@@ -684,10 +718,39 @@ def test_missing_file_raises_oserror(tmp_path: Path) -> None:
         validate_recipe_file(tmp_path / "absent.yaml")
 
 
-def test_oversized_file_is_an_error(tmp_path: Path) -> None:
+def test_oversized_file_is_an_error_read_no_further_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "big.yaml"
-    path.write_bytes(b"#" * (MAX_BYTES + 10))
+    path.write_bytes(b"#" * (3 * MAX_BYTES))
+    read: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        real_read = handle.read
+
+        def counting_read(*size: Any) -> bytes:
+            data: bytes = real_read(*size)
+            read.append(len(data))
+            return data
+
+        handle.read = counting_read
+        return handle
+
+    monkeypatch.setattr(Path, "open", counting_open)
     assert "big.yaml is larger than" in only_error(validate_recipe_file(path)).message
+    assert sum(read) == MAX_BYTES + 1
+
+
+def test_file_validation_applies_the_deployment_limits(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(VALID, sort_keys=False))
+    assert validate_recipe_file(path).valid
+    capped = only_error(validate_recipe_file(path, max_replicas=8))
+    assert capped.field == "run.replicas" and "at most 8 instances" in capped.message
+    other = only_error(validate_recipe_file(path, model_type="amazon.nova-micro-v1:0:128k"))
+    assert other.field == "run.model_type" and "'amazon.nova-micro-v1:0:128k'" in other.message
 
 
 # --- Robustness (never raises) -----------------------------------------------------------------
