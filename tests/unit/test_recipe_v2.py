@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from novacpt.catalog import BY_KEY, IMAGE_ACCOUNTS, MODELS, training_image_uri
 from novacpt.recipe import (
     Nova2CptRecipe,
+    NovaCptRecipe,
     RecipeReport,
     checkpoint_account,
     checkpoint_account_problem,
@@ -21,6 +23,7 @@ from novacpt.recipe import (
     validate_recipe_file,
 )
 from tests.conftest import ROOT, SHARED_REFERENCE
+from tests.unit.test_recipe import VALID
 
 READY_V2 = ROOT / "recipes" / "nova_lite_2_cpt.yaml"
 OFFICIAL_V2 = SHARED_REFERENCE / "nova-recipes" / "nova_lite_2_0_p5x8_gpu_pretrain.yaml"
@@ -199,6 +202,26 @@ def test_every_error_at_once_in_a_2_0_recipe() -> None:
         "training_config.model.ffn_dropout",
         "training_config.optim.sched.min_lr",
     }
+
+
+@pytest.mark.parametrize("generation", ["1.0", "2.0"])
+def test_the_models_alone_refuse_what_joins_two_fields(generation: str) -> None:
+    mapping = copy.deepcopy(VALID if generation == "1.0" else VALID_V2)
+    optim = mapping["training_config"]["model"]["optim"] if generation == "1.0" else mapping["training_config"]["optim"]
+    mapping["run"].update(model_name_or_path="nova-pro/prod", replicas=6)
+    optim["sched"]["min_lr"] = 0.5
+    model = NovaCptRecipe if generation == "1.0" else Nova2CptRecipe
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(mapping)
+    [error] = caught.value.errors()
+    optim_path = "training_config.model.optim" if generation == "1.0" else "training_config.optim"
+    for fragment in (
+        "run.model_name_or_path: 'nova-pro/prod' is not allowed",
+        "(nova-pro/prod is the Nova 1.0 Pro base model)",
+        "run.replicas: 6 is not allowed: must be one of 4, 8, 16, 32",
+        f"{optim_path}.sched.min_lr: 0.5 is not allowed: must be lower than lr (1e-05)",
+    ):
+        assert fragment in error["msg"]
 
 
 # --- Hostile text and integers ------------------------------------------------------------------
