@@ -623,6 +623,10 @@ def test_apply_overrides_sets_in_place_and_creates_sections() -> None:
     assert mapping == {"run": {"name": "b"}, "training_config": {"model": {"optim": {"betas": [0.8, 0.9]}}}}
     value.append(0.1)
     assert mapping["training_config"]["model"]["optim"]["betas"] == [0.8, 0.9]
+    section = {"optim": {"betas": [0.8, 0.9]}}
+    apply_overrides(mapping, {"training_config.model": section})
+    section["optim"]["betas"].append(0.1)
+    assert mapping["training_config"]["model"] == {"optim": {"betas": [0.8, 0.9]}}
 
 
 def test_apply_overrides_rejects_unknown_keys_and_non_mapping_parents() -> None:
@@ -634,6 +638,10 @@ def test_apply_overrides_rejects_unknown_keys_and_non_mapping_parents() -> None:
     assert [i.field for i in far] == ["zzz"]
     assert "(keys are dotted paths such as training_config.max_length)" in far[0].message
     assert "run is 'oops', not a mapping" in issues[1].message
+    deep: dict[str, Any] = {"training_config": {"model": 5}}
+    [issue] = apply_overrides(deep, {"training_config.model.optim.lr": 1e-5})
+    assert issue.field == "training_config.model.optim.lr"
+    assert "training_config.model is 5, not a mapping" in issue.message
     assert mapping == {"run": "oops"}
 
 
