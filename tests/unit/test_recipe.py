@@ -378,11 +378,11 @@ def test_non_text_keys_are_errors() -> None:
 
 
 def test_non_text_key_in_a_section_is_named_with_the_keys_allowed_there() -> None:
-    text = yaml.safe_dump(VALID, sort_keys=False).replace("  trainer:\n", "  trainer:\n    3: x\n")
+    text = yaml.safe_dump(VALID, sort_keys=False).replace("      sched:\n", "      sched:\n        3: x\n")
     error = only_error(validate_recipe_bytes(text))
-    assert error.field == "training_config.trainer.3"
+    assert error.field == "training_config.model.optim.sched.3"
     assert error.message.startswith("key 3 is not allowed")
-    assert "(allowed keys here: max_epochs)" in error.message
+    assert "(allowed keys here: warmup_steps, constant_steps, min_lr)" in error.message
 
 
 def test_billion_laughs_fails_fast_with_a_clear_error() -> None:
