@@ -141,6 +141,7 @@ BAD = [
     ("run.replicas", 0, "an instance count"),
     ("run.data_s3_path", "s3://my-bucket/data/train.json", ".jsonl"),
     ("run.data_s3_path", "s3://my-bucket/.jsonl", ".jsonl"),
+    ("run.data_s3_path", "s3://my-bucket/data/train/.jsonl", ".jsonl"),
     ("run.data_s3_path", "s3://my-bucket", ".jsonl"),
     ("run.data_s3_path", "https://my-bucket/train.jsonl", "s3://"),
     ("run.data_s3_path", "s3://my-bucket/my train.jsonl", "spaces"),
