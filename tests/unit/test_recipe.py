@@ -144,6 +144,8 @@ BAD = [
     ("run.data_s3_path", "s3://my-bucket/data/train/.jsonl", ".jsonl"),
     ("run.data_s3_path", "s3://my-bucket", ".jsonl"),
     ("run.data_s3_path", "https://my-bucket/train.jsonl", "s3://"),
+    ("run.data_s3_path", 0, "0 (an integer) is not allowed: must be an s3://bucket/key.jsonl URI"),
+    ("run", 5, "5 (an integer) is not allowed: must be a mapping with the keys name, model_type"),
     ("run.data_s3_path", "s3://my-bucket/my train.jsonl", "spaces"),
     ("run.validation_data_s3_path", "s3://my-bucket/val.txt", ".jsonl"),
     ("run.output_s3_path", "my-out/prefix", "s3://"),
@@ -257,6 +259,7 @@ def test_replicas_and_base_path_follow_the_catalog(model: Any) -> None:
 def test_cross_field_rules_are_skipped_when_a_part_is_itself_invalid() -> None:
     report = check(with_value("training_config.model.optim.lr", 5))
     assert [e.field for e in report.errors] == ["training_config.model.optim.lr"]
+    assert report.warnings == []
 
 
 def test_floats_accept_integers_and_normalise_to_float() -> None:
@@ -276,6 +279,8 @@ def test_mlflow_tracking_uri_is_a_warning_not_an_error() -> None:
     assert [w.field for w in report.warnings] == ["run.mlflow_tracking_uri"]
     assert "not supported" in report.warnings[0].message
     assert check(VALID).warnings == []
+    for blank in ("", "  "):
+        assert check(with_value("run.mlflow_tracking_uri", blank)).warnings == []
 
 
 @pytest.mark.parametrize(("lr", "warned"), [(1e-6, False), (1e-4, False), (5e-7, True), (0.5, True), (1, True)])
@@ -286,7 +291,8 @@ def test_lr_outside_recommended_range_warns(lr: float, warned: bool) -> None:
     assert report.valid
     assert bool(report.warnings) is warned
     if warned:
-        assert "recommended range 1e-06 to 0.0001" in report.warnings[0].message
+        assert [w.field for w in report.warnings] == ["training_config.model.optim.lr"]
+        assert f"{lr!r} is allowed but outside the recommended range 1e-06 to 0.0001" in report.warnings[0].message
 
 
 # --- YAML traps --------------------------------------------------------------------------------
@@ -347,6 +353,35 @@ def test_unique_keys_give_no_duplicate_error() -> None:
     assert not any("duplicate" in e.message for e in check(VALID).errors)
 
 
+def duplicates(text: str) -> list[str | None]:
+    return [e.field for e in validate_recipe_bytes(text).errors if "duplicate key" in e.message]
+
+
+def test_duplicate_keys_are_reported_in_file_order() -> None:
+    text = "run:\n  replicas: 8\n  replicas: 16\ntraining_config:\n  max_length: 1\n  max_length: 2\n"
+    assert duplicates(text) == ["run.replicas", "training_config.max_length"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("a: &a {x: 1, x: 2}\nb: *a\nc: *a\n", ["a.x"]),
+        ("a: [1, {x: 1, x: 2}]\n", ["a[1].x"]),
+        ('run:\n  "1": a\n  1: b\n', []),
+        ("d1: &d1 {max_epochs: 1}\nd2: &d2 {x: 1}\nt:\n  <<: *d1\n  <<: *d2\n", []),
+    ],
+)
+def test_duplicate_keys_are_named_once_where_they_are_written(text: str, fields: list[str]) -> None:
+    assert duplicates(text) == fields
+
+
+def test_a_duplicated_section_skips_the_checks_on_its_values() -> None:
+    text = yaml.safe_dump(VALID, sort_keys=False).replace("training_config:", "run:\n  name: a\ntraining_config:")
+    report = validate_recipe_bytes(text, max_replicas=8, model_type="amazon.nova-micro-v1:0:128k")
+    assert report.errors[0].field == "run"
+    assert all(e.field == "run" or "missing" in e.message for e in report.errors)
+
+
 @pytest.mark.parametrize(
     ("path", "key", "suggestion"),
     [
@@ -393,6 +428,75 @@ def test_billion_laughs_fails_fast_with_a_clear_error() -> None:
     report = validate_recipe_bytes("\n".join(lines))  # 9**10 strings if expanded: it must stop, not hang
     assert only_error(report).field is None
     assert "10,000" in report.errors[0].message
+
+
+def file_errors(data: str | bytes) -> list[str]:
+    return [e.message for e in validate_recipe_bytes(data).errors if e.field is None]
+
+
+def aliased(copies: int, items: int) -> str:
+    """A mapping of `copies` keys, each the same list of `items` numbers: 1 + copies * (1 + items) nodes."""
+    return "a: &a [" + ", ".join(["1"] * items) + "]\n" + "".join(f"b{i}: *a\n" for i in range(1, copies))
+
+
+def nested_alias(inner: int, outer: int) -> str:
+    """A list nested `inner` deep, aliased inside a list nested `outer` deep."""
+    return "a: &a " + "[" * inner + "1" + "]" * inner + "\nb: " + "[" * outer + "*a" + "]" * outer + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[" + "1," * 9999 + "]", "not a list"),
+        ("[" + "1," * 10000 + "]", "has more than 10,000 YAML nodes"),
+        ("[" * 64 + "]" * 64, "not a list"),
+        ("[" * 65 + "]" * 65, "is nested more than 64 levels deep"),
+        (aliased(9, 1110), None),
+        (aliased(10, 999), "expands to more than 10,000 YAML nodes through aliases"),
+        (nested_alias(40, 23), None),
+        (nested_alias(40, 24), "is nested more than 64 levels deep through aliases"),
+    ],
+)
+def test_size_and_depth_bounds_are_exact(text: str, fragment: str | None) -> None:
+    errors = file_errors(text)
+    if fragment is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and fragment in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"- a\n- b\n", "must be a mapping with run and training_config, not a list"),
+        (b"42", "must be a mapping with run and training_config, not the single value 42"),
+        (b"run: \xff", "is not valid UTF-8 (bad byte at offset 5)"),
+        ("run: \udc80", "has an invalid character at position 5"),
+        ("#" + "\u00e9" * (MAX_BYTES // 2), "larger than the 1,048,576-byte (1 MiB) limit"),
+    ],
+)
+def test_unusable_documents_say_what_they_are(data: str | bytes, fragment: str) -> None:
+    assert [fragment in message for message in file_errors(data)] == [True]
+
+
+def test_a_byte_order_mark_is_allowed() -> None:
+    assert validate_recipe_bytes(b"\xef\xbb\xbf" + yaml.safe_dump(VALID, sort_keys=False).encode()).valid
+
+
+@pytest.mark.parametrize("data", [b"", b"run: [", yaml.safe_dump(VALID).encode()])
+def test_the_report_names_its_source(data: bytes) -> None:
+    assert validate_recipe_bytes(data, source="mine.yaml").source == "mine.yaml"
+
+
+def test_an_invalid_recipe_still_reports_its_warnings_and_notes() -> None:
+    mapping = with_value("run.mlflow_tracking_uri", "http://mlflow:5000")
+    mapping["run"]["data_s3_path"] = ""
+    mapping["training_config"]["max_length"] = 0
+    report = check(mapping, require_s3_paths=False)
+    assert [e.field for e in report.errors] == ["training_config.max_length"]
+    assert [w.field for w in report.warnings] == ["run.mlflow_tracking_uri"]
+    assert [n.field for n in report.notes] == ["run.data_s3_path"]
+    assert "filled by the pipeline from the drop folder's train.jsonl" in report.notes[0].message
 
 
 def test_small_aliases_and_merge_keys_still_work() -> None:
@@ -750,6 +854,19 @@ def test_oversized_file_is_an_error_read_no_further_than_the_limit(
     monkeypatch.setattr(Path, "open", counting_open)
     assert "big.yaml is larger than" in only_error(validate_recipe_file(path)).message
     assert sum(read) == MAX_BYTES + 1
+
+
+def test_a_model_other_than_the_clusters_names_the_setting_to_change() -> None:
+    error = only_error(check(VALID, model_type="amazon.nova-micro-v1:0:128k"))
+    assert error.field == "run.model_type"
+    for fact in (
+        "'amazon.nova-lite-v1:0:300k' is not allowed",
+        "set up for 'amazon.nova-micro-v1:0:128k'",
+        "nova-cpt:model in cdk.json",
+        "set nova-cpt:model to lite and redeploy",
+    ):
+        assert fact in error.message
+    assert check(VALID, model_type="amazon.nova-lite-v1:0:300k").valid
 
 
 def test_file_validation_applies_the_deployment_limits(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from novacpt.recipe import (
     validate_recipe_bytes,
     validate_recipe_file,
 )
+from novacpt.recipe.model import recipe_class
 from tests.conftest import ROOT, SHARED_REFERENCE
 from tests.unit.test_recipe import VALID
 
@@ -121,6 +122,8 @@ MISTAKES = [
     ("training_config.trainer.val_check_interval", 1.5, "training_config.trainer.val_check_interval", "fraction"),
     ("training_config.trainer.val_check_interval", 0, "training_config.trainer.val_check_interval", "step count"),
     ("training_config.trainer.limit_val_batches", -1, "training_config.trainer.limit_val_batches", "batch count"),
+    ("training_config.trainer.val_check_interval", "x", "training_config.trainer.val_check_interval", "(text)"),
+    ("training_config.trainer.limit_val_batches", [1], "training_config.trainer.limit_val_batches", "(a list)"),
     ("training_config.task_type", ..., "training_config.task_type", "missing"),
     ("training_config.trainer.max_steps", ..., "training_config.trainer.max_steps", "missing"),
 ]
@@ -178,6 +181,42 @@ def test_limit_val_batches_takes_a_count_or_a_fraction(value: float, fragment: s
     else:
         assert [e.field for e in report.errors] == ["training_config.trainer.limit_val_batches"]
         assert fragment in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("run", "training_config", "generation"),
+    [
+        ({"model_type": "amazon.nova-2-lite-v1:0:256k"}, {"trainer": {"max_epochs": 1}}, "2.0"),
+        ({"model_type": "amazon.nova-lite-v1:0:300k"}, {"task_type": "cpt", "optim": {}}, "1.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"task_type": "cpt"}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"optim": {}}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": {"max_steps": 10}}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": {"max_epochs": 1}}, "1.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": ["max_steps"]}, "1.0"),
+        ({"model_type": 5}, {"task_type": "cpt"}, "2.0"),
+        ("not a mapping", {"task_type": "cpt"}, "2.0"),
+        ({}, "not a mapping", "1.0"),
+        ({}, {}, "1.0"),
+    ],
+)
+def test_a_recipe_is_checked_as_its_model_type_else_as_its_layout(
+    run: Any, training_config: Any, generation: str
+) -> None:
+    root = recipe_class({"run": run, "training_config": training_config})
+    assert root is (Nova2CptRecipe if generation == "2.0" else NovaCptRecipe)
+
+
+def test_an_unknown_model_type_with_the_2_0_layout_is_checked_as_2_0() -> None:
+    mapping = edited("run.model_type", "amazon.nova-premier-v1:0")
+    fields = [e.field for e in check(mapping).errors]
+    assert fields == ["run.model_type"]
+
+
+def test_lr_outside_the_recommended_range_is_warned_at_the_2_0_path() -> None:
+    mapping = edited("training_config.optim.lr", 0.5)
+    report = check(mapping)
+    assert report.valid
+    assert [w.field for w in report.warnings] == ["training_config.optim.lr"]
 
 
 def test_1_0_recipe_with_2_0_keys_names_the_generation() -> None:
