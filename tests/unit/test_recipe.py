@@ -133,7 +133,12 @@ BAD = [
     ("run.name", "run_1", "DNS-1123"),
     ("run.name", "1st-run", "starting with a letter"),
     ("run.name", "", "DNS-1123"),
-    ("run.model_type", "amazon.nova-premier-v1:0", "must be one of amazon.nova-micro-v1:0:128k"),
+    (
+        "run.model_type",
+        "amazon.nova-premier-v1:0",
+        "must be one of amazon.nova-micro-v1:0:128k, amazon.nova-lite-v1:0:300k, amazon.nova-pro-v1:0:300k, "
+        "amazon.nova-2-lite-v1:0:256k",
+    ),
     ("run.model_name_or_path", "nova-micro/prod", "must be 'nova-lite/prod' for model_type"),
     ("run.model_name_or_path", "nova/prod", "path of a checkpoint"),
     ("run.model_name_or_path", "s3://Bad_Bucket/ckpt", "bucket name"),
@@ -451,6 +456,7 @@ def nested_alias(inner: int, outer: int) -> str:
         ("[" + "1," * 10000 + "]", "has more than 10,000 YAML nodes"),
         ("[" * 64 + "]" * 64, "not a list"),
         ("[" * 65 + "]" * 65, "is nested more than 64 levels deep"),
+        ("[[1, " + "[" * 63 + "]" * 63 + "]]", "is nested more than 64 levels deep"),
         (aliased(9, 1110), None),
         (aliased(10, 999), "expands to more than 10,000 YAML nodes through aliases"),
         (nested_alias(40, 23), None),
@@ -854,6 +860,12 @@ def test_oversized_file_is_an_error_read_no_further_than_the_limit(
     monkeypatch.setattr(Path, "open", counting_open)
     assert "big.yaml is larger than" in only_error(validate_recipe_file(path)).message
     assert sum(read) == MAX_BYTES + 1
+
+
+@pytest.mark.parametrize(("path", "value"), [("run.replicas", 0), ("run.model_type", "amazon.nova-premier-v1:0")])
+def test_a_value_already_refused_is_not_checked_against_the_cluster(path: str, value: Any) -> None:
+    report = check(with_value(path, value), max_replicas=16, model_type="amazon.nova-lite-v1:0:300k")
+    assert [e.field for e in report.errors] == [path]
 
 
 def test_a_model_other_than_the_clusters_names_the_setting_to_change() -> None:
