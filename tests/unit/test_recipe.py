@@ -23,6 +23,8 @@ from novacpt.recipe import (
     validate_recipe_bytes,
     validate_recipe_file,
 )
+from novacpt.recipe.validate import validate_loaded_recipe
+from novacpt.recipe.yaml_loader import load_recipe_yaml
 from tests.conftest import ROOT, SHARED_REFERENCE
 
 READY = ROOT / "recipes"
@@ -374,6 +376,8 @@ def test_duplicate_keys_are_reported_in_file_order() -> None:
         ("a: [1, {x: 1, x: 2}]\n", ["a[1].x"]),
         ('run:\n  "1": a\n  1: b\n', []),
         ("d1: &d1 {max_epochs: 1}\nd2: &d2 {x: 1}\nt:\n  <<: *d1\n  <<: *d2\n", []),
+        ("d: &d {y: 1}\nt:\n  a: {x: 1, x: 2}\n  <<: *d\n", ["t.a.x"]),
+        ("d: &d {y: 1}\nt:\n  <<: *d\n  a: {x: 1, x: 2}\n", ["t.a.x"]),
     ],
 )
 def test_duplicate_keys_are_named_once_where_they_are_written(text: str, fields: list[str]) -> None:
@@ -489,9 +493,27 @@ def test_a_byte_order_mark_is_allowed() -> None:
     assert validate_recipe_bytes(b"\xef\xbb\xbf" + yaml.safe_dump(VALID, sort_keys=False).encode()).valid
 
 
-@pytest.mark.parametrize("data", [b"", b"run: [", yaml.safe_dump(VALID).encode()])
+@pytest.mark.parametrize("data", [b"", b"run: [", b"run: 5", yaml.safe_dump(VALID).encode()])
 def test_the_report_names_its_source(data: bytes) -> None:
     assert validate_recipe_bytes(data, source="mine.yaml").source == "mine.yaml"
+
+
+def test_an_unusable_document_has_no_warnings_or_notes() -> None:
+    report = validate_recipe_bytes(b"run: [")
+    assert (report.warnings, report.notes, report.recipe, report.model) == ([], [], None, None)
+
+
+def test_a_loaded_document_is_validated_with_the_same_defaults() -> None:
+    loaded = load_recipe_yaml(yaml.safe_dump(with_value("run.data_s3_path", ""), sort_keys=False))
+    report = validate_loaded_recipe(loaded)
+    assert report.source == "recipe.yaml"
+    assert only_error(report).field == "run.data_s3_path"
+
+
+def test_the_default_source_is_recipe_yaml() -> None:
+    report = validate_recipe_bytes(b"")
+    assert report.source == "recipe.yaml"
+    assert only_error(report).message == "recipe.yaml is empty (only comments or blank lines)"
 
 
 def test_an_invalid_recipe_still_reports_its_warnings_and_notes() -> None:

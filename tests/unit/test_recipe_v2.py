@@ -194,6 +194,7 @@ def test_limit_val_batches_takes_a_count_or_a_fraction(value: float, fragment: s
         ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": {"max_epochs": 1}}, "1.0"),
         ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": ["max_steps"]}, "1.0"),
         ({"model_type": 5}, {"task_type": "cpt"}, "2.0"),
+        ({"model_type": ["amazon.nova-lite-v1:0:300k"]}, {"task_type": "cpt"}, "2.0"),
         ("not a mapping", {"task_type": "cpt"}, "2.0"),
         ({}, "not a mapping", "1.0"),
         ({}, {}, "1.0"),
