@@ -385,10 +385,15 @@ def test_duplicate_keys_are_named_once_where_they_are_written(text: str, fields:
 
 
 def test_a_duplicated_section_skips_the_checks_on_its_values() -> None:
-    text = yaml.safe_dump(VALID, sort_keys=False).replace("training_config:", "run:\n  name: a\ntraining_config:")
+    text = "run:\n  name: first\n" + yaml.safe_dump(VALID, sort_keys=False)
     report = validate_recipe_bytes(text, max_replicas=8, model_type="amazon.nova-micro-v1:0:128k")
-    assert report.errors[0].field == "run"
-    assert all(e.field == "run" or "missing" in e.message for e in report.errors)
+    assert [e.field for e in report.errors] == ["run"]
+    assert "duplicate key 'run'" in report.errors[0].message
+
+
+def test_list_items_are_located_by_index() -> None:
+    report = check(with_value("training_config.model.optim.betas", [0.5, "x"]))
+    assert [e.field for e in report.errors] == ["training_config.model.optim.betas[1]"]
 
 
 @pytest.mark.parametrize(
