@@ -356,6 +356,12 @@ def test_duplicate_keys_are_reported_with_path_and_both_lines() -> None:
     assert any(e.field == "training_config" for e in report.errors), "other errors are still collected"
 
 
+def test_duplicate_keys_are_reported_when_overrides_are_given() -> None:
+    text = "run:\n  replicas: 8\n  replicas: 16\n"
+    report = validate_recipe_bytes(text, overrides={"run.name": "x"})
+    assert "run.replicas" in [e.field for e in report.errors if "duplicate key" in e.message]
+
+
 def test_unique_keys_give_no_duplicate_error() -> None:
     assert not any("duplicate" in e.message for e in check(VALID).errors)
 
