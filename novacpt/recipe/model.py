@@ -50,6 +50,7 @@ __all__ = [
     "lr_paths",
     "proven_recipe",
     "recipe_class",
+    "schema_location",
     "schema_paths",
     "section_keys",
 ]
@@ -382,6 +383,21 @@ def _resolve(root: type[Section], parts: PathParts) -> tuple[type[Section] | Non
         info = section.model_fields[part]
         section = _section_class(info)
     return section, info
+
+
+def schema_location(root: type[Section], parts: PathParts) -> tuple[str | int, ...]:
+    """A pydantic error location as a recipe location: below a field that is not a section only list
+    indexes are kept, so the member names of a union (`val_check_interval.int`) are dropped."""
+    kept: list[str | int] = []
+    section: type[Section] | None = root
+    for part in parts:
+        if section is not None:
+            kept.append(part)
+            info = section.model_fields.get(part) if isinstance(part, str) else None
+            section = _section_class(info) if info else None
+        elif isinstance(part, int):
+            kept.append(part)
+    return tuple(kept)
 
 
 def section_keys(root: type[Section], parts: PathParts) -> list[str]:

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -25,6 +25,7 @@ from novacpt.recipe.model import (
     generation_hint,
     lr_paths,
     recipe_class,
+    schema_location,
     schema_paths,
     section_keys,
 )
@@ -187,7 +188,8 @@ def _schema_issues(mapping: dict[Any, Any]) -> tuple[Recipe | None, list[RecipeI
     except ValidationError as exc:
         # Cross-field rules are re-checked on the raw mapping, with precise paths.
         generation: Generation = "2.0" if root is Nova2CptRecipe else "1.0"
-        issues = [_issue_from_error(e, root, generation) for e in exc.errors() if e["type"] != CROSS_FIELD_ERROR]
+        errors = [{**e, "loc": schema_location(root, e["loc"])} for e in exc.errors() if e["type"] != CROSS_FIELD_ERROR]
+        issues = [_issue_from_error(cast(ErrorDetails, e), root, generation) for e in errors]
         return None, list(dict.fromkeys(issues))
 
 

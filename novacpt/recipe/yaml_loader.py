@@ -93,7 +93,11 @@ class LoadedYaml:
 
 
 def _check_tree(root: Node) -> list[RecipeIssue]:
-    """Walk the node graph with aliases expanded: bound its size and report duplicate keys."""
+    """Walk the node graph with aliases expanded: bound its size and report duplicate keys.
+
+    The walk is depth first in document order, so a duplicate key inside an anchored mapping is
+    named at the path where it is written, not at a later alias of it.
+    """
     duplicates: dict[tuple[int, int], RecipeIssue] = {}
     stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())]
     visited = 0
@@ -104,16 +108,17 @@ def _check_tree(root: Node) -> list[RecipeIssue]:
             raise _LimitError(f"expands to more than {MAX_NODES:,} YAML nodes through aliases")
         if len(path) > MAX_DEPTH:
             raise _LimitError(f"is nested more than {MAX_DEPTH} levels deep through aliases")
+        children: list[tuple[Node, tuple[str | int, ...]]] = []
         if isinstance(node, SequenceNode):
-            stack.extend((child, (*path, i)) for i, child in enumerate(node.value))
+            children = [(child, (*path, i)) for i, child in enumerate(node.value)]
         elif isinstance(node, MappingNode):
             first_seen: dict[tuple[str, str], ScalarNode] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                    stack.extend([(key_node, path), (value_node, path)])
+                    children += [(key_node, path), (value_node, path)]
                     continue
                 key = key_node.value
-                stack.append((value_node, (*path, key)))
+                children.append((value_node, (*path, key)))
                 earlier = first_seen.setdefault((key_node.tag, key), key_node)
                 marks = (earlier.start_mark.index, key_node.start_mark.index)
                 if earlier is not key_node and marks not in duplicates:
@@ -123,6 +128,7 @@ def _check_tree(root: Node) -> list[RecipeIssue]:
                         f"duplicate key {key!r}: first on line {first}, again on line {again}; "
                         "YAML keeps only the last one, remove the other",
                     )
+        stack.extend(reversed(children))
     return [duplicates[marks] for marks in sorted(duplicates)]
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from novacpt.catalog import BY_KEY, IMAGE_ACCOUNTS, MODELS, training_image_uri
 from novacpt.recipe import (
     Nova2CptRecipe,
+    NovaCptRecipe,
     RecipeReport,
     checkpoint_account,
     checkpoint_account_problem,
@@ -20,7 +22,9 @@ from novacpt.recipe import (
     validate_recipe_bytes,
     validate_recipe_file,
 )
+from novacpt.recipe.model import recipe_class
 from tests.conftest import ROOT, SHARED_REFERENCE
+from tests.unit.test_recipe import VALID
 
 READY_V2 = ROOT / "recipes" / "nova_lite_2_cpt.yaml"
 OFFICIAL_V2 = SHARED_REFERENCE / "nova-recipes" / "nova_lite_2_0_p5x8_gpu_pretrain.yaml"
@@ -118,6 +122,8 @@ MISTAKES = [
     ("training_config.trainer.val_check_interval", 1.5, "training_config.trainer.val_check_interval", "fraction"),
     ("training_config.trainer.val_check_interval", 0, "training_config.trainer.val_check_interval", "step count"),
     ("training_config.trainer.limit_val_batches", -1, "training_config.trainer.limit_val_batches", "batch count"),
+    ("training_config.trainer.val_check_interval", "x", "training_config.trainer.val_check_interval", "(text)"),
+    ("training_config.trainer.limit_val_batches", [1], "training_config.trainer.limit_val_batches", "(a list)"),
     ("training_config.task_type", ..., "training_config.task_type", "missing"),
     ("training_config.trainer.max_steps", ..., "training_config.trainer.max_steps", "missing"),
 ]
@@ -144,6 +150,76 @@ def test_val_check_interval_takes_a_count_or_a_fraction(value: float, ok: bool) 
     assert check(edited("training_config.trainer.val_check_interval", value)).valid is ok
 
 
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [(1_000_000, None), (1_000_001, "a step count must be from 1 to 1,000,000")],
+)
+def test_val_check_interval_step_count_bound(value: int, fragment: str | None) -> None:
+    report = check(edited("training_config.trainer.val_check_interval", value))
+    assert report.valid is (fragment is None)
+    if fragment:
+        assert fragment in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (0, None),
+        (0.0, None),
+        (0.5, None),
+        (1.0, None),
+        (1_000_000, None),
+        (1.5, "a fraction must be from 0 to 1.0"),
+        (-0.5, "a fraction must be from 0 to 1.0"),
+        (1_000_001, "a batch count must be from 0 to 1,000,000"),
+    ],
+)
+def test_limit_val_batches_takes_a_count_or_a_fraction(value: float, fragment: str | None) -> None:
+    report = check(edited("training_config.trainer.limit_val_batches", value))
+    if fragment is None:
+        assert report.valid, report.errors
+    else:
+        assert [e.field for e in report.errors] == ["training_config.trainer.limit_val_batches"]
+        assert fragment in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("run", "training_config", "generation"),
+    [
+        ({"model_type": "amazon.nova-2-lite-v1:0:256k"}, {"trainer": {"max_epochs": 1}}, "2.0"),
+        ({"model_type": "amazon.nova-lite-v1:0:300k"}, {"task_type": "cpt", "optim": {}}, "1.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"task_type": "cpt"}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"optim": {}}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": {"max_steps": 10}}, "2.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": {"max_epochs": 1}}, "1.0"),
+        ({"model_type": "amazon.nova-premier-v1:0"}, {"trainer": ["max_steps"]}, "1.0"),
+        ({"model_type": 5}, {"task_type": "cpt"}, "2.0"),
+        ({"model_type": ["amazon.nova-lite-v1:0:300k"]}, {"task_type": "cpt"}, "2.0"),
+        ("not a mapping", {"task_type": "cpt"}, "2.0"),
+        ({}, "not a mapping", "1.0"),
+        ({}, {}, "1.0"),
+    ],
+)
+def test_a_recipe_is_checked_as_its_model_type_else_as_its_layout(
+    run: Any, training_config: Any, generation: str
+) -> None:
+    root = recipe_class({"run": run, "training_config": training_config})
+    assert root is (Nova2CptRecipe if generation == "2.0" else NovaCptRecipe)
+
+
+def test_an_unknown_model_type_with_the_2_0_layout_is_checked_as_2_0() -> None:
+    mapping = edited("run.model_type", "amazon.nova-premier-v1:0")
+    fields = [e.field for e in check(mapping).errors]
+    assert fields == ["run.model_type"]
+
+
+def test_lr_outside_the_recommended_range_is_warned_at_the_2_0_path() -> None:
+    mapping = edited("training_config.optim.lr", 0.5)
+    report = check(mapping)
+    assert report.valid
+    assert [w.field for w in report.warnings] == ["training_config.optim.lr"]
+
+
 def test_1_0_recipe_with_2_0_keys_names_the_generation() -> None:
     text = (ROOT / "recipes" / "nova_lite_cpt.yaml").read_text()
     text = text.replace("max_epochs: 1", "max_steps: 100")
@@ -166,6 +242,26 @@ def test_every_error_at_once_in_a_2_0_recipe() -> None:
         "training_config.model.ffn_dropout",
         "training_config.optim.sched.min_lr",
     }
+
+
+@pytest.mark.parametrize("generation", ["1.0", "2.0"])
+def test_the_models_alone_refuse_what_joins_two_fields(generation: str) -> None:
+    mapping = copy.deepcopy(VALID if generation == "1.0" else VALID_V2)
+    optim = mapping["training_config"]["model"]["optim"] if generation == "1.0" else mapping["training_config"]["optim"]
+    mapping["run"].update(model_name_or_path="nova-pro/prod", replicas=6)
+    optim["sched"]["min_lr"] = 0.5
+    model = NovaCptRecipe if generation == "1.0" else Nova2CptRecipe
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(mapping)
+    [error] = caught.value.errors()
+    optim_path = "training_config.model.optim" if generation == "1.0" else "training_config.optim"
+    for fragment in (
+        "run.model_name_or_path: 'nova-pro/prod' is not allowed",
+        "(nova-pro/prod is the Nova 1.0 Pro base model)",
+        "run.replicas: 6 is not allowed: must be one of 4, 8, 16, 32",
+        f"{optim_path}.sched.min_lr: 0.5 is not allowed: must be lower than lr (1e-05)",
+    ):
+        assert fragment in error["msg"]
 
 
 # --- Hostile text and integers ------------------------------------------------------------------
@@ -252,6 +348,11 @@ def test_checkpoint_of_another_account_is_named() -> None:
     assert checkpoint_account_problem(ESCROW, "111122223333") is None
     problem = checkpoint_account_problem(ESCROW, "999988887777")
     assert problem is not None and "customer-escrow-999988887777" in problem and "111122223333" in problem
+
+
+def test_checkpoint_outside_an_escrow_bucket_is_named_by_its_bucket() -> None:
+    problem = checkpoint_account_problem("s3://attacker-owned-bucket/ckpt/", "111122223333")
+    assert problem is not None and "'attacker-owned-bucket'" in problem and "manifest.json" in problem
 
 
 # --- The catalogue ------------------------------------------------------------------------------
