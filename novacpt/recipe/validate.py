@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -148,7 +148,7 @@ def _kind(value: Any) -> str:
 
 def _issue_from_error(error: ErrorDetails, root: type[Section], generation: Generation) -> RecipeIssue:
     """Rewrite one pydantic error as "<value> is not allowed: must be <rule>" at its dotted path."""
-    loc, kind, value = error["loc"], error["type"], error["input"]
+    loc, kind, value = schema_location(root, error["loc"]), error["type"], error["input"]
     if kind == "invalid_key":
         keys = ", ".join(section_keys(root, loc[:-1]))
         return RecipeIssue(
@@ -188,8 +188,7 @@ def _schema_issues(mapping: dict[Any, Any]) -> tuple[Recipe | None, list[RecipeI
     except ValidationError as exc:
         # Cross-field rules are re-checked on the raw mapping, with precise paths.
         generation: Generation = "2.0" if root is Nova2CptRecipe else "1.0"
-        errors = [{**e, "loc": schema_location(root, e["loc"])} for e in exc.errors() if e["type"] != CROSS_FIELD_ERROR]
-        issues = [_issue_from_error(cast(ErrorDetails, e), root, generation) for e in errors]
+        issues = [_issue_from_error(e, root, generation) for e in exc.errors() if e["type"] != CROSS_FIELD_ERROR]
         return None, list(dict.fromkeys(issues))
 
 
