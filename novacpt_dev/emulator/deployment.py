@@ -61,8 +61,11 @@ class LocalDeployment:
         )
         return str(answer["executionArn"])
 
-    def wait(self, arn: str, *, timeout_s: float = 120.0, on_state: Any = None) -> ExecutionResult:
-        """Wait for an execution to end; `on_state(name)` is called as each state is entered."""
+    def wait(self, arn: str, *, timeout_s: float | None = None, on_state: Any = None) -> ExecutionResult:
+        """Wait for an execution to end; `on_state(name)` is called as each state is entered.
+
+        No clock unless `timeout_s` is given (the demo gives one); in tests a hang is pytest-timeout's.
+        """
         description, states = follow_execution(
             _sfn(), arn, on_state=on_state or (lambda _: None), poll_seconds=0.05, timeout_s=timeout_s
         )

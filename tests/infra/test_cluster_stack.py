@@ -720,13 +720,13 @@ def test_the_run_waits_for_capacity_in_a_bounded_loop(default: Synth) -> None:
     ready = states["CapacityReady"]
     assert ready["Choices"] == [{"Variable": "$.capacity.ready", "BooleanEquals": True, "Next": "SubmitJob"}]
     assert ready["Default"] == "WaitForCapacity"
-    assert states["WaitForCapacity"] == {
-        "Type": "Wait",
-        "SecondsPath": "$.capacity.interval_seconds",
-        "Next": "CheckCapacity",
-    }
     check = states["CheckCapacity"]
     assert check["Next"] == "CapacityReady" and check["ResultPath"] == "$.capacity"
+    # Between looks the run waits as long as the capacity step said (read from its result, not a fixed figure).
+    wait = states["WaitForCapacity"]
+    assert (wait["Type"], wait["Next"]) == ("Wait", "CheckCapacity") and "Seconds" not in wait
+    assert wait["SecondsPath"].startswith(f"{check['ResultPath']}.")
+    assert states["PrepareCapacity"]["ResultPath"] == check["ResultPath"]  # the first look answers alike
     assert check["Parameters"] == {
         "recipe.$": "$.recipe",
         "execution_name.$": "$$.Execution.Name",  # only the lease's owner may change the group's size
@@ -754,7 +754,8 @@ def test_release_is_a_bounded_loop_that_alarms_instead_of_giving_up_silently(def
     at_rest = states["AtRest"]
     assert at_rest["Choices"] == [{"Variable": "$.scale.done", "BooleanEquals": True, "Next": "Released"}]
     wait = states[at_rest["Default"]]
-    assert wait == {"Type": "Wait", "SecondsPath": "$.scale.interval_seconds", "Next": "ScaleDown"}
+    assert (wait["Type"], wait["Next"]) == ("Wait", "ScaleDown") and "Seconds" not in wait
+    assert wait["SecondsPath"].startswith(f"{scale_down['ResultPath']}.")  # as long as ScaleDown said
     assert states["Released"]["Type"] == "Succeed"
     hours = CDK_JSON_CONTEXT["nova-cpt"]["max_release_hours"]
     assert float(default.env("ScaleDown")["MAX_RELEASE_SECONDS"]) == hours * 3600

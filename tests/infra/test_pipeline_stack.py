@@ -619,7 +619,10 @@ def test_main_path_order(asl: dict[str, Any]) -> None:
     acquired = states["LeaseAcquired"]
     assert acquired["Choices"] == [{"Variable": "$.lease.acquired", "BooleanEquals": True, "Next": "PrepareCapacity"}]
     assert acquired["Default"] == "WaitInLine"
-    assert states["WaitInLine"] == {"Type": "Wait", "SecondsPath": "$.lease.interval_seconds", "Next": "AcquireLease"}
+    # In line, the run waits as long as AcquireLease said (read from its result, not a fixed figure).
+    in_line = states["WaitInLine"]
+    assert (in_line["Type"], in_line["Next"]) == ("Wait", "AcquireLease") and "Seconds" not in in_line
+    assert in_line["SecondsPath"].startswith(f"{states['AcquireLease']['ResultPath']}.")
     assert states["PrepareCapacity"]["Next"] == "CapacityReady"
     ready = states["CapacityReady"]
     assert ready["Type"] == "Choice"

@@ -502,8 +502,11 @@ def test_steps_run_a_job_end_to_end_and_archive_its_outputs(aws: Any) -> None:
 # --- the watchdog's reading of pods ----------------------------------------------------------------
 
 
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # the watchdog's clock: one fixed instant, no race with the machine's
+
+
 def _pod(name: str, minutes_ago: float, **status: Any) -> dict[str, Any]:
-    created = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "metadata": {"name": name, "creationTimestamp": created},
         "spec": {"nodeName": "hyperpod-i-0abc"},
@@ -537,7 +540,7 @@ def test_stuck_pods_name_pod_container_and_cause_with_the_time_kubernetes_gives(
     ]
     found = {s.pod: s for s in stuck_pods(pods)}
     assert set(found) == {"j-master-0", "j-worker-0", "j-worker-2"}  # worker-1 runs
-    now = datetime.now(UTC)
+    now = NOW
     master = found["j-master-0"]
     assert (master.container, master.node) == ("init-container", "hyperpod-i-0abc")
     assert master.describe(now) == (
@@ -548,7 +551,7 @@ def test_stuck_pods_name_pod_container_and_cause_with_the_time_kubernetes_gives(
         found["j-worker-0"].describe(now)
         == "pod j-worker-0: Pending, not scheduled: Unschedulable: 0/2 nodes (for 45 min)"
     )
-    assert 4.9 < found["j-worker-2"].minutes(now) < 5.1
+    assert found["j-worker-2"].minutes(now) == 5
     assert restarts(pods) == 8
 
 

@@ -122,9 +122,6 @@ def watch_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHyperPod]:
         "HYPERPOD_CLUSTER_NAME": "nova-cpt",
         "INSTANCE_GROUP": "nova-p5",
         "RESTING_COUNT": "0",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_NAMESPACE": "NovaCpt",
-        "POWERTOOLS_SERVICE_NAME": "WatchCapacity",
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():

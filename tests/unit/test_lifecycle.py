@@ -87,11 +87,9 @@ def test_destroy_goes_ahead_when_nothing_runs_or_nothing_is_deployed() -> None:
     assert lifecycle.refuse_reasons(_Session(cloudformation=_cloudformation(nothing))) == []
 
 
-def test_destroy_is_refused_while_a_run_holds_the_capacity_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_destroy_is_refused_while_a_run_holds_the_capacity_lease() -> None:
     from moto import mock_aws
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     stacks = {
         "NovaCptPipeline": None,
         "NovaCptStorage": {"LeaseTableName": "leases"},
