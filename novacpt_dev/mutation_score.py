@@ -1,10 +1,11 @@
 """The mutation score of `make mutate`, from mutmut's per-file results under `mutants/`.
 
 Prints one line per mutated module, then the surviving mutants that `tests/MUTANTS.md` does not
-explain, then, last, `mutation score: K/N killed`. A mutant counts as killed when a test failed
-(or timed out: the mutation made the code hang; the per-module line says how many timed out, since a
-forked test run can also hang for reasons of its own); survivors, mutants no selected test reaches and
-mutants not run yet count against the score.
+explain, then its entries that name a mutant the run killed or no longer made (stale: a function's
+mutants are numbered anew when its source changes), then, last, `mutation score: K/N killed`. A mutant
+counts as killed when a test failed (or timed out: the mutation made the code hang; the per-module line
+says how many timed out, since a forked test run can also hang for reasons of its own); survivors,
+mutants no selected test reaches and mutants not run yet count against the score.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ModuleScore:
     survivors: tuple[str, ...]
     no_tests: tuple[str, ...]
     other: int
+    open_names: frozenset[str] = frozenset()  # survivors, mutants no test reaches, and those not run
 
     @property
     def total(self) -> int:
@@ -63,6 +65,7 @@ def module_scores(mutants_dir: Path) -> list[ModuleScore]:
                 survivors=tuple(sorted(k for k, c in codes.items() if c in SURVIVED_CODES)),
                 no_tests=tuple(sorted(k for k, c in codes.items() if c in NO_TESTS_CODES)),
                 other=outcome["other"],
+                open_names=frozenset(k for k, c in codes.items() if c not in KILLED_CODES),
             )
         )
     return scores
@@ -86,6 +89,16 @@ def report(scores: list[ModuleScore], explained: str) -> list[str]:
     if unexplained:
         lines.append(f"{len(unexplained)} surviving mutants are not explained in tests/MUTANTS.md:")
         lines += [f"  {name}" for name in unexplained]
+    named = set(re.findall(r"[\w.ǁ]+__mutmut_\d+", explained))
+    stale = sorted(
+        name
+        for s in scores
+        for name in named - s.open_names
+        if name.startswith(s.module.removesuffix(".py").replace("/", ".") + ".")
+    )
+    if stale:
+        lines.append(f"{len(stale)} entries of tests/MUTANTS.md name a mutant killed or gone (remove or renumber):")
+        lines += [f"  {name}" for name in stale]
     killed, total = sum(s.killed for s in scores), sum(s.total for s in scores)
     lines.append(f"mutation score: {killed}/{total} killed")
     return lines

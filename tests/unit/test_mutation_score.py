@@ -52,3 +52,20 @@ def test_a_mutant_is_explained_only_by_its_whole_name(tmp_path: Path, capsys: py
     assert "1 surviving mutants are not explained in tests/MUTANTS.md:" in lines
     assert "  a.x__mutmut_2" in lines
     assert "  a.x__mutmut_20" not in lines and "  a.x__mutmut_3" not in lines
+
+
+def test_an_entry_naming_a_killed_mutant_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A function's mutants are numbered anew when its source changes: an old entry then names another mutant."""
+    mutants = tmp_path / "mutants"
+    _meta(mutants, "a.py", {"a.xǁCǁf__mutmut_1": 1, "a.xǁCǁf__mutmut_2": 0, "a.x__mutmut_3": None})
+    notes = tmp_path / "MUTANTS.md"
+    notes.write_text(
+        "| `a.xǁCǁf__mutmut_1` | equivalent | why |\n| `a.xǁCǁf__mutmut_2` | equivalent | why |\n"
+        "| `a.x__mutmut_3` | equivalent | not run: neither stale nor explained yet |\n"
+        "| `a.x__mutmut_9` | equivalent | no such mutant any more |\n| `b.x__mutmut_1` | equivalent | not scored |\n"
+    )
+
+    assert main([str(mutants), str(notes)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("2 entries of tests/MUTANTS.md name a mutant killed or gone (remove or renumber):")
+    assert lines[at + 1 :] == ["  a.x__mutmut_9", "  a.xǁCǁf__mutmut_1", "mutation score: 1/3 killed"]
