@@ -33,7 +33,7 @@ class ModuleScore:
     survivors: tuple[str, ...]
     no_tests: tuple[str, ...]
     other: int
-    open_names: frozenset[str] = frozenset()  # survivors, mutants no test reaches, and those not run
+    open_names: frozenset[str]  # survivors, mutants no test reaches, and those not run
 
     @property
     def total(self) -> int:

@@ -540,18 +540,17 @@ def test_stuck_pods_name_pod_container_and_cause_with_the_time_kubernetes_gives(
     ]
     found = {s.pod: s for s in stuck_pods(pods)}
     assert set(found) == {"j-master-0", "j-worker-0", "j-worker-2"}  # worker-1 runs
-    now = NOW
     master = found["j-master-0"]
     assert (master.container, master.node) == ("init-container", "hyperpod-i-0abc")
-    assert master.describe(now) == (
+    assert master.describe(NOW) == (
         "pod j-master-0 container init-container: CrashLoopBackOff: back-off 5m0s; last exit code 2, 7 restarts "
         "(for 40 min)"
     )
     assert (
-        found["j-worker-0"].describe(now)
+        found["j-worker-0"].describe(NOW)
         == "pod j-worker-0: Pending, not scheduled: Unschedulable: 0/2 nodes (for 45 min)"
     )
-    assert found["j-worker-2"].minutes(now) == 5
+    assert found["j-worker-2"].minutes(NOW) == 5
     assert restarts(pods) == 8
 
 
