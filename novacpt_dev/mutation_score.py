@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     if not mutants_dir.is_dir():
         print(f"{mutants_dir}: no mutation results (run `make mutate`)", file=sys.stderr)
         return 2
-    explained = notes.read_text() if notes.is_file() else ""
+    if not notes.is_file():
+        print(f"{notes}: no such file (the survivors' explanations, tests/MUTANTS.md)", file=sys.stderr)
+        return 2
+    explained = notes.read_text()
     print("\n".join(report(module_scores(mutants_dir), explained)))
     return 0
 

@@ -41,6 +41,20 @@ def test_without_results_it_says_how_to_get_them(tmp_path: Path, capsys: pytest.
     assert "make mutate" in capsys.readouterr().err
 
 
+def test_a_mistyped_explanations_file_is_named_not_read_as_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mutants = tmp_path / "mutants"
+    _meta(mutants, "a.py", {"a.x__mutmut_1": 0})
+    assert main([str(mutants), str(tmp_path / "MUTANT.md")]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.out == ""
+        and captured.err.strip()
+        == f"{tmp_path / 'MUTANT.md'}: no such file (the survivors' explanations, tests/MUTANTS.md)"
+    )
+
+
 def test_a_mutant_is_explained_only_by_its_whole_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mutants = tmp_path / "mutants"
     _meta(mutants, "novacpt/a.py", {"a.x__mutmut_2": 0, "a.x__mutmut_20": 0, "a.x__mutmut_3": 0})
